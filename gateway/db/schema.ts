@@ -1,0 +1,128 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+
+// Row types of the tables created by the migrations. Amounts are kopecks; times are UTC instants.
+type Timestamp = ColumnType<Date, Date | string, Date | string>
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>
+type Json<T> = ColumnType<T, string, string>
+
+export interface KassaTable {
+  id: string
+  name: string
+  inn: string
+  reg_number: string
+  sno: string
+  time_zone: string
+  provider: Generated<string>
+  provider_config: Json<unknown> | null
+  created_at: DefaultedTimestamp
+}
+
+export interface FiscalDriveTable {
+  fn: string
+  kassa_id: string
+  model: string
+  secret: Uint8Array
+  registered_at: Timestamp
+  doc_limit: number
+  next_fd: Generated<number>
+  shift_number: Generated<number>
+  shift_opened_at: Timestamp | null
+  receipts_in_shift: Generated<number>
+  unsent_count: Generated<number>
+  first_unsent_at: Timestamp | null
+  active: Generated<boolean>
+  blocked_reason: string | null
+  replaced_at: Timestamp | null
+}
+
+export interface MachineTable {
+  id: string
+  kassa_id: string
+  number: string
+  address: string
+  place: string
+  time_zone: string
+  secret_hash: string
+  disabled: Generated<boolean>
+  created_at: DefaultedTimestamp
+  online: Generated<boolean>
+  online_changed_at: Timestamp | null
+  last_seen_at: Timestamp | null
+  telemetry: Json<unknown> | null
+  telemetry_at: Timestamp | null
+}
+
+export type SaleState = 'pending' | 'submitted' | 'done' | 'failed'
+
+export interface SaleTable {
+  id: Generated<number>
+  machine_id: string
+  sale_id: string
+  kassa_id: string
+  kind: 'sale' | 'refund'
+  refund_of: string | null
+  items: Json<unknown>
+  payment_method: string
+  total: number
+  sold_at: Timestamp
+  received_at: DefaultedTimestamp
+  state: ColumnType<SaleState, SaleState | undefined, SaleState>
+  attempts: Generated<number>
+  last_error: string | null
+  run_at: DefaultedTimestamp
+  fn: string | null
+  fd: number | null
+  done_at: Timestamp | null
+}
+
+export interface FiscalDocumentTable {
+  fn: string
+  fd: number
+  kassa_id: string
+  type: number
+  signed_at: Timestamp
+  shift: number
+  receipt_in_shift: number | null
+  sale_row_id: number | null
+  operation: number | null
+  total: number
+  fp: string
+  tlv: Uint8Array
+}
+
+export interface DisplayOutboxTable {
+  id: Generated<number>
+  machine_id: string
+  sale_id: string
+  payload: Json<unknown>
+  created_at: DefaultedTimestamp
+  sent_at: Timestamp | null
+  attempts: Generated<number>
+}
+
+export interface RejectedMessageTable {
+  id: Generated<number>
+  received_at: DefaultedTimestamp
+  topic: string
+  machine_id: string | null
+  sale_id: string | null
+  reason: string
+  payload: Uint8Array
+}
+
+export interface Database {
+  kassas: KassaTable
+  fiscal_drives: FiscalDriveTable
+  machines: MachineTable
+  sales: SaleTable
+  fiscal_documents: FiscalDocumentTable
+  display_outbox: DisplayOutboxTable
+  rejected_messages: RejectedMessageTable
+}
+
+export type KassaRow = Selectable<KassaTable>
+export type FiscalDriveRow = Selectable<FiscalDriveTable>
+export type MachineRow = Selectable<MachineTable>
+export type SaleRow = Selectable<SaleTable>
+export type NewSale = Insertable<SaleTable>
+export type FiscalDocumentRow = Selectable<FiscalDocumentTable>

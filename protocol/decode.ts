@@ -1,0 +1,101 @@
+import type { z } from 'zod'
+import { SALE_MAX_BYTES, SaleEventSchema, type SaleEvent } from './sale.schema.js'
+import { StatusSchema, TelemetrySchema, type Status, type Telemetry } from './telemetry.schema.js'
+
+/** A decoded payload, or the reason it was refused and the saleId when one could be read. */
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; saleId?: string }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Beyond this a payload is not even parsed to look for a saleId. */
+const PARSE_LIMIT_BYTES = 256 * 1024
+
+export function decodeSale(payload: Uint8Array): Decoded<SaleEvent> {
+  return decodeJson(payload, SaleEventSchema, SALE_MAX_BYTES)
+}
+
+export function decodeTelemetry(payload: Uint8Array): Decoded<Telemetry> {
+  return decodeJson(payload, TelemetrySchema, SALE_MAX_BYTES)
+}
+
+export function decodeStatus(payload: Uint8Array): Decoded<Status> {
+  return decodeJson(payload, StatusSchema, 1024)
+}
+
+function decodeJson<T>(payload: Uint8Array, schema: z.ZodType<T>, maxBytes: number): Decoded<T> {
+  if (payload.byteLength > PARSE_LIMIT_BYTES) {
+    return { ok: false, reason: `payload too large: ${payload.byteLength} bytes (limit ${maxBytes})` }
+  }
+  let text: string
+  try {
+    text = utf8.decode(payload)
+  } catch {
+    return { ok: false, reason: 'payload is not valid UTF-8' }
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    return { ok: false, reason: `payload is not JSON: ${(err as Error).message}` }
+  }
+  const saleId = readableSaleId(json)
+  const refused = (reason: string): Decoded<T> => (saleId === undefined ? { ok: false, reason } : { ok: false, reason, saleId })
+  if (payload.byteLength > maxBytes) {
+    return refused(`payload too large: ${payload.byteLength} bytes (limit ${maxBytes})`)
+  }
+  const duplicate = findDuplicateKey(text)
+  if (duplicate !== null) return refused(`duplicate key "${duplicate}" in payload`)
+  const result = schema.safeParse(json)
+  if (!result.success) return refused(formatIssues(result.error.issues))
+  return { ok: true, value: result.data }
+}
+
+function readableSaleId(json: unknown): string | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined
+  const id = (json as Record<string, unknown>).saleId
+  return typeof id === 'string' && id.length >= 1 && id.length <= 64 ? id : undefined
+}
+
+/** "items.0.price: Too small: expected number to be >=1; v: Invalid input" — at most 5 issues. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const shown = issues.slice(0, 5).map((issue) => {
+    const path = issue.path.map(String).join('.')
+    return path === '' ? issue.message : `${path}: ${issue.message}`
+  })
+  if (issues.length > shown.length) shown.push(`and ${issues.length - shown.length} more`)
+  return shown.join('; ')
+}
+
+/**
+ * JSON.parse keeps the last of duplicate keys silently, so `{"amount":1,"amount":100}` could
+ * mean either. We refuse such payloads. `text` is known to be valid JSON here.
+ */
+export function findDuplicateKey(text: string): string | null {
+  const stack: (Set<string> | null)[] = [] // a Set per open object, null per open array
+  let expectKey = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '"') {
+      let j = i + 1
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1
+      const top = stack[stack.length - 1]
+      if (expectKey && top) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string
+        if (top.has(key)) return key
+        top.add(key)
+        expectKey = false
+      }
+      i = j
+    } else if (c === '{') {
+      stack.push(new Set())
+      expectKey = true
+    } else if (c === '[') {
+      stack.push(null)
+    } else if (c === '}' || c === ']') {
+      stack.pop()
+    } else if (c === ',') {
+      expectKey = stack[stack.length - 1] != null
+    }
+  }
+  return null
+}
