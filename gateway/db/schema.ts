@@ -44,6 +44,7 @@ export interface MachineTable {
   time_zone: string
   secret_hash: string
   disabled: Generated<boolean>
+  credentials_at: DefaultedTimestamp
   created_at: DefaultedTimestamp
   online: Generated<boolean>
   online_changed_at: Timestamp | null

@@ -46,6 +46,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('time_zone', 'text', (c) => c.notNull())
     .addColumn('secret_hash', 'text', (c) => c.notNull())
     .addColumn('disabled', 'boolean', (c) => c.notNull().defaultTo(false))
+    // Moved on every secret rotation or disable, so the broker can re-check live connections.
+    .addColumn('credentials_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('online', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('online_changed_at', 'timestamptz')
