@@ -99,6 +99,7 @@ export interface DisplayOutboxTable {
   created_at: DefaultedTimestamp
   sent_at: Timestamp | null
   attempts: Generated<number>
+  next_at: DefaultedTimestamp
 }
 
 export interface RejectedMessageTable {

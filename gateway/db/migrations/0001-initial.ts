@@ -110,8 +110,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('sent_at', 'timestamptz')
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    // The publishing gateway has this long to see its PUBACK before a sweeper (any gateway) resends.
+    .addColumn('next_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now() + interval '5 seconds'`))
     .execute()
-  await sql`create index display_outbox_unsent on display_outbox (id) where sent_at is null`.execute(db)
+  await sql`create index display_outbox_unsent on display_outbox (next_at) where sent_at is null`.execute(db)
+  await sql`create index display_outbox_sale on display_outbox (machine_id, sale_id)`.execute(db)
 
   await db.schema
     .createTable('rejected_messages')

@@ -1,0 +1,100 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/schema.js'
+import type { OutboxEntry } from '../display/outbox.repository.js'
+import { enqueueDisplays } from '../display/outbox.repository.js'
+import type { FnBlock, SaleToSign } from '../fiscal/fn.types.js'
+import { closeShiftIfDue, signSales } from '../fiscal/index.js'
+import {
+  claimFiscalDrive, completeSales, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
+  kassaIdentity, pendingSales, refundOriginals, saveFnState, type ClaimedSale,
+} from './fiscal.repository.js'
+import { receiptDisplay } from './receipt-display.js'
+import { decideRefund } from './refund-policy.js'
+
+export interface BatchResult {
+  /** False when another gateway holds this kassa's FN. */
+  claimed: boolean
+  /** Sales taken from the queue (signed, refused or deferred). */
+  taken: number
+  signed: number
+  /** Displays committed with the batch, to publish now. */
+  displays: OutboxEntry[]
+  blocked: FnBlock | null
+}
+
+export interface EmulatedSignerOptions {
+  batchMax: number
+  publicUrl: string
+  now: () => Date
+}
+
+const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays: [], blocked: null }
+
+/**
+ * One fiscalization batch on the emulated FN, all in one transaction: FN counters, fiscal
+ * documents, sale states and display outbox commit together or not at all.
+ */
+export async function signPendingBatch(db: Kysely<Database>, kassaId: string, opts: EmulatedSignerOptions): Promise<BatchResult> {
+  return db.transaction().execute(async (tx) => {
+    const drive = await claimFiscalDrive(tx, kassaId)
+    if (!drive) return NOT_CLAIMED
+    const kassaRow = await findKassa(tx, kassaId)
+    if (!kassaRow) return NOT_CLAIMED
+    const kassa = kassaIdentity(kassaRow)
+    const sales = await pendingSales(tx, kassaId, opts.batchMax)
+    if (sales.length === 0) return { ...NOT_CLAIMED, claimed: true }
+
+    const originals = await refundOriginals(tx, sales.filter((s) => s.kind === 'refund').map((s) => s.refund_of ?? ''))
+    const toSign: SaleToSign[] = []
+    const bySaleRow = new Map<string, ClaimedSale>()
+    const refused: { id: number; reason: string; sale: ClaimedSale }[] = []
+    const waiting: number[] = []
+    const refundedInBatch = new Set<string>()
+    for (const sale of sales) {
+      let signed: Pick<SaleToSign, 'items' | 'paymentMethod' | 'total'> = { items: sale.items, paymentMethod: sale.payment_method, total: sale.total }
+      if (sale.kind === 'refund') {
+        const decision = decideRefund(sale, originals, refundedInBatch)
+        if (decision.action === 'refuse') { refused.push({ id: sale.id, reason: decision.reason, sale }); continue }
+        if (decision.action === 'wait') { waiting.push(sale.id); continue }
+        refundedInBatch.add(decision.original.sale_id)
+        // The refund receipt carries the original's items and total, whatever the machine sent.
+        signed = { items: decision.original.items, paymentMethod: decision.original.payment_method, total: decision.original.total }
+      }
+      bySaleRow.set(String(sale.id), sale)
+      toSign.push({ saleRowId: String(sale.id), machine: { number: sale.number, address: sale.address, place: sale.place }, kind: sale.kind, ...signed })
+    }
+
+    const result = signSales(fnStateFromRow(drive), kassa, toSign, opts.now())
+    await insertDocuments(tx, kassaId, drive.fn, result.documents)
+    const receipts = result.documents.filter((d) => d.type === 3 && d.saleRowId !== null)
+    await completeSales(tx, receipts.map((d) => ({ id: Number(d.saleRowId), fn: drive.fn, fd: d.fd })))
+    await failSales(tx, refused.map(({ id, reason }) => ({ id, reason })))
+    await deferSales(tx, waiting, 'waiting for the refunded sale to be fiscalized')
+    await saveFnState(tx, result.state, result.blocked?.message ?? null)
+
+    const displays = await enqueueDisplays(tx, [
+      ...receipts.map((d) => {
+        const sale = bySaleRow.get(d.saleRowId!)!
+        return { machineId: sale.machine_id, saleId: sale.sale_id, payload: receiptDisplay(sale.sale_id, d, drive.fn, kassa.timeZone, opts.publicUrl) }
+      }),
+      ...refused.map(({ sale, reason }) => ({
+        machineId: sale.machine_id, saleId: sale.sale_id, payload: { v: 1 as const, type: 'rejected' as const, saleId: sale.sale_id, reason },
+      })),
+    ])
+    return { claimed: true, taken: receipts.length + refused.length + waiting.length, signed: receipts.length, displays, blocked: result.blocked }
+  })
+}
+
+/** Closes a shift about to pass 24 hours when no sale came to do it. */
+export async function closeShiftIfDueTx(db: Kysely<Database>, kassaId: string, now: Date): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const drive = await claimFiscalDrive(tx, kassaId)
+    const kassaRow = drive ? await findKassa(tx, kassaId) : undefined
+    if (!drive || !kassaRow) return 0
+    const result = closeShiftIfDue(fnStateFromRow(drive), kassaIdentity(kassaRow), now)
+    if (result.documents.length === 0) return 0
+    await insertDocuments(tx, kassaId, drive.fn, result.documents)
+    await saveFnState(tx, result.state, result.blocked?.message ?? null)
+    return result.documents.length
+  })
+}

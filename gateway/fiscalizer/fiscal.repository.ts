@@ -1,0 +1,137 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
+import type { Database, FiscalDriveRow, KassaRow } from '../db/schema.js'
+import type { FnModel, FnState, SignedDocument, TaxSystem, KassaIdentity } from '../fiscal/fn.types.js'
+
+/** Kassas with sales waiting to be signed now. */
+export async function kassasWithPendingSales(db: Kysely<Database>): Promise<string[]> {
+  const rows = await sql<{ kassa_id: string }>`
+    select distinct kassa_id from sales where state = 'pending' and run_at <= now()`.execute(db)
+  return rows.rows.map((r) => r.kassa_id)
+}
+
+/**
+ * Claims a kassa's FN for this transaction. The row lock is the claim: one signer per FN at a
+ * time across every gateway process, and a gateway that dies (even by SIGKILL) loses it when
+ * PostgreSQL sees its connection close, so there is no stale claim to expire. SKIP LOCKED makes
+ * a second gateway move on to other kassas instead of queueing behind the first.
+ */
+export async function claimFiscalDrive(tx: Transaction<Database>, kassaId: string): Promise<FiscalDriveRow | null> {
+  const row = await tx.selectFrom('fiscal_drives').selectAll()
+    .where('kassa_id', '=', kassaId).where('active', '=', true)
+    .forUpdate().skipLocked().executeTakeFirst()
+  return row ?? null
+}
+
+export async function findKassa(db: Kysely<Database> | Transaction<Database>, kassaId: string): Promise<KassaRow | undefined> {
+  return db.selectFrom('kassas').selectAll().where('id', '=', kassaId).executeTakeFirst()
+}
+
+export interface ClaimedSale {
+  id: number
+  machine_id: string
+  sale_id: string
+  kind: 'sale' | 'refund'
+  refund_of: string | null
+  items: SaleItem[]
+  payment_method: PaymentMethod
+  total: number
+  number: string
+  address: string
+  place: string
+}
+
+/** The oldest pending sales of a kassa, with their machine's place (tags 1036, 1009, 1187). */
+export async function pendingSales(tx: Transaction<Database>, kassaId: string, limit: number): Promise<ClaimedSale[]> {
+  const rows = await sql<ClaimedSale>`
+    select s.id, s.machine_id, s.sale_id, s.kind, s.refund_of, s.items, s.payment_method, s.total,
+           m.number, m.address, m.place
+    from sales s join machines m on m.id = s.machine_id
+    where s.kassa_id = ${kassaId} and s.state = 'pending' and s.run_at <= now()
+    order by s.id limit ${limit}`.execute(tx)
+  return rows.rows
+}
+
+export interface RefundOriginal {
+  machine_id: string
+  sale_id: string
+  kind: 'sale' | 'refund'
+  state: string
+  items: SaleItem[]
+  payment_method: PaymentMethod
+  total: number
+  refunded: boolean
+}
+
+/** Every sale named by a refund in the batch (any machine), and whether it already has a refund receipt. */
+export async function refundOriginals(tx: Transaction<Database>, saleIds: readonly string[]): Promise<RefundOriginal[]> {
+  if (saleIds.length === 0) return []
+  const rows = await sql<RefundOriginal>`
+    select o.machine_id, o.sale_id, o.kind, o.state, o.items, o.payment_method, o.total,
+      exists (select 1 from sales r where r.machine_id = o.machine_id and r.refund_of = o.sale_id
+              and r.kind = 'refund' and r.state = 'done') as refunded
+    from sales o where o.sale_id in (${sql.join(saleIds)})`.execute(tx)
+  return rows.rows
+}
+
+export async function insertDocuments(tx: Transaction<Database>, kassaId: string, fn: string, docs: readonly SignedDocument[]): Promise<void> {
+  if (docs.length === 0) return
+  await tx.insertInto('fiscal_documents').values(docs.map((d) => ({
+    fn, fd: d.fd, kassa_id: kassaId, type: d.type, signed_at: d.signedAt, shift: d.shift,
+    receipt_in_shift: d.receiptInShift, sale_row_id: d.saleRowId === null ? null : Number(d.saleRowId),
+    operation: d.operation, total: d.total, fp: d.fp, tlv: d.tlv,
+  }))).execute()
+}
+
+/** One statement completes every signed sale of the batch. */
+export async function completeSales(tx: Transaction<Database>, done: readonly { id: number; fn: string; fd: number }[]): Promise<void> {
+  if (done.length === 0) return
+  await sql`
+    update sales s set state = 'done', fn = v.fn, fd = v.fd, done_at = now(), last_error = null
+    from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as v(id bigint, fn text, fd integer)
+    where s.id = v.id`.execute(tx)
+}
+
+export async function failSales(tx: Transaction<Database>, failed: readonly { id: number; reason: string }[]): Promise<void> {
+  if (failed.length === 0) return
+  await sql`
+    update sales s set state = 'failed', last_error = v.reason, attempts = s.attempts + 1, done_at = now()
+    from jsonb_to_recordset(${JSON.stringify(failed)}::jsonb) as v(id bigint, reason text)
+    where s.id = v.id`.execute(tx)
+}
+
+/** Puts sales back with a later run_at (backoff computed in SQL from their attempts). */
+export async function deferSales(tx: Transaction<Database>, ids: readonly number[], reason: string): Promise<void> {
+  if (ids.length === 0) return
+  await sql`
+    update sales set attempts = attempts + 1, last_error = ${reason},
+      run_at = now() + least(interval '1 second' * power(2, least(attempts, 8)), interval '1 minute')
+    where id in (${sql.join(ids)})`.execute(tx)
+}
+
+export function kassaIdentity(row: KassaRow): KassaIdentity {
+  return { id: row.id, name: row.name, inn: row.inn, regNumber: row.reg_number, sno: row.sno as TaxSystem, timeZone: row.time_zone }
+}
+
+export function fnStateFromRow(row: FiscalDriveRow): FnState {
+  return {
+    fn: row.fn, model: row.model as FnModel, secret: row.secret, registeredAt: row.registered_at,
+    docLimit: row.doc_limit, nextFd: row.next_fd, shiftNumber: row.shift_number, shiftOpenedAt: row.shift_opened_at,
+    receiptsInShift: row.receipts_in_shift, unsentCount: row.unsent_count, firstUnsentAt: row.first_unsent_at,
+  }
+}
+
+export async function saveFnState(tx: Transaction<Database>, state: FnState, blockedReason: string | null): Promise<void> {
+  await tx.updateTable('fiscal_drives').set({
+    next_fd: state.nextFd, shift_number: state.shiftNumber, shift_opened_at: state.shiftOpenedAt,
+    receipts_in_shift: state.receiptsInShift, unsent_count: state.unsentCount, first_unsent_at: state.firstUnsentAt,
+    blocked_reason: blockedReason,
+  }).where('fn', '=', state.fn).execute()
+}
+
+/** Kassas whose open shift may need closing by the timer. */
+export async function kassasWithOpenShift(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db.selectFrom('fiscal_drives').select('kassa_id')
+    .where('active', '=', true).where('shift_opened_at', 'is not', null).execute()
+  return rows.map((r) => r.kassa_id)
+}

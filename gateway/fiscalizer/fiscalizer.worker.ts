@@ -1,0 +1,100 @@
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { Database } from '../db/schema.js'
+import type { OutboxEntry } from '../display/outbox.repository.js'
+import { isRetryableDbError } from '../errors.js'
+import { closeShiftIfDueTx, signPendingBatch, type BatchResult } from './emulated.signer.js'
+import { kassasWithOpenShift, kassasWithPendingSales } from './fiscal.repository.js'
+
+export interface FiscalizerDeps {
+  db: Kysely<Database>
+  logger: Logger
+  batchMax: number
+  publicUrl: string
+  /** Displays committed by a batch; published right after the commit. */
+  onCommitted: (displays: OutboxEntry[], batch: BatchResult, kassaId: string) => void
+  now?: () => Date
+  /** How often to look for pending sales stored by other gateways or waiting for retry (ms). */
+  pollMs?: number
+  /** How long to leave a kassa alone after its FN refused to sign (ms). */
+  blockedBackoffMs?: number
+}
+
+/**
+ * Runs fiscalization batches per kassa. A kassa is worked by one loop at a time in this process
+ * (and by one process at a time, through the FN row lock); a loop takes batch after batch while
+ * sales keep coming, so a lone sale is signed at once and a burst is signed in batches of up to
+ * `batchMax` (adaptive batching without a timer).
+ */
+export function createFiscalizer(deps: FiscalizerDeps) {
+  const log = deps.logger
+  const now = deps.now ?? (() => new Date())
+  const running = new Map<string, Promise<void>>()
+  const again = new Set<string>()
+  const blockedUntil = new Map<string, number>()
+  let timers: NodeJS.Timeout[] = []
+  let stopped = false
+
+  function kick(kassaIds: Iterable<string>): void {
+    for (const id of kassaIds) {
+      if (stopped) return
+      if ((blockedUntil.get(id) ?? 0) > Date.now()) continue
+      if (running.has(id)) { again.add(id); continue }
+      running.set(id, runKassa(id).finally(() => {
+        running.delete(id)
+        if (again.delete(id)) kick([id])
+      }))
+    }
+  }
+
+  async function runKassa(kassaId: string): Promise<void> {
+    for (;;) {
+      let batch: BatchResult
+      try {
+        batch = await signPendingBatch(deps.db, kassaId, { batchMax: deps.batchMax, publicUrl: deps.publicUrl, now })
+      } catch (err) {
+        log.error({ err, kassaId, retryable: isRetryableDbError(err) }, 'fiscalization batch failed; rolled back, will retry')
+        return
+      }
+      if (batch.displays.length > 0 || batch.signed > 0) deps.onCommitted(batch.displays, batch, kassaId)
+      if (batch.blocked) {
+        log.warn({ kassaId, reason: batch.blocked }, 'the FN refuses to sign; sales stay pending')
+        blockedUntil.set(kassaId, Date.now() + (deps.blockedBackoffMs ?? 5000))
+        return
+      }
+      blockedUntil.delete(kassaId)
+      if (!batch.claimed || batch.taken < deps.batchMax || stopped) return
+    }
+  }
+
+  /** Drains every kassa's queue now and returns when nothing is left to take (tests, shutdown). */
+  async function runOnce(): Promise<void> {
+    kick(await kassasWithPendingSales(deps.db))
+    while (running.size > 0) await Promise.all([...running.values()])
+  }
+
+  async function closeDueShifts(): Promise<void> {
+    for (const kassaId of await kassasWithOpenShift(deps.db)) {
+      const closed = await closeShiftIfDueTx(deps.db, kassaId, now())
+      if (closed > 0) log.info({ kassaId }, 'closed a shift before it passed 24 hours')
+    }
+  }
+
+  function start(): void {
+    const poll = () => kassasWithPendingSales(deps.db).then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
+    timers = [
+      setInterval(poll, deps.pollMs ?? 1000),
+      setInterval(() => void closeDueShifts().catch((err) => log.warn({ err }, 'shift check failed')), 60_000),
+    ]
+  }
+
+  /** Finishes the batches in flight, takes no new ones. */
+  async function stop(): Promise<void> {
+    stopped = true
+    timers.forEach(clearInterval)
+    while (running.size > 0) await Promise.all([...running.values()])
+  }
+
+  return { kick, runOnce, start, stop, closeDueShifts }
+}
+export type Fiscalizer = ReturnType<typeof createFiscalizer>

@@ -1,0 +1,70 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/schema.js'
+import { verifyDocument, verifyNumbering } from '../fiscal/index.js'
+
+export interface VerifyFailure { fn: string; fd: number | null; reason: string }
+
+export interface VerifyReport {
+  ok: boolean
+  fns: number
+  documents: number
+  receipts: number
+  failureCount: number
+  /** The first 100 failures, each naming its document. */
+  failures: VerifyFailure[]
+}
+
+const PAGE = 5000
+
+/**
+ * What an OFD checks of every stored document: the fiscal sign recomputed from the stored bytes,
+ * the stored columns agreeing with the signed bytes, numbering 1…N per FN with no gap or repeat,
+ * each receipt's total equal to its sale, and each fiscalized sale having its receipt.
+ */
+export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyReport> {
+  const failures: VerifyFailure[] = []
+  const fail = (f: VerifyFailure) => failures.push(f)
+  let documents = 0
+  let receipts = 0
+  const drives = await db.selectFrom('fiscal_drives').select(['fn', 'secret', 'next_fd']).orderBy('fn').execute()
+  for (const drive of drives) {
+    const fds: number[] = []
+    for (let after = 0; ;) {
+      const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null }>`
+        select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind
+        from fiscal_documents d
+        left join sales s on s.id = d.sale_row_id
+        left join sales o on s.kind = 'refund' and o.machine_id = s.machine_id and o.sale_id = s.refund_of
+        where d.fn = ${drive.fn} and d.fd > ${after} order by d.fd limit ${PAGE}`.execute(db)
+      for (const row of rows.rows) {
+        documents++
+        fds.push(row.fd)
+        const result = verifyDocument(row.tlv, drive.secret)
+        if (!result.ok) { fail({ fn: drive.fn, fd: row.fd, reason: result.reason }); continue }
+        const doc = result.doc
+        if (doc.fn !== drive.fn || doc.fd !== row.fd) fail({ fn: drive.fn, fd: row.fd, reason: `signed bytes say FN ${doc.fn} FD ${doc.fd}` })
+        if (doc.fp !== row.fp) fail({ fn: drive.fn, fd: row.fd, reason: `stored fp ${row.fp} differs from the signed ${doc.fp}` })
+        if (row.type === 3) {
+          receipts++
+          if (doc.total !== row.total) fail({ fn: drive.fn, fd: row.fd, reason: `stored total ${row.total} differs from the signed ${doc.total}` })
+          const expected = row.kind === 'refund' ? row.refund_total : row.sale_total
+          if (expected === null) fail({ fn: drive.fn, fd: row.fd, reason: 'receipt has no sale' })
+          else if (expected !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `receipt total ${doc.total} differs from its sale's ${expected}` })
+        }
+      }
+      if (rows.rows.length < PAGE) break
+      after = rows.rows.at(-1)!.fd
+    }
+    const numbering = verifyNumbering(fds)
+    for (const gap of numbering.gaps) fail({ fn: drive.fn, fd: gap.from, reason: `FD ${gap.from}–${gap.to} missing` })
+    for (const fd of numbering.repeats) fail({ fn: drive.fn, fd, reason: `FD ${fd} repeated` })
+    const last = fds.length === 0 ? 0 : Math.max(...fds)
+    if (last !== drive.next_fd - 1) fail({ fn: drive.fn, fd: null, reason: `FN counter says ${drive.next_fd - 1} documents, ${last} stored` })
+  }
+  const orphans = await sql<{ machine_id: string; sale_id: string; fn: string | null }>`
+    select s.machine_id, s.sale_id, s.fn from sales s
+    where s.state = 'done' and s.fn is not null
+      and not exists (select 1 from fiscal_documents d where d.sale_row_id = s.id and d.type = 3)`.execute(db)
+  for (const o of orphans.rows) fail({ fn: o.fn ?? '', fd: null, reason: `sale ${o.machine_id}/${o.sale_id} is done without a receipt` })
+  return { ok: failures.length === 0, fns: drives.length, documents, receipts, failureCount: failures.length, failures: failures.slice(0, 100) }
+}

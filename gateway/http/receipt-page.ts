@@ -1,0 +1,45 @@
+import QRCode from 'qrcode'
+import type { ReceiptView } from './receipt-view.js'
+
+const esc = (s: string | number | null): string =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+
+const row = (label: string, value: string | number | null) =>
+  value === null ? '' : `<tr><th>${esc(label)}</th><td>${esc(value)}</td></tr>`
+
+/** The customer's receipt page: everything the receipt carries, readable on a phone. */
+export async function renderReceiptPage(v: ReceiptView): Promise<string> {
+  const qrSvg = v.fiscal.qr ? await QRCode.toString(v.fiscal.qr, { type: 'svg', margin: 1, width: 220 }) : ''
+  const items = v.items.map((i) => `
+    <tr class="item"><td>${esc(i.name)}</td><td>${esc(i.qty)} × ${esc(i.price)}</td><td>${esc(i.sum)}</td></tr>
+    <tr class="vat"><td colspan="2">${esc(i.vat)}</td><td>${esc(i.vatSum)}</td></tr>`).join('')
+  return `<!doctype html>
+<html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(v.title)} № ${esc(v.fiscal.fd)}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:28rem;margin:1rem auto;padding:0 1rem;color:#111}
+h1{font-size:1.2rem;margin:.2rem 0}.test{background:#fde68a;padding:.5rem;border-radius:.3rem;font-weight:600}
+table{width:100%;border-collapse:collapse}td,th{padding:.15rem 0;text-align:left;vertical-align:top}
+td:last-child{text-align:right}.vat td{color:#555;font-size:.85rem}.total td{font-weight:700;font-size:1.1rem;border-top:1px solid #999}
+.fiscal th{font-weight:normal;color:#555}.qr{text-align:center;margin:1rem 0}
+</style></head><body>
+${v.test ? '<p class="test">ТЕСТОВЫЙ ЧЕК: подписан эмулятором фискального накопителя (ФН 9999…), не является фискальным документом</p>' : ''}
+<h1>${esc(v.title)}</h1>
+${v.operation ? `<p>Признак расчёта: <strong>${esc(v.operation)}</strong></p>` : ''}
+<table class="seller">
+${row('Продавец', v.seller.name)}${row('ИНН', v.seller.inn)}${row('СНО', v.seller.sno)}
+${row('Адрес расчётов', v.machine.address)}${row('Место расчётов', v.machine.place)}
+${row('Номер автомата', v.machine.number)}
+</table>
+${v.items.length > 0 ? `<table class="items">${items}
+<tr class="total"><td colspan="2">ИТОГ</td><td>${esc(v.total)}</td></tr>
+${v.cash ? `<tr><td colspan="2">Наличными</td><td>${esc(v.cash)}</td></tr>` : ''}
+${v.electronic ? `<tr><td colspan="2">Безналичными</td><td>${esc(v.electronic)}</td></tr>` : ''}
+</table>` : ''}
+<table class="fiscal">
+${row('Дата и время', v.fiscal.at)}${row('Смена', v.fiscal.shift)}${row('Чек в смене', v.fiscal.receiptInShift)}
+${row('РН ККТ', v.kassa.regNumber)}${row('ФН', v.kassa.fn)}${row('ФД', v.fiscal.fd)}${row('ФП', v.fiscal.fp)}
+</table>
+${qrSvg ? `<div class="qr">${qrSvg}<p><code>${esc(v.fiscal.qr)}</code></p></div>` : ''}
+</body></html>`
+}

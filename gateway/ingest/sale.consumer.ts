@@ -1,0 +1,143 @@
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import { decodeSale, type Decoded, type SaleEvent } from '../../protocol/index.js'
+import type { Database } from '../db/schema.js'
+import type { DisplayPublisher } from '../display/display.publisher.js'
+import { latestDisplays } from '../display/outbox.repository.js'
+import { isRetryableDbError } from '../errors.js'
+import { insertRejected, insertSales, type IncomingSale, type RejectedMessage } from './sale.repository.js'
+
+export interface SaleConsumerDeps {
+  db: Kysely<Database>
+  publisher: DisplayPublisher
+  logger: Logger
+  /** Most sales written by one statement. */
+  chunkMax: number
+  /** Extra wait (ms) for a batch to fill when a write is already in flight; 0 writes as soon as possible. */
+  windowMs: number
+  /** Sales held in memory before MQTT acknowledgements are withheld (backpressure). */
+  highWater: number
+  /** New sales were stored for these kassas. */
+  onStored: (kassaIds: Set<string>) => void
+  onHealth?: (healthy: boolean) => void
+}
+
+interface Entry {
+  topic: string
+  machineId: string | null
+  payload: Uint8Array
+  decoded: Decoded<SaleEvent>
+}
+
+/**
+ * Ingest of sales. MQTT delivery is acknowledged as soon as a sale is read (DESIGN.md, "Delivery
+ * guarantees": the machine republishes until its display arrives), so sales are written in
+ * batches. When the database falls behind or is away, acknowledgements are withheld once
+ * `highWater` sales wait: the broker stops sending, memory stays bounded.
+ */
+export function createSaleConsumer(deps: SaleConsumerDeps) {
+  const log = deps.logger
+  let buffer: Entry[] = []
+  const held: (() => void)[] = []
+  let running: Promise<void> | null = null
+  let timer: NodeJS.Timeout | null = null
+  let stopped = false
+  const stats = { received: 0, stored: 0, repeated: 0, rejected: 0 }
+
+  function accept(topic: string, machineId: string | null, payload: Uint8Array, done: () => void): void {
+    stats.received++
+    buffer.push({ topic, machineId, payload, decoded: decodeSale(payload) })
+    if (buffer.length >= deps.highWater) held.push(done)
+    else done()
+    schedule()
+  }
+
+  let scheduled = false
+  function schedule(): void {
+    if (running || scheduled || stopped) return
+    scheduled = true
+    const go = () => {
+      scheduled = false
+      timer = null
+      running = drain().finally(() => { running = null; if (buffer.length > 0) schedule() })
+    }
+    // setImmediate still gathers every sale read in the same tick into one statement.
+    if (deps.windowMs > 0 && buffer.length < deps.chunkMax) timer = setTimeout(go, deps.windowMs)
+    else setImmediate(go)
+  }
+
+  async function drain(): Promise<void> {
+    let backoff = 100
+    while (buffer.length > 0) {
+      const chunk = buffer.slice(0, deps.chunkMax)
+      try {
+        await write(chunk)
+        buffer = buffer.slice(chunk.length)
+        backoff = 100
+        deps.onHealth?.(true)
+        if (buffer.length < deps.highWater / 2) held.splice(0).forEach((done) => done())
+      } catch (err) {
+        deps.onHealth?.(false)
+        log.error({ err, retryable: isRetryableDbError(err), count: chunk.length }, 'could not store sales; retrying')
+        if (stopped) return
+        await new Promise((r) => setTimeout(r, backoff))
+        backoff = Math.min(backoff * 2, 5000)
+      }
+    }
+  }
+
+  async function write(chunk: Entry[]): Promise<void> {
+    const valid: IncomingSale[] = []
+    const rejected: RejectedMessage[] = []
+    for (const e of chunk) {
+      if (e.decoded.ok && e.machineId !== null) valid.push({ machineId: e.machineId, event: e.decoded.value })
+      else rejected.push({
+        topic: e.topic,
+        machineId: e.machineId,
+        saleId: e.decoded.ok ? e.decoded.value.saleId : e.decoded.saleId ?? null,
+        reason: e.decoded.ok ? 'topic does not name a machine' : e.decoded.reason,
+        payload: e.payload,
+      })
+    }
+    const outcome = valid.length > 0 ? await insertSales(deps.db, valid) : { inserted: [], repeated: [], unknownMachine: [] }
+    for (const u of outcome.unknownMachine) {
+      const e = chunk.find((c) => c.machineId === u.machineId && c.decoded.ok && c.decoded.value.saleId === u.saleId)!
+      rejected.push({ topic: e.topic, machineId: u.machineId, saleId: u.saleId, reason: `unknown machine ${u.machineId}`, payload: e.payload })
+    }
+    await insertRejected(deps.db, rejected)
+
+    // A repeat of a sale already answered gets the same display again; a pending one gets nothing extra.
+    const answered = outcome.repeated.filter((r) => r.state === 'done' || r.state === 'failed')
+    if (answered.length > 0) {
+      const stored = new Map((await latestDisplays(deps.db, answered)).map((d) => [`${d.machineId}/${d.saleId}`, d]))
+      for (const r of answered) {
+        const d = stored.get(`${r.machineId}/${r.saleId}`)
+        if (d) deps.publisher.publishDirect(d.machineId, d.saleId, d.payload)
+      }
+    }
+    for (const r of rejected) {
+      if (r.machineId !== null && r.saleId !== null) {
+        deps.publisher.publishDirect(r.machineId, r.saleId, { v: 1, type: 'rejected', saleId: r.saleId, reason: r.reason })
+      }
+      log.warn({ machineId: r.machineId, saleId: r.saleId, reason: r.reason, topic: r.topic }, 'sale rejected')
+    }
+    stats.stored += outcome.inserted.length
+    stats.repeated += outcome.repeated.length
+    stats.rejected += rejected.length
+    if (outcome.inserted.length > 0) deps.onStored(new Set(outcome.inserted.map((s) => s.kassaId)))
+  }
+
+  /** Stops taking sales and writes what was read (unless the database is away). */
+  async function stop(): Promise<void> {
+    stopped = true
+    if (timer) { clearTimeout(timer); timer = null; scheduled = false }
+    if (buffer.length > 0 && !running) running = drain()
+    while (running) await running
+    // Held acknowledgements stay unsent: the persistent session redelivers those sales, and
+    // machines republish anything else that was read but not stored.
+    held.length = 0
+  }
+
+  return { accept, stop, stats, buffered: () => buffer.length }
+}
+export type SaleConsumer = ReturnType<typeof createSaleConsumer>

@@ -1,0 +1,86 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { Logger } from 'pino'
+import { fleetFilter } from '../../protocol/index.js'
+
+export interface GatewayMqttOptions {
+  url: string
+  gatewayId: string
+  username: string
+  password: string
+  topicPrefix: string
+  logger: Logger
+}
+
+export interface GatewayMqtt {
+  /** Persistent session (clean: false) subscribed to every machine's sale, telemetry and status. */
+  ingest: MqttClient
+  /** Publishes display messages; a separate connection so a slow ingest never delays a PUBACK. */
+  publisher: MqttClient
+  /** Connected and subscribed: part of readiness. */
+  ready(): boolean
+  close(): Promise<void>
+}
+
+function withNoDelay(client: MqttClient): MqttClient {
+  // TCP_NODELAY: a sale → display round trip drops from ~42 ms to ~0.4 ms at the median (DESIGN.md).
+  client.on('connect', () => {
+    const stream = client.stream as { setNoDelay?: (v: boolean) => void }
+    stream.setNoDelay?.(true)
+  })
+  return client
+}
+
+/**
+ * Two connections with the gateway's service credentials. The ingest client's `handleMessage` is
+ * replaced by the sale consumer to hold PUBACKs when the database falls behind.
+ */
+export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
+  const log = options.logger
+  const base: IClientOptions = {
+    protocolVersion: 4,
+    username: options.username,
+    password: options.password,
+    reconnectPeriod: 500,
+    connectTimeout: 10_000,
+    keepalive: 30,
+  }
+  const ingest = withNoDelay(mqtt.connect(options.url, {
+    ...base,
+    clientId: `gateway-${options.gatewayId}-in`,
+    clean: false,
+    // Resubscribe also when the broker lost the session (Aedes keeps sessions in memory).
+    resubscribe: true,
+  }))
+  const publisher = withNoDelay(mqtt.connect(options.url, { ...base, clientId: `gateway-${options.gatewayId}-out`, clean: true }))
+
+  let subscribed = false
+  const filters = { [fleetFilter(options.topicPrefix, 'sale')]: { qos: 1 as const },
+    [fleetFilter(options.topicPrefix, 'telemetry')]: { qos: 1 as const },
+    [fleetFilter(options.topicPrefix, 'status')]: { qos: 1 as const } }
+  ingest.on('connect', (connack) => {
+    log.info({ sessionPresent: connack.sessionPresent }, 'ingest connected to the broker')
+    ingest.subscribe(filters, (err, granted) => {
+      const refused = granted?.filter((g) => g.qos === 128) ?? []
+      if (err || refused.length > 0) {
+        log.error({ err, refused }, 'broker refused the gateway subscriptions')
+        return
+      }
+      subscribed = true
+    })
+  })
+  ingest.on('close', () => { subscribed = false })
+  publisher.on('connect', () => log.info('display publisher connected to the broker'))
+  for (const [name, client] of [['ingest', ingest], ['publisher', publisher]] as const) {
+    client.on('error', (err) => log.warn({ err, client: name }, 'MQTT connection error'))
+    client.on('offline', () => log.warn({ client: name }, 'MQTT connection lost; reconnecting'))
+  }
+
+  return {
+    ingest,
+    publisher,
+    ready: () => subscribed && ingest.connected && publisher.connected,
+    close: async () => {
+      await Promise.all([ingest.endAsync(), publisher.endAsync()])
+    },
+  }
+}
