@@ -1,0 +1,35 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../gateway/db/schema.js'
+import { runFleetCommand } from '../gateway/fleet/fleet.commands.js'
+
+export const DEMO_KASSA = {
+  id: 'DEMO', name: 'ООО «Вендинг-Демо»', inn: '7707083893', reg: '0000000001012345',
+  fn: '9999078900001234', sno: 'usn_income', tz: 'Europe/Moscow', 'fn-model': 'fn-36', 'doc-limit': 250_000,
+}
+
+const PLACES = [
+  ['VM-001', 'г. Москва, ул. Тверская, д. 1', 'Вестибюль, 1 этаж'],
+  ['VM-002', 'г. Москва, ул. Тверская, д. 1', 'Фуд-корт, 3 этаж'],
+  ['VM-003', 'г. Москва, Ленинградский пр-т, д. 39', 'Проходная'],
+  ['VM-004', 'г. Москва, ул. Арбат, д. 10', 'Холл у лифтов'],
+  ['VM-005', 'г. Москва, Комсомольская пл., д. 2', 'Зал ожидания'],
+] as const
+
+/**
+ * The demo kassa and five machines, provisioned through the same commands an operator runs. A
+ * machine's secret is shown only once, so on a restart the demo machines get fresh ones.
+ */
+export async function provisionDemo(db: Kysely<Database>): Promise<{ id: string; secret: string }[]> {
+  if (!(await db.selectFrom('kassas').select('id').where('id', '=', DEMO_KASSA.id).executeTakeFirst())) {
+    await runFleetCommand(db, 'add-kassa', DEMO_KASSA)
+  }
+  const machines: { id: string; secret: string }[] = []
+  for (const [id, address, place] of PLACES) {
+    const exists = await db.selectFrom('machines').select('id').where('id', '=', id).executeTakeFirst()
+    const { output } = exists
+      ? await runFleetCommand(db, 'rotate-secret', { id })
+      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place })
+    machines.push(output as { id: string; secret: string })
+  }
+  return machines
+}

@@ -1,0 +1,110 @@
+// `npm start`: the whole system in one process on the embedded database: broker, gateway, a demo
+// kassa with five machines, and a simulated fleet selling a few items a second.
+import type { Kysely } from 'kysely'
+import QRCode from 'qrcode'
+import { createBroker, type Broker } from '../broker/broker.js'
+import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broker/config.js'
+import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
+import { startFleet } from '../device-sim/fleet.js'
+import { ConfigError, loadGatewayConfig } from '../gateway/config.js'
+import { openDatabase } from '../gateway/db/database.js'
+import { serveEmbedded } from '../gateway/db/embedded-server.js'
+import { migrateToLatest } from '../gateway/db/migrate.js'
+import { createGateway } from '../gateway/gateway.js'
+import { createLogger } from '../gateway/logger.js'
+import { provisionDemo } from './demo-fleet.js'
+
+function loadConfigs() {
+  try {
+    return { gateway: loadGatewayConfig(process.env), broker: loadBrokerConfig(process.env) }
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof BrokerConfigError) {
+      process.stderr.write(`start: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+}
+
+/** The configured MQTT port, or a free one when it is taken (Mosquitto often holds 1883). */
+async function startBrokerSomewhere(config: Readonly<BrokerConfig>, db: Kysely<any>, logger: ReturnType<typeof createLogger>): Promise<{ broker: Broker; port: number }> {
+  const make = (port: number) => createBroker({ config: { ...config, port }, directory: createMachineDirectoryRepository(db as Kysely<BrokerDatabase>), logger })
+  let broker = make(config.port)
+  try {
+    return { broker, port: (await broker.start()).port }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    broker = make(0)
+    const port = (await broker.start()).port
+    logger.warn(`MQTT port ${config.port} is taken (another broker?); listening on ${port} instead`)
+    return { broker, port }
+  }
+}
+
+async function main(): Promise<void> {
+  const configs = loadConfigs()
+  const logger = createLogger({ level: configs.gateway.logLevel === 'info' ? 'warn' : configs.gateway.logLevel, pretty: process.stdout.isTTY })
+  const say = (line: string) => process.stdout.write(`${line}\n`)
+  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir })
+  await migrateToLatest(database.db)
+  const embedded = database.pglite ? await serveEmbedded(database.pglite, configs.gateway.dataDir) : null
+
+  const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
+  const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
+  const gatewayConfig = Object.freeze({ ...configs.gateway, mqttUrl, mqttPassword: configs.broker.gatewayPassword })
+  let gateway = createGateway({ config: gatewayConfig, database, logger })
+  let started
+  try {
+    started = await gateway.start()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    const fallback = Object.freeze({ ...gatewayConfig, httpPort: 0, publicUrl: gatewayConfig.publicUrl })
+    gateway = createGateway({ config: fallback, database, logger })
+    started = await gateway.start()
+    logger.warn(`HTTP port ${gatewayConfig.httpPort} is taken; listening on ${started.httpPort} instead`)
+  }
+  const httpUrl = `http://localhost:${started.httpPort}`
+  const machines = await provisionDemo(database.db)
+
+  say(`vending gateway is running (${database.kind === 'pglite' ? `embedded database in ${configs.gateway.dataDir}` : 'PostgreSQL'})`)
+  say(`  MQTT broker   ${mqttUrl}`)
+  say(`  dashboard     ${httpUrl}/   (operator token: ${gatewayConfig.operatorToken === 'dev-operator-token' ? 'dev-operator-token' : 'from OPERATOR_TOKEN'})`)
+  say(`  receipts      ${gatewayConfig.publicUrl}/r/{fn}/{fd}?fp=…`)
+  if (embedded) say(`  fleet CLI     npm run fleet -- list   (reaches this process's database)`)
+  say(`  demo fleet    ${machines.map((m) => m.id).join(', ')} selling about 2 items a second; Ctrl-C stops everything`)
+  say('')
+
+  let first = true
+  const fleet = startFleet({
+    url: mqttUrl, prefix: gatewayConfig.topicPrefix, machines, rate: 2, durationS: Infinity, telemetryIntervalS: 30,
+    onReceipt: (machineId, display, latencyMs) => {
+      if (first) {
+        first = false
+        void QRCode.toString(display.qr, { type: 'terminal', small: true }).then((art) => say(`first receipt's QR, as the machine shows it:\n${art}`))
+      }
+      const total = (display.fiscal.total / 100).toFixed(2)
+      say(`receipt  ${machineId}  ${total} ₽  FD ${display.fiscal.fd}  ${Math.round(latencyMs)} ms  ${display.qr}  ${display.url}`)
+    },
+  })
+
+  let stopping = false
+  const shutdown = async () => {
+    if (stopping) return
+    stopping = true
+    say('\nstopping…')
+    await fleet.stop()
+    await gateway.stop()
+    await broker.stop()
+    await embedded?.stop()
+    await database.close()
+    say('stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown())
+  process.on('SIGTERM', () => void shutdown())
+}
+
+main().catch((err) => {
+  process.stderr.write(`start: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.exit(1)
+})
