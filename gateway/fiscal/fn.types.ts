@@ -94,4 +94,10 @@ export interface SignResult {
   documents: SignedDocument[]
   /** Set when the FN stopped signing; sales not in `documents` were not signed. */
   blocked: FnBlock | null
+  /**
+   * Sales no FN could ever sign as given (e.g. a machine number longer than tag 1036's 20
+   * bytes): skipped without using a document, so one bad sale never stalls the kassa. Retrying
+   * them cannot help; mark them failed.
+   */
+  refused: { saleRowId: string; reason: string }[]
 }

@@ -65,6 +65,7 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
     }
 
     const result = signSales(fnStateFromRow(drive), kassa, toSign, opts.now())
+    for (const r of result.refused) refused.push({ id: Number(r.saleRowId), reason: r.reason, sale: bySaleRow.get(r.saleRowId)! })
     await insertDocuments(tx, kassaId, drive.fn, result.documents)
     const receipts = result.documents.filter((d) => d.type === 3 && d.saleRowId !== null)
     await completeSales(tx, receipts.map((d) => ({ id: Number(d.saleRowId), fn: drive.fn, fd: d.fd })))
