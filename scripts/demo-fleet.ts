@@ -19,12 +19,14 @@ const PLACES = [
  * The demo kassa and five machines, provisioned through the same commands an operator runs. A
  * machine's secret is shown only once, so on a restart the demo machines get fresh ones.
  */
-export async function provisionDemo(db: Kysely<Database>): Promise<{ id: string; secret: string }[]> {
+export async function provisionDemo(db: Kysely<Database>, count: number = PLACES.length): Promise<{ id: string; secret: string }[]> {
   if (!(await db.selectFrom('kassas').select('id').where('id', '=', DEMO_KASSA.id).executeTakeFirst())) {
     await runFleetCommand(db, 'add-kassa', DEMO_KASSA)
   }
   const machines: { id: string; secret: string }[] = []
-  for (const [id, address, place] of PLACES) {
+  const places = Array.from({ length: count }, (_, i) =>
+    PLACES[i] ?? [`VM-${String(i + 1).padStart(3, '0')}`, 'г. Москва, ул. Тверская, д. 1', `Автомат № ${i + 1}`])
+  for (const [id, address, place] of places) {
     const exists = await db.selectFrom('machines').select('id').where('id', '=', id).executeTakeFirst()
     const { output } = exists
       ? await runFleetCommand(db, 'rotate-secret', { id })
