@@ -1,0 +1,52 @@
+import { MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, type MachineChannel } from '../protocol/index.js'
+
+// Topic rules (DESIGN.md, "MQTT contract"): a machine speaks only for itself; the gateway's service
+// user reads every machine's uplink and writes every machine's display. Pure: no I/O, no Aedes.
+
+/** Who a connection is, fixed at login. */
+export type Identity =
+  | { kind: 'machine'; id: string; /** the hash it logged in against, to notice a rotation */ secretHash: string }
+  | { kind: 'service' }
+
+const MACHINE_UPLINK: readonly MachineChannel[] = ['sale', 'telemetry', 'status']
+
+export function canPublish(prefix: string, who: Identity, topic: string): boolean {
+  const parsed = parseMachineTopic(prefix, topic)
+  if (!parsed) return false // also refuses `$SYS/…`, wildcards and extra levels
+  if (who.kind === 'service') return parsed.channel === 'display'
+  return parsed.machineId === who.id && MACHINE_UPLINK.includes(parsed.channel)
+}
+
+/** A will is published on the machine's behalf after it is gone: only its own offline status. */
+export function canSetWill(prefix: string, who: Identity, topic: string): boolean {
+  if (who.kind === 'service') return canPublish(prefix, who, topic)
+  return topic === machineTopic(prefix, who.id, 'status')
+}
+
+/** Retained messages are for presence only; a retained sale would be replayed to every new subscriber. */
+export function mayRetain(prefix: string, topic: string): boolean {
+  return parseMachineTopic(prefix, topic)?.channel === 'status'
+}
+
+/**
+ * A machine may subscribe to exactly its own display topic. The service user may use `+` for the
+ * machine or the channel level (`vending/+/sale`), never `#` and never `$SYS`.
+ */
+export function canSubscribe(prefix: string, who: Identity, filter: string): boolean {
+  if (who.kind === 'machine') return filter === machineTopic(prefix, who.id, 'display')
+  const levels = filter.split('/')
+  if (levels.length !== 3 || levels[0] !== prefix) return false
+  const [, machine, channel] = levels as [string, string, string]
+  const machineOk = machine === '+' || isMachineId(machine)
+  const channelOk = channel === '+' || (MACHINE_CHANNELS as readonly string[]).includes(channel)
+  return machineOk && channelOk
+}
+
+/**
+ * Checked per recipient on every delivery (Aedes' authorizeForward), so a subscription that slipped
+ * through (a restored session, a future rule change) still cannot carry another machine's messages.
+ */
+export function canReceive(prefix: string, who: Identity, topic: string): boolean {
+  if (who.kind === 'machine') return topic === machineTopic(prefix, who.id, 'display')
+  return parseMachineTopic(prefix, topic) !== null
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod'
+import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
+
+// The broker's environment (DESIGN.md, "Configuration"). Only this file reads process.env, and only
+// through the `env` argument main.ts passes in.
+
+/** The service user's password outside production, so `npm start` works with no set-up. */
+export const DEV_GATEWAY_PASSWORD = 'gateway-dev-password'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface BrokerLimits {
+  /** Machine connections; machines beyond it get CONNACK 3. Sockets are capped a little higher (SERVICE_RESERVE) so the gateway can still log in. */
+  maxConnections: number
+  /** Per-machine sustained publish rate, messages/s. */
+  ratePerS: number
+  /** Per-machine burst, messages: also how many publishes may be held back before the machine is cut off. */
+  rateBurst: number
+  /** bytes; the contract's payload cap (16 KiB). A machine's packet may exceed it by PACKET_HEADROOM for topic and header. */
+  machineMaxPayload: number
+  /** bytes; the service user's packet cap (display messages are ~1 KiB). */
+  gatewayMaxPacket: number
+}
+
+export interface BrokerTlsConfig {
+  port: number
+  certFile: string
+  keyFile: string
+}
+
+export interface BrokerConfig {
+  /** Interface to bind; undefined = all. */
+  host: string | undefined
+  port: number
+  wsPort: number | undefined
+  tls: BrokerTlsConfig | undefined
+  gatewayPassword: string
+  /** Required by the standalone broker (`npm run broker`); `npm start` hands the broker its embedded database instead. */
+  databaseUrl: string | undefined
+  topicPrefix: string
+  logLevel: LogLevel
+  limits: BrokerLimits
+  /** ms between checks for rotated or disabled machines. */
+  credentialsPollMs: number
+}
+
+export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
+  maxConnections: 20_000,
+  ratePerS: 20,
+  rateBurst: 50,
+  machineMaxPayload: 16 * 1024,
+  gatewayMaxPacket: 256 * 1024,
+})
+
+const port = z.coerce.number().int().min(0).max(65535)
+const positiveInt = z.coerce.number().int().min(1)
+
+const BrokerEnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  MQTT_HOST: z.string().min(1).optional(),
+  MQTT_PORT: port.default(1883),
+  MQTT_WS_PORT: port.optional(),
+  MQTT_TLS_PORT: port.optional(),
+  MQTT_TLS_CERT: z.string().min(1).optional(),
+  MQTT_TLS_KEY: z.string().min(1).optional(),
+  GATEWAY_MQTT_PASSWORD: z.string().min(1).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  MQTT_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_-]').default(DEFAULT_TOPIC_PREFIX),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  BROKER_MAX_CONNECTIONS: positiveInt.default(BROKER_LIMIT_DEFAULTS.maxConnections),
+  BROKER_RATE_PER_S: z.coerce.number().positive().default(BROKER_LIMIT_DEFAULTS.ratePerS),
+  BROKER_RATE_BURST: positiveInt.default(BROKER_LIMIT_DEFAULTS.rateBurst),
+  BROKER_MACHINE_MAX_PAYLOAD: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.machineMaxPayload),
+  BROKER_GATEWAY_MAX_PACKET: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.gatewayMaxPacket),
+  BROKER_CREDENTIALS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+})
+
+export class BrokerConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid broker configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'BrokerConfigError'
+  }
+}
+
+export interface LoadOptions {
+  /** The standalone broker needs DATABASE_URL; `npm start` does not. */
+  standalone?: boolean
+}
+
+/** Parses the environment once; every bad variable is named in one error. */
+export function loadBrokerConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): Readonly<BrokerConfig> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = BrokerEnvSchema.safeParse(present)
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+
+  // Cross-variable rules, checked on the raw values so they are reported with the schema's problems.
+  const has = (name: string): boolean => present[name] !== undefined
+  if (has('MQTT_TLS_PORT')) {
+    for (const name of ['MQTT_TLS_CERT', 'MQTT_TLS_KEY']) {
+      if (!has(name)) problems.push(`${name}: required when MQTT_TLS_PORT is set`)
+    }
+  }
+  const production = present.NODE_ENV === 'production'
+  // The dev default is public (it is in this file); a production broker must be given its own.
+  if (production && (!has('GATEWAY_MQTT_PASSWORD') || present.GATEWAY_MQTT_PASSWORD === DEV_GATEWAY_PASSWORD)) {
+    problems.push('GATEWAY_MQTT_PASSWORD: required in production, and not the development default')
+  }
+  if (options.standalone && !has('DATABASE_URL')) problems.push('DATABASE_URL: required by the standalone broker')
+  if (problems.length > 0 || !parsed.success) throw new BrokerConfigError(problems)
+
+  const e = parsed.data
+  const tls = e.MQTT_TLS_PORT !== undefined && e.MQTT_TLS_CERT && e.MQTT_TLS_KEY
+    ? Object.freeze({ port: e.MQTT_TLS_PORT, certFile: e.MQTT_TLS_CERT, keyFile: e.MQTT_TLS_KEY })
+    : undefined
+  return Object.freeze({
+    host: e.MQTT_HOST,
+    port: e.MQTT_PORT,
+    wsPort: e.MQTT_WS_PORT,
+    tls,
+    gatewayPassword: e.GATEWAY_MQTT_PASSWORD ?? DEV_GATEWAY_PASSWORD,
+    databaseUrl: e.DATABASE_URL,
+    topicPrefix: e.MQTT_TOPIC_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    limits: Object.freeze({
+      maxConnections: e.BROKER_MAX_CONNECTIONS,
+      ratePerS: e.BROKER_RATE_PER_S,
+      rateBurst: e.BROKER_RATE_BURST,
+      machineMaxPayload: e.BROKER_MACHINE_MAX_PAYLOAD,
+      gatewayMaxPacket: e.BROKER_GATEWAY_MAX_PACKET,
+    }),
+    credentialsPollMs: e.BROKER_CREDENTIALS_POLL_MS,
+  })
+}
+
+/** The broker schema's variable names, for the docker-compose check. */
+export const BROKER_ENV_NAMES: readonly string[] = Object.keys(BrokerEnvSchema.shape)
