@@ -1,5 +1,6 @@
 // `npm start`: the whole system in one process on the embedded database: broker, gateway, a demo
 // kassa with five machines, and a simulated fleet selling a few items a second.
+import { createServer } from 'node:net'
 import type { Kysely } from 'kysely'
 import QRCode from 'qrcode'
 import { createBroker, type Broker } from '../broker/broker.js'
@@ -41,6 +42,26 @@ async function startBrokerSomewhere(config: Readonly<BrokerConfig>, db: Kysely<a
   }
 }
 
+/** The configured HTTP port, or a free one when it is taken or 0: known before the gateway starts, for receipt URLs. */
+async function freePort(wanted: number, logger: ReturnType<typeof createLogger>): Promise<number> {
+  const probe = (port: number) => new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(port, () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : port))
+    })
+  })
+  try {
+    return await probe(wanted)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    const port = await probe(0)
+    logger.warn(`HTTP port ${wanted} is taken; listening on ${port} instead`)
+    return port
+  }
+}
+
 async function main(): Promise<void> {
   const configs = loadConfigs()
   const logger = createLogger({ level: configs.gateway.logLevel === 'info' ? 'warn' : configs.gateway.logLevel, pretty: process.stdout.isTTY })
@@ -51,18 +72,13 @@ async function main(): Promise<void> {
 
   const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
-  const gatewayConfig = Object.freeze({ ...configs.gateway, mqttUrl, mqttPassword: configs.broker.gatewayPassword })
-  let gateway = createGateway({ config: gatewayConfig, database, logger })
-  let started
-  try {
-    started = await gateway.start()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
-    const fallback = Object.freeze({ ...gatewayConfig, httpPort: 0, publicUrl: gatewayConfig.publicUrl })
-    gateway = createGateway({ config: fallback, database, logger })
-    started = await gateway.start()
-    logger.warn(`HTTP port ${gatewayConfig.httpPort} is taken; listening on ${started.httpPort} instead`)
-  }
+  const httpPort = await freePort(configs.gateway.httpPort, logger)
+  const gatewayConfig = Object.freeze({
+    ...configs.gateway, mqttUrl, mqttPassword: configs.broker.gatewayPassword, httpPort,
+    publicUrl: configs.gateway.publicUrlGiven ? configs.gateway.publicUrl : `http://localhost:${httpPort}`,
+  })
+  const gateway = createGateway({ config: gatewayConfig, database, logger })
+  const started = await gateway.start()
   const httpUrl = `http://localhost:${started.httpPort}`
   const machines = await provisionDemo(database.db)
 

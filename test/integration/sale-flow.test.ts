@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseReceiptQr, type ReceiptDisplay } from '../../protocol/index.js'
+import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { connectMachine, sale, waitForDisplays, type TestMachine } from '../support/machine-client.js'
 import { provisionFleet, startBroker, startGateway, TEST_KASSA } from '../support/system.js'
@@ -97,5 +98,18 @@ describe('a sale travels from a machine to a receipt QR on its display (PostgreS
     await m.publishSale(good)
     await waitFor(() => m.displaysFor(good.saleId).length === 1, 'the next receipt')
     expect(m.displaysFor(good.saleId)[0]!.type).toBe('receipt')
+  })
+
+  it('passes verify on the stored documents, and fails it naming the document after one byte changes', async () => {
+    const clean = await runFleetCommand(database.handle.db, 'verify', {})
+    expect(clean.exitCode).toBe(0)
+    expect(clean.output).toMatchObject({ ok: true, failureCount: 0 })
+    expect((clean.output as { receipts: number }).receipts).toBeGreaterThanOrEqual(1000)
+
+    await sql`update fiscal_documents set tlv = overlay(tlv placing '\xff'::bytea from 40 for 1)
+              where fn = ${TEST_KASSA.fn} and fd = 500`.execute(database.handle.db)
+    const tampered = await runFleetCommand(database.handle.db, 'verify', {})
+    expect(tampered.exitCode).toBe(1)
+    expect(tampered.output).toMatchObject({ ok: false, failureCount: 1, failures: [{ fn: TEST_KASSA.fn, fd: 500 }] })
   })
 })

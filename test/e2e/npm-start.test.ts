@@ -1,0 +1,49 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parseReceiptQr } from '../../protocol/index.js'
+import { waitFor } from '../support/wait.js'
+
+const run = promisify(execFile)
+
+describe('npm start', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vt-start-'))
+  const env = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: '0', MQTT_PORT: '0', DATABASE_URL: '', LOG_LEVEL: 'warn' }
+  let child: ChildProcess | null = null
+
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL')
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it('runs the whole system on the embedded database, prints receipts, serves the fleet CLI, and stops cleanly on Ctrl-C', { timeout: 180_000 }, async () => {
+    child = spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)))
+
+    const died = exited.then((code) => { throw new Error(`npm start exited with ${code}:\n${out}`) })
+    const line = await Promise.race([died, waitFor(() => /^receipt\s+(\S+)\s+.*?(t=\S+)\s+(http\S+)$/m.exec(out), 'a receipt line', 90_000)])
+      .catch((err: Error) => { throw new Error(`${err.message}; output so far:\n${out}`) })
+    died.catch(() => {})
+    const qr = parseReceiptQr(line[2]!)
+    expect(qr, line[0]).not.toBeNull()
+    expect(qr!.fn).toBe('9999078900001234')
+    expect(out).toMatch(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/)
+    expect(out).toMatch(/dashboard\s+http:\/\/localhost:\d+\//)
+
+    // The CLI reaches the running process's embedded database through its wire-protocol server.
+    const { stdout } = await run('npm', ['run', '-s', 'fleet', '--', 'list'], { env, timeout: 60_000 })
+    const listed = JSON.parse(stdout) as { kassas: { id: string }[]; machines: { id: string }[] }
+    expect(listed.kassas.map((k) => k.id)).toEqual(['DEMO'])
+    expect(listed.machines).toHaveLength(5)
+
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(out).toContain('stopped')
+  })
+})
