@@ -1,0 +1,85 @@
+import { sql, type Kysely } from 'kysely'
+import type { Histogram } from 'prom-client'
+import type { Database } from '../db/schema.js'
+import type { OutboxEntry } from '../display/outbox.repository.js'
+
+export interface FiscalLatencyDeps {
+  db: Kysely<Database>
+  /** receive → the batch's commit (s). */
+  commit: Histogram
+  /** receive → the broker's PUBACK of the display (s). */
+  display: Histogram
+  onError: (err: unknown) => void
+  /** Monotonic ms clock (tests may replace it). */
+  clock?: () => number
+}
+
+/** Displays tracked at once; a display whose PUBACK never comes is forgotten oldest first. */
+const MAX_TRACKED = 50_000
+
+/**
+ * Latency from a sale's `received_at` to its commit and to its display PUBACK. `received_at` is
+ * the database's clock, the hooks run on ours: rather than compare two clocks (a skew of a few ms
+ * would swamp a 1 ms latency), one query after the commit asks the database how old each sale is
+ * *now*, and that age is placed on our monotonic clock. The error is at most that query's round
+ * trip. The query runs after the displays are published, off the sale's path.
+ */
+export function createFiscalLatency(deps: FiscalLatencyDeps) {
+  const clock = deps.clock ?? (() => performance.now())
+  /** Outbox id → receipt instant on our clock, once known. */
+  const receivedAt = new Map<number, number>()
+  /** Outbox ids committed whose received_at is being read; PUBACKs that beat the read wait here. */
+  const awaiting = new Map<number, number | null>()
+
+  function committed(displays: readonly OutboxEntry[]): void {
+    const committedAt = clock()
+    const receipts = displays.filter((d) => d.id >= 0 && d.payload.type === 'receipt')
+    if (receipts.length === 0 || awaiting.size > MAX_TRACKED) return
+    for (const d of receipts) awaiting.set(d.id, null)
+    void ages(receipts).then((byKey) => {
+      const answeredAt = clock()
+      for (const d of receipts) {
+        const sentAt = awaiting.get(d.id)
+        awaiting.delete(d.id)
+        const ageMs = byKey.get(`${d.machineId}\u0000${d.saleId}`)
+        if (ageMs === undefined) continue
+        const received = answeredAt - ageMs
+        deps.commit.observe(Math.max(0, committedAt - received) / 1000)
+        if (sentAt !== null && sentAt !== undefined) deps.display.observe(Math.max(0, sentAt - received) / 1000)
+        else remember(d.id, received)
+      }
+    }, (err: unknown) => {
+      for (const d of receipts) awaiting.delete(d.id)
+      deps.onError(err)
+    })
+  }
+
+  function sent(entry: OutboxEntry): void {
+    const t = clock()
+    const received = receivedAt.get(entry.id)
+    if (received !== undefined) {
+      receivedAt.delete(entry.id)
+      deps.display.observe(Math.max(0, t - received) / 1000)
+    } else if (awaiting.get(entry.id) === null) {
+      awaiting.set(entry.id, t)
+    }
+  }
+
+  function remember(id: number, received: number): void {
+    receivedAt.set(id, received)
+    // Maps iterate in insertion order: the first key is the oldest.
+    if (receivedAt.size > MAX_TRACKED) receivedAt.delete(receivedAt.keys().next().value!)
+  }
+
+  async function ages(displays: readonly OutboxEntry[]): Promise<Map<string, number>> {
+    const keys = JSON.stringify(displays.map((d) => ({ m: d.machineId, s: d.saleId })))
+    const rows = await sql<{ machine_id: string; sale_id: string; age_ms: number }>`
+      select s.machine_id, s.sale_id, extract(epoch from clock_timestamp() - s.received_at)::float8 * 1000 as age_ms
+      from jsonb_to_recordset(${keys}::jsonb) as v(m text, s text)
+      join sales s on s.machine_id = v.m and s.sale_id = v.s`.execute(deps.db)
+    return new Map(rows.rows.map((r) => [`${r.machine_id}\u0000${r.sale_id}`, Number(r.age_ms)]))
+  }
+
+  return { committed, sent, tracked: () => receivedAt.size + awaiting.size }
+}
+export type FiscalLatency = ReturnType<typeof createFiscalLatency>
