@@ -7,6 +7,7 @@ const positiveInt = z.coerce.number().int().min(1)
 
 // The gateway's environment (DESIGN.md, "Configuration"). Only this file reads process.env.
 const GatewayEnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
@@ -18,7 +19,7 @@ const GatewayEnvSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-operator-token'),
   BATCH_MAX: positiveInt.max(10_000).default(200),
-  BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(2),
+  BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Fleet health (gateway/alerts, gateway/operator): alert thresholds, telemetry history, /metrics.
   ALERT_INTERVAL_S: positiveInt.max(3600).default(15),
@@ -69,7 +70,7 @@ export interface GatewayConfig {
   atol: {
     /** HTTP requests in flight per kassa. */
     concurrency: number
-    /** The poller's tick and the base of its backoff, ms. */
+    /** How often the poller looks for due sales, and the base of its backoff, ms. */
     pollMs: number
     /** How long a claimed submitted sale is left to its gateway before any other takes it over, ms. */
     leaseMs: number
@@ -99,6 +100,14 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
   }
   const e = parsed.data
+  // The development defaults are public (they are in this file): production must set its own.
+  if (e.NODE_ENV === 'production') {
+    const problems = [
+      ...(present.GATEWAY_MQTT_PASSWORD === undefined || e.GATEWAY_MQTT_PASSWORD === 'gateway-dev-password' ? ['GATEWAY_MQTT_PASSWORD: required in production, and not the development default'] : []),
+      ...(present.OPERATOR_TOKEN === undefined || e.OPERATOR_TOKEN === 'dev-operator-token' ? ['OPERATOR_TOKEN: required in production, and not the development default'] : []),
+    ]
+    if (problems.length > 0) throw new ConfigError(problems)
+  }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,

@@ -1,14 +1,22 @@
 import type { Logger } from 'pino'
+import { Registry } from 'prom-client'
 import { parseMachineTopic } from '../protocol/index.js'
+import { createAlertEvaluator } from './alerts/alert.evaluator.js'
+import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
+import { createFleetSnapshotLoader } from './alerts/fleet-snapshot.js'
 import type { GatewayConfig } from './config.js'
 import type { DatabaseHandle } from './db/database.js'
 import { migrateToLatest } from './db/migrate.js'
 import { createDisplayPublisher } from './display/display.publisher.js'
+import { createAtolPoller } from './fiscalizer/atol.poller.js'
 import { createFiscalizer } from './fiscalizer/fiscalizer.worker.js'
+import { registerAtolCallbackRoute } from './http/atol-callback.route.js'
 import { createHttpServer } from './http/http.server.js'
 import { createSaleConsumer } from './ingest/sale.consumer.js'
 import { createPresenceConsumer } from './machines/presence.consumer.js'
+import { createGatewayMetrics } from './metrics/gateway.metrics.js'
 import { connectGatewayMqtt, type GatewayMqtt } from './mqtt/gateway-mqtt.js'
+import { createTelemetryHistory } from './operator/telemetry-history.writer.js'
 
 export interface GatewayDeps {
   config: Readonly<GatewayConfig>
@@ -35,19 +43,50 @@ export function createGateway(deps: GatewayDeps) {
       url: config.mqttUrl, gatewayId: config.gatewayId, username: config.mqttUsername,
       password: config.mqttPassword, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'mqtt' }),
     })
-    const publisher = createDisplayPublisher({ db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }) })
+    // Fleet health: alerts over the shared state, metrics on a registry of this gateway's own.
+    const now = deps.now ?? (() => new Date())
+    const alerts = createAlertEvaluator({
+      load: createFleetSnapshotLoader(db), thresholds: config.alerts, intervalMs: config.alerts.intervalMs, now,
+      logger: logger.child({ component: 'alerts' }),
+    })
+    const registry = new Registry()
+    const metrics = createGatewayMetrics({
+      registry, db, logger: logger.child({ component: 'metrics' }), alerts: alerts.active,
+      mqtt: () => ({ ingest: mqtt?.ingest.connected ?? false, publisher: mqtt?.publisher.connected ?? false, subscribed: mqtt?.ready() ?? false }),
+    })
+    const history = createTelemetryHistory({
+      db, logger: logger.child({ component: 'telemetry-history' }), now,
+      days: config.telemetryHistory.days, rowsPerMachine: config.telemetryHistory.rowsPerMachine,
+    })
+    const publisher = createDisplayPublisher({
+      db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }), onSent: metrics.displaySent,
+    })
+    // Cloud kassas (ATOL Online v5): the fiscalizer submits their sales, this loop sends and polls them.
+    const atol = createAtolPoller({
+      db, logger: logger.child({ component: 'atol' }), clients: createAtolClientRegistry({ providerSecret: config.providerSecret }),
+      publicUrl: config.publicUrl, ...config.atol, ...(deps.now ? { now: deps.now } : {}),
+      onCommitted: (displays) => {
+        metrics.committed(displays, { taken: 0 })
+        displays.forEach(publisher.publish)
+      },
+    })
     const fiscalizer = createFiscalizer({
       db, batchMax: config.batchMax, publicUrl: config.publicUrl, logger: logger.child({ component: 'fiscalizer' }),
-      onCommitted: (displays) => displays.forEach(publisher.publish),
+      onCommitted: (displays, batch) => {
+        metrics.committed(displays, batch)
+        displays.forEach(publisher.publish)
+      },
       ...(deps.now ? { now: deps.now } : {}),
+      signers: { [ATOL_PROVIDER]: atol.runBatch },
     })
     const sales = createSaleConsumer({
       db, publisher, logger: logger.child({ component: 'ingest' }),
       chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, highWater: 5000,
       onStored: (kassaIds) => fiscalizer.kick(kassaIds),
       onHealth: (ok) => { dbHealthy = ok },
+      onWritten: metrics.salesWritten,
     })
-    const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }) })
+    const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
     const ingest = mqtt.ingest
     // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
     ingest.handleMessage = (packet, done) => {
@@ -64,22 +103,30 @@ export function createGateway(deps: GatewayDeps) {
     const http = createHttpServer({
       db, config, logger: logger.child({ component: 'http' }),
       readiness: () => ({ migrated, database: dbHealthy, broker: mqtt?.ready() ?? false }),
+      alerts: alerts.active, metrics: registry, now,
     })
+    registerAtolCallbackRoute(http.app, atol)
     const httpPort = await http.listen()
     publisher.start()
     presence.start()
     fiscalizer.start()
+    atol.start()
+    history.start()
+    alerts.start()
     stopParts = async () => {
       // Stop reading sales first, so nothing new arrives while the rest drains.
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
       await sales.stop()
       await fiscalizer.stop()
+      await atol.stop()
       await presence.stop()
+      await history.stop()
+      await alerts.stop()
       await publisher.stop()
       await mqtt?.close()
       await http.close()
     }
-    return { httpPort, fiscalizer, sales, publisher, mqtt }
+    return { httpPort, fiscalizer, sales, publisher, mqtt, alerts, history, registry, atol }
   }
 
   let stopParts: () => Promise<void> = async () => {}

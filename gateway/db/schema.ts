@@ -112,6 +112,63 @@ export interface RejectedMessageTable {
   payload: Uint8Array
 }
 
+/** Telemetry samples kept for a bounded window (0002-operator). */
+export interface TelemetryHistoryTable {
+  machine_id: string
+  /** The machine's own time of the sample. */
+  at: Timestamp
+  received_at: DefaultedTimestamp
+  telemetry: Json<unknown>
+}
+
+export type AtolAttemptStatus = 'sending' | 'wait' | 'done' | 'fail' | 'rejected'
+
+/** One attempt to fiscalize a sale at an ATOL-v5 provider (0003-atol). */
+export interface AtolAttemptTable {
+  id: Generated<number>
+  sale_row_id: number
+  kassa_id: string
+  attempt: number
+  external_id: string
+  operation: 'sell' | 'sell_refund'
+  request: Json<unknown>
+  status: ColumnType<AtolAttemptStatus, AtolAttemptStatus | undefined, AtolAttemptStatus>
+  uuid: string | null
+  sends: Generated<number>
+  polls: Generated<number>
+  errors: Generated<number>
+  error: string | null
+  report: Json<unknown> | null
+  created_at: DefaultedTimestamp
+  updated_at: DefaultedTimestamp
+  accepted_at: Timestamp | null
+  finished_at: Timestamp | null
+}
+
+/** A receipt signed by a cloud-kassa provider's FN (0003-atol); the provider keeps the document. */
+export interface ProviderReceiptTable {
+  sale_row_id: number
+  kassa_id: string
+  attempt_id: number
+  provider: string
+  uuid: string
+  /** FFD 1054: 1 приход, 2 возврат прихода. */
+  operation: number
+  fn: string
+  fd: number
+  fp: string
+  shift: number
+  receipt_in_shift: number
+  signed_at: Timestamp
+  receipt_datetime: string
+  total: number
+  reg_number: string
+  ofd_receipt_url: string | null
+  qr: string
+  payload: Json<unknown>
+  created_at: DefaultedTimestamp
+}
+
 export interface Database {
   kassas: KassaTable
   fiscal_drives: FiscalDriveTable
@@ -120,6 +177,9 @@ export interface Database {
   fiscal_documents: FiscalDocumentTable
   display_outbox: DisplayOutboxTable
   rejected_messages: RejectedMessageTable
+  telemetry_history: TelemetryHistoryTable
+  atol_attempts: AtolAttemptTable
+  provider_receipts: ProviderReceiptTable
 }
 
 export type KassaRow = Selectable<KassaTable>
@@ -128,3 +188,5 @@ export type MachineRow = Selectable<MachineTable>
 export type SaleRow = Selectable<SaleTable>
 export type NewSale = Insertable<SaleTable>
 export type FiscalDocumentRow = Selectable<FiscalDocumentTable>
+export type AtolAttemptRow = Selectable<AtolAttemptTable>
+export type ProviderReceiptRow = Selectable<ProviderReceiptTable>

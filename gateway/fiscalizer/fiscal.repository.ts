@@ -3,6 +3,12 @@ import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
 import type { Database, FiscalDriveRow, KassaRow } from '../db/schema.js'
 import type { FnModel, FnState, SignedDocument, TaxSystem, KassaIdentity } from '../fiscal/fn.types.js'
 
+/** `kassas.provider`: which signer serves the kassa ('emulated', 'atol-v5'). */
+export async function kassaProvider(db: Kysely<Database>, kassaId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('kassas').select('provider').where('id', '=', kassaId).executeTakeFirst()
+  return row?.provider
+}
+
 /** Kassas with sales waiting to be signed now. */
 export async function kassasWithPendingSales(db: Kysely<Database>): Promise<string[]> {
   const rows = await sql<{ kassa_id: string }>`
@@ -63,13 +69,13 @@ export interface RefundOriginal {
   refunded: boolean
 }
 
-/** Every sale named by a refund in the batch (any machine), and whether it already has a refund receipt. */
+/** Every sale named by a refund in the batch (any machine), and whether a refund of it is signed or submitted to a provider. */
 export async function refundOriginals(tx: Transaction<Database>, saleIds: readonly string[]): Promise<RefundOriginal[]> {
   if (saleIds.length === 0) return []
   const rows = await sql<RefundOriginal>`
     select o.machine_id, o.sale_id, o.kind, o.state, o.items, o.payment_method, o.total,
       exists (select 1 from sales r where r.machine_id = o.machine_id and r.refund_of = o.sale_id
-              and r.kind = 'refund' and r.state = 'done') as refunded
+              and r.kind = 'refund' and r.state in ('done', 'submitted')) as refunded
     from sales o where o.sale_id in (${sql.join(saleIds)})`.execute(tx)
   return rows.rows
 }

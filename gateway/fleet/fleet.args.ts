@@ -24,20 +24,49 @@ export function isTimeZone(tz: string): boolean {
 }
 
 const machineId = z.string().regex(MACHINE_ID_PATTERN, 'must be 1–64 of A-Z a-z 0-9 _ -')
+  // The broker reserves client ids starting with "gateway" for the gateway's own connections.
+  .refine((id) => !/^gateway/i.test(id), 'must not start with "gateway" (reserved for the gateway)')
 const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Moscow')
 const fnNumber = z.string().regex(/^9999\d{12}$/, 'must be 16 digits starting with 9999 (the emulated FN uses the test range)')
+
+export const KASSA_PROVIDERS = ['emulated', 'atol-v5'] as const
+const ATOL_ONLY = ['base-url', 'login', 'group', 'password-env', 'password-file', 'client-email', 'client-phone', 'company-email', 'timeout-ms'] as const
 
 const SCHEMAS = {
   'add-kassa': z.strictObject({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 of A-Z a-z 0-9 _ -'),
     name: z.string().min(1).max(256),
     inn: z.string().refine(isValidInn, 'must be a valid INN (10 or 12 digits with correct check digits)'),
-    reg: z.string().regex(/^\d{16}$/, 'must be the 16-digit KKT registration number'),
-    fn: fnNumber,
+    // Required for the emulated FN; a cloud kassa's registration and FN numbers come back with each receipt.
+    reg: z.string().regex(/^\d{16}$/, 'must be the 16-digit KKT registration number').optional(),
+    fn: fnNumber.optional(),
     sno: z.enum(TAX_SYSTEMS),
     tz: timeZone,
     'fn-model': z.enum(Object.keys(FN_MODELS) as [keyof typeof FN_MODELS]).default('fn-36'),
     'doc-limit': z.coerce.number().int().min(10).max(10_000_000).default(250_000),
+    provider: z.enum(KASSA_PROVIDERS).default('emulated'),
+    // atol-v5 (ATOL Online, Ecom Kassa): kassas.provider_config, checked again by AtolSignerConfigSchema.
+    'base-url': z.url({ protocol: /^https?$/ }).optional(),
+    login: z.string().min(1).max(100).optional(),
+    group: z.string().min(1).max(100).optional(),
+    // The password is never an option: only where to read it, so it stays out of the database and shell history.
+    'password-env': z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as ATOL_PASSWORD').optional(),
+    'password-file': z.string().min(1).optional(),
+    'client-email': z.email().max(64).optional(),
+    'client-phone': z.string().regex(/^\+?\d{1,18}$/).optional(),
+    'company-email': z.email().max(64).optional(),
+    'timeout-ms': z.coerce.number().int().min(100).max(120_000).optional(),
+  }).superRefine((a, ctx) => {
+    const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message })
+    if (a.provider === 'emulated') {
+      if (a.fn === undefined) issue('fn', 'required for an emulated kassa')
+      if (a.reg === undefined) issue('reg', 'required for an emulated kassa')
+      for (const key of ATOL_ONLY) if (a[key] !== undefined) issue(key, 'only for --provider atol-v5')
+      return
+    }
+    for (const key of ['base-url', 'login', 'group'] as const) if (a[key] === undefined) issue(key, `required for --provider ${a.provider}`)
+    if ((a['password-env'] === undefined) === (a['password-file'] === undefined)) issue('password-env', 'give exactly one of --password-env and --password-file')
+    if (a.fn !== undefined) issue('fn', "a cloud kassa has no emulated FN: the provider's FN numbers come back with each receipt")
   }),
   'add-machine': z.strictObject({
     id: machineId,
@@ -73,22 +102,23 @@ export function parseFleetArgs(argv: readonly string[]): { command: FleetCommand
   if (!command || !(FLEET_COMMANDS as string[]).includes(command)) {
     throw new UsageError(`unknown command ${command ?? '(none)'}; expected one of: ${FLEET_COMMANDS.join(', ')}`)
   }
+  const schema = SCHEMAS[command as FleetCommand]
+  const options = Object.fromEntries(Object.keys(schema.shape).map((name) => [name, { type: 'string' as const }]))
   let values: Record<string, unknown>
   try {
-    const parsed = parseArgs({ args: [...rest], strict: false, allowPositionals: false })
-    values = parsed.values
+    values = parseArgs({ args: [...rest], options, strict: true, allowPositionals: false }).values
   } catch (err) {
-    throw new UsageError((err as Error).message)
+    // node:util's messages name the option: "Unknown option '--colour'", "Option '--id <value>' argument missing".
+    throw new UsageError(`${command}: ${(err as Error).message.split('. ')[0]}`)
   }
-  for (const [k, v] of Object.entries(values)) {
-    if (v === true) throw new UsageError(`--${k} needs a value`)
-  }
-  const schema = SCHEMAS[command as FleetCommand]
-  const result = schema.safeParse(values)
+  return { command: command as FleetCommand, args: validateFleetArgs(command as FleetCommand, values) }
+}
+
+/** Checks a command's options (from the command line or from code) and fills in the defaults. */
+export function validateFleetArgs(command: FleetCommand, values: Record<string, unknown>): Record<string, unknown> {
+  const result = SCHEMAS[command].safeParse(values)
   if (!result.success) {
-    const unknown = result.error.issues.find((i) => i.code === 'unrecognized_keys')
-    if (unknown && 'keys' in unknown) throw new UsageError(`unknown option ${unknown.keys.map((k) => `--${k}`).join(', ')} for ${command}`)
     throw new UsageError(`${command}: ${formatIssues(result.error.issues).replace(/(^|; )([a-z-]+):/g, '$1--$2:')}`)
   }
-  return { command: command as FleetCommand, args: result.data as Record<string, unknown> }
+  return result.data as Record<string, unknown>
 }

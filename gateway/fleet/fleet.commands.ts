@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely'
 import { hashSecret, newSecret } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
-import type { FleetArgs, FleetCommand } from './fleet.args.js'
+import { validateFleetArgs, type FleetArgs, type FleetCommand } from './fleet.args.js'
 import { addKassa, addMachine, findKassaOrFail, FleetError, listFleet, moveMachine, replaceFn, updateCredentials } from './fleet.repository.js'
 import { verifyFiscalData } from './verify.js'
+import { atolConfigFromArgs } from './atol-kassa.js'
 
 export interface CommandResult {
   /** Printed as one JSON object on stdout. */
@@ -17,7 +18,13 @@ const ok = (output: unknown): CommandResult => ({ output, exitCode: 0 })
 
 const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
   'add-kassa': async (db, a, now) => {
-    await addKassa(db, { id: a.id, name: a.name, inn: a.inn, reg: a.reg, sno: a.sno, tz: a.tz, fn: a.fn, fnModel: a['fn-model'], docLimit: a['doc-limit'] }, now)
+    if (a.provider !== 'emulated') {
+      // No fiscal_drives row: the provider's FN numbers each receipt. reg is informational here.
+      const config = atolConfigFromArgs(a)
+      await addKassa(db, { id: a.id, name: a.name, inn: a.inn, reg: a.reg ?? '', sno: a.sno, tz: a.tz, fnModel: a['fn-model'], docLimit: a['doc-limit'], provider: a.provider, providerConfig: config }, now)
+      return ok({ id: a.id, provider: a.provider, baseUrl: config.baseUrl, group: config.group, tz: a.tz })
+    }
+    await addKassa(db, { id: a.id, name: a.name, inn: a.inn, reg: a.reg!, sno: a.sno, tz: a.tz, fn: a.fn!, fnModel: a['fn-model'], docLimit: a['doc-limit'] }, now)
     return ok({ id: a.id, fn: a.fn, tz: a.tz })
   },
   'add-machine': async (db, a) => {
@@ -46,7 +53,8 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     return ok({ id: a.id, kassa: kassa.id, pendingMoved })
   },
   'replace-fn': async (db, a, now) => {
-    await findKassaOrFail(db, a.kassa)
+    const kassa = await findKassaOrFail(db, a.kassa)
+    if (kassa.provider !== 'emulated') throw new FleetError(`kassa ${kassa.id} is served by ${kassa.provider}: its FN is the provider's`)
     const previous = await replaceFn(db, a.kassa, a.fn, a['fn-model'], a['doc-limit'], now)
     return ok({ kassa: a.kassa, fn: a.fn, previous })
   },
@@ -58,5 +66,5 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
 }
 
 export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date()): Promise<CommandResult> {
-  return (HANDLERS[command] as Handler<FleetCommand>)(db, args as never, now)
+  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now)
 }

@@ -7,17 +7,18 @@ export class FleetError extends Error {}
 
 export interface NewKassa {
   id: string; name: string; inn: string; reg: string; sno: string; tz: string
-  fn: string; fnModel: FnModel; docLimit: number
+  /** The emulated FN; a cloud kassa (provider other than 'emulated') has none of ours. */
+  fn?: string; fnModel: FnModel; docLimit: number
   provider?: string; providerConfig?: unknown
 }
 
-/** A kassa and its first FN, registered now with a fresh signing key. */
+/** A kassa and its first FN, registered now with a fresh signing key (an emulated kassa's). */
 export async function addKassa(db: Kysely<Database>, k: NewKassa, now: Date): Promise<void> {
   await db.transaction().execute(async (tx) => {
     if (await tx.selectFrom('kassas').select('id').where('id', '=', k.id).executeTakeFirst()) {
       throw new FleetError(`kassa ${k.id} already exists`)
     }
-    if (await tx.selectFrom('fiscal_drives').select('fn').where('fn', '=', k.fn).executeTakeFirst()) {
+    if (k.fn !== undefined && await tx.selectFrom('fiscal_drives').select('fn').where('fn', '=', k.fn).executeTakeFirst()) {
       throw new FleetError(`FN ${k.fn} is already registered`)
     }
     await tx.insertInto('kassas').values({
@@ -25,7 +26,7 @@ export async function addKassa(db: Kysely<Database>, k: NewKassa, now: Date): Pr
       provider: k.provider ?? 'emulated',
       provider_config: k.providerConfig === undefined ? null : JSON.stringify(k.providerConfig),
     }).execute()
-    await insertDrive(tx, k.id, k.fn, k.fnModel, k.docLimit, now)
+    if (k.fn !== undefined) await insertDrive(tx, k.id, k.fn, k.fnModel, k.docLimit, now)
   })
 }
 

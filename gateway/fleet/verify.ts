@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { verifyDocument, verifyNumbering } from '../fiscal/index.js'
+import { verifyProviderReceipts } from './verify-provider.js'
 
 export interface VerifyFailure { fn: string; fd: number | null; reason: string }
 
@@ -9,6 +10,8 @@ export interface VerifyReport {
   fns: number
   documents: number
   receipts: number
+  /** Receipts signed by a cloud kassa's FN (checked without a sign: verify-provider.ts). */
+  providerReceipts: number
   failureCount: number
   /** The first 100 failures, each naming its document. */
   failures: VerifyFailure[]
@@ -61,10 +64,12 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
     const last = fds.length === 0 ? 0 : Math.max(...fds)
     if (last !== drive.next_fd - 1) fail({ fn: drive.fn, fd: null, reason: `FN counter says ${drive.next_fd - 1} documents, ${last} stored` })
   }
+  const providerReceipts = await verifyProviderReceipts(db, fail)
   const orphans = await sql<{ machine_id: string; sale_id: string; fn: string | null }>`
     select s.machine_id, s.sale_id, s.fn from sales s
     where s.state = 'done' and s.fn is not null
-      and not exists (select 1 from fiscal_documents d where d.sale_row_id = s.id and d.type = 3)`.execute(db)
+      and not exists (select 1 from fiscal_documents d where d.sale_row_id = s.id and d.type = 3)
+      and not exists (select 1 from provider_receipts p where p.sale_row_id = s.id)`.execute(db)
   for (const o of orphans.rows) fail({ fn: o.fn ?? '', fd: null, reason: `sale ${o.machine_id}/${o.sale_id} is done without a receipt` })
-  return { ok: failures.length === 0, fns: drives.length, documents, receipts, failureCount: failures.length, failures: failures.slice(0, 100) }
+  return { ok: failures.length === 0, fns: drives.length, documents, receipts, providerReceipts, failureCount: failures.length, failures: failures.slice(0, 100) }
 }

@@ -6,7 +6,7 @@ const VAT_LABELS: Record<number, string> = {
   1: 'НДС 20%', 2: 'НДС 10%', 3: 'НДС 20/120', 4: 'НДС 10/110', 5: 'НДС 0%', 6: 'Без НДС',
   7: 'НДС 5%', 8: 'НДС 7%', 9: 'НДС 5/105', 10: 'НДС 7/107', 11: 'НДС 22%', 12: 'НДС 22/122',
 }
-const SNO_LABELS: Record<string, string> = {
+export const SNO_LABELS: Record<string, string> = {
   osn: 'ОСН', usn_income: 'УСН доход', usn_income_outcome: 'УСН доход − расход', esn: 'ЕСХН', patent: 'ПСН',
 }
 const DOC_TITLES: Record<number, string> = { 2: 'Отчёт об открытии смены', 3: 'Кассовый чек', 5: 'Отчёт о закрытии смены' }

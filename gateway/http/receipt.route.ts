@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { renderReceiptPage } from './receipt-page.js'
+import { findProviderReceipt } from './provider-receipt.repository.js'
+import { providerReceiptView } from './provider-receipt-view.js'
 import { findReceipt } from './receipt.repository.js'
 import { receiptView } from './receipt-view.js'
 
@@ -12,8 +14,11 @@ export function registerReceiptRoutes(app: FastifyInstance, db: Kysely<Database>
     const notFound = () => reply.code(404).type('text/plain; charset=utf-8').send('receipt not found')
     if (!/^\d{16}$/.test(fn) || !/^[1-9]\d{0,9}$/.test(fd)) return notFound()
     const stored = await findReceipt(db, fn, Number(fd))
-    if (!stored || stored.fp !== req.query.fp) return notFound()
-    const view = receiptView(stored)
+    // Not an emulated FN's document: a receipt a cloud kassa's FN signed, perhaps.
+    const provider = stored ? null : await findProviderReceipt(db, fn, Number(fd))
+    const found = stored ?? provider
+    if (!found || found.fp !== req.query.fp) return notFound()
+    const view = stored ? receiptView(stored) : providerReceiptView(provider!)
     if (req.headers.accept?.includes('application/json')) return reply.send(view)
     return reply.type('text/html; charset=utf-8').send(await renderReceiptPage(view))
   })

@@ -56,6 +56,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('telemetry_at', 'timestamptz')
     .execute()
 
+  // The broker polls for credentials changed since its last look.
+  await sql`create index machines_credentials_at on machines (credentials_at)`.execute(db)
+
   await db.schema
     .createTable('sales')
     .addColumn('id', 'bigserial', (c) => c.primaryKey())

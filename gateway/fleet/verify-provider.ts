@@ -1,0 +1,49 @@
+import { sql, type Kysely } from 'kysely'
+import { parseReceiptQr } from '../../protocol/index.js'
+import type { Database } from '../db/schema.js'
+import type { VerifyFailure } from './verify.js'
+
+const PAGE = 5000
+const MAX_FP = 4_294_967_295
+
+type Row = {
+  sale_row_id: number; fn: string; fd: number; fp: string; total: number; operation: number; qr: string
+  machine_id: string; sale_id: string; kind: string; state: string; sale_fn: string | null; sale_fd: number | null
+  sale_total: number; refund_total: number | null
+}
+
+/**
+ * What can be checked of receipts a cloud kassa's FN signed. Their fiscal sign cannot be recomputed:
+ * the key lives in the provider's real FN, and the provider keeps the document. So: one receipt per
+ * sale (the primary key), FN, FD and fp well formed, the total equal to the sale's (a refund: the
+ * original's), the sale pointing at this FN and FD, the kind agreeing with 1054, the QR agreeing with
+ * every stored field. Numbering is not checked for gaps: the FN's other documents (shift reports,
+ * other groups' sales) are not ours to see; a repeat is impossible (unique fn, fd). Returns the count.
+ */
+export async function verifyProviderReceipts(db: Kysely<Database>, fail: (f: VerifyFailure) => void): Promise<number> {
+  let count = 0
+  for (let after = 0; ;) {
+    const rows = await sql<Row>`
+      select p.sale_row_id, p.fn, p.fd, p.fp, p.total, p.operation, p.qr, s.machine_id, s.sale_id, s.kind, s.state,
+             s.fn as sale_fn, s.fd as sale_fd, s.total as sale_total, o.total as refund_total
+      from provider_receipts p join sales s on s.id = p.sale_row_id
+      left join sales o on s.kind = 'refund' and o.machine_id = s.machine_id and o.sale_id = s.refund_of
+      where p.sale_row_id > ${after} order by p.sale_row_id limit ${PAGE}`.execute(db)
+    for (const r of rows.rows) {
+      count++
+      const at = (reason: string) => fail({ fn: r.fn, fd: r.fd, reason: `${reason} (sale ${r.machine_id}/${r.sale_id})` })
+      if (!/^\d{16}$/.test(r.fn) || !Number.isSafeInteger(r.fd) || r.fd < 1) at('FN or FD malformed')
+      if (!/^\d{1,10}$/.test(r.fp) || Number(r.fp) > MAX_FP) at(`fp ${JSON.stringify(r.fp)} missing or malformed`)
+      const expected = r.kind === 'refund' ? r.refund_total : r.sale_total
+      if (expected === null) at('refund receipt has no original sale')
+      else if (expected !== r.total) at(`receipt total ${r.total} differs from its sale's ${expected}`)
+      if ((r.kind === 'refund' ? 2 : 1) !== r.operation) at(`operation ${r.operation} does not fit a ${r.kind}`)
+      if (r.state !== 'done' || r.sale_fn !== r.fn || r.sale_fd !== r.fd) at(`the sale is ${r.state} with FN ${r.sale_fn} FD ${r.sale_fd}`)
+      const qr = parseReceiptQr(r.qr)
+      if (!qr || qr.fn !== r.fn || qr.i !== r.fd || qr.fp !== r.fp || qr.s !== r.total || qr.n !== r.operation) at(`QR ${r.qr} disagrees with the receipt`)
+    }
+    if (rows.rows.length < PAGE) break
+    after = rows.rows.at(-1)!.sale_row_id
+  }
+  return count
+}
