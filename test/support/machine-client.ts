@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import mqtt, { type MqttClient } from 'mqtt'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { DisplayMessageSchema, type DisplayMessage, type SaleEvent } from '../../protocol/index.js'
 import type { Credentials } from './system.js'
 import { waitFor } from './wait.js'
@@ -15,8 +15,8 @@ export interface TestMachine {
   close(): Promise<void>
 }
 
-export async function connectMachine(url: string, creds: Credentials): Promise<TestMachine> {
-  const client = mqtt.connect(url, { clientId: creds.id, username: creds.id, password: creds.secret, protocolVersion: 4, reconnectPeriod: 0, clean: true })
+export async function connectMachine(url: string, creds: Credentials, extra: IClientOptions = {}): Promise<TestMachine> {
+  const client = mqtt.connect(url, { clientId: creds.id, username: creds.id, password: creds.secret, protocolVersion: 4, reconnectPeriod: 0, clean: true, ...extra })
   const displays: DisplayMessage[] = []
   client.on('message', (_topic, payload) => {
     const parsed = DisplayMessageSchema.safeParse(JSON.parse(payload.toString('utf8')))

@@ -1,6 +1,7 @@
 import pino from 'pino'
 import type { Kysely } from 'kysely'
 import { createBroker, type Broker } from '../../broker/broker.js'
+import type { BrokerPorts } from '../../broker/listeners.js'
 import { BROKER_LIMIT_DEFAULTS, type BrokerConfig } from '../../broker/config.js'
 import { createMachineDirectoryRepository, type BrokerDatabase } from '../../broker/machine-directory.repository.js'
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.js'
@@ -16,7 +17,7 @@ export const TEST_KASSA = {
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
-export async function startBroker(db: Kysely<any>, overrides: Partial<BrokerConfig> = {}): Promise<{ broker: Broker; url: string; port: number }> {
+export async function startBroker(db: Kysely<any>, overrides: Partial<BrokerConfig> = {}): Promise<{ broker: Broker; url: string; port: number; ports: BrokerPorts }> {
   const config: BrokerConfig = {
     host: '127.0.0.1', port: 0, wsPort: undefined, tls: undefined, gatewayPassword: 'test-gateway-password',
     databaseUrl: undefined, topicPrefix: 'vending', logLevel: 'silent', limits: { ...BROKER_LIMIT_DEFAULTS, ratePerS: 200, rateBurst: 400 },
@@ -24,7 +25,7 @@ export async function startBroker(db: Kysely<any>, overrides: Partial<BrokerConf
   }
   const broker = createBroker({ config, directory: createMachineDirectoryRepository(db as Kysely<BrokerDatabase>), logger })
   const ports = await broker.start()
-  return { broker, url: `mqtt://127.0.0.1:${ports.port}`, port: ports.port }
+  return { broker, url: `mqtt://127.0.0.1:${ports.port}`, port: ports.port, ports }
 }
 
 export function gatewayConfig(mqttUrl: string, overrides: Record<string, string> = {}): Readonly<GatewayConfig> {
