@@ -11,6 +11,8 @@ import { openListeners, type BrokerPorts, type Listeners } from './listeners.js'
 import type { MachineCredentialsChange, MachineDirectory } from './machine-directory.js'
 import { guardPacketSize } from './packet-size.guard.js'
 import { PublishLimiter } from './rate-limit.js'
+import { guardEmitterRecursion } from './mq-recursion.guard.js'
+import { indexBrokerRetained } from './retained-index.js'
 
 /** bytes a machine's packet may exceed its payload cap by: topic (≤ ~140), packet id, fixed header; CONNECT fits too. */
 export const PACKET_HEADROOM = 1024
@@ -61,6 +63,8 @@ export function createBroker(deps: BrokerDeps): Broker {
 
   // maxInflightInbound: QoS 2 publishes awaiting PUBREL per client. Machines use QoS 0/1, so a small cap.
   const aedes = new Aedes({ connectTimeout: CONNECT_TIMEOUT_MS, maxInflightInbound: 64 })
+  // A long publish queue would otherwise drain as one recursion and overflow the stack (mq-recursion.guard.ts).
+  if (!guardEmitterRecursion(aedes)) log.warn('mqemitter changed shape: publish bursts are not guarded against stack overflow (mq-recursion.guard.ts)')
   installHooks(aedes, {
     prefix: config.topicPrefix, limits, authenticator, limiter, identities, liveMachines, counters, timers,
     now: deps.now ?? Date.now, logger: log,
@@ -142,6 +146,8 @@ export function createBroker(deps: BrokerDeps): Broker {
       state = 'started'
       try {
         await aedes.listen()
+        // Before any listener opens, so no retained message is stored unindexed (retained-index.ts).
+        indexBrokerRetained(aedes)
         watcher.start()
         const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload + PACKET_HEADROOM) + 16
         const maxSockets = limits.maxConnections + SERVICE_RESERVE

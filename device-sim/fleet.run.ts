@@ -174,7 +174,8 @@ export class FleetRun {
     this.#phase = 'selling'
     const generate = createSaleGenerator(this.#o.catalogue ?? DEFAULT_CATALOGUE, this.#random)
     const intervalMs = this.#o.rate > 0 ? 1000 / this.#o.rate : Infinity
-    const start = (this.#salesStartedAt = preciseClock())
+    // After `idleS` connected and quiet (status and telemetry only): the benchmark measures an idle fleet first.
+    const start = (this.#salesStartedAt = preciseClock() + (this.#o.idleS ?? 0) * 1000)
     const end = start + this.#o.durationS * 1000
     let k = 0
     const scheduled = () => (intervalMs === Infinity ? Infinity : start + k * intervalMs)

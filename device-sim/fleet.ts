@@ -22,6 +22,8 @@ export interface FleetOptions {
   rate: number
   /** s of sales; Infinity runs until stop(). */
   durationS: number
+  /** s connected and quiet before the first sale (the phase is already 'selling', with nothing due yet); default 0. */
+  idleS?: number
   /** Machines connected per second, so that thousands can connect from one process; default 500. */
   rampUpPerSecond?: number
   /** s to wait after the sales phase for outstanding answers; default 10. */

@@ -24,6 +24,8 @@ export interface EchoResponderOptions {
   prefix?: string
   username?: string
   password?: string
+  /** Default `echo-responder-<random>`; behind this project's broker the service user needs `gateway-…`. */
+  clientId?: string
   /** Return false to drop this copy of a sale unanswered; `copy` counts from 1 per (machine, saleId). */
   shouldAnswer?: (machineId: string, saleId: string, copy: number) => boolean
 }
@@ -46,7 +48,7 @@ export interface EchoResponder {
 export async function createEchoResponder(options: EchoResponderOptions): Promise<EchoResponder> {
   const prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX
   const client = await mqtt.connectAsync(options.url, {
-    clientId: `echo-responder-${randomUUID().slice(0, 8)}`,
+    clientId: options.clientId ?? `echo-responder-${randomUUID().slice(0, 8)}`,
     protocolVersion: 4,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),

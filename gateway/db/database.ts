@@ -29,13 +29,25 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
-      // Detect a dead server within seconds rather than at the OS default of hours.
+      // Detect a dead server within seconds rather than at the OS default of hours: without an
+      // initial delay Node leaves the first probe to the OS (2 h on Linux).
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 5_000,
+      // The FN claim is a row lock held by a transaction. A gateway that dies loses it as soon as
+      // its connection closes; one that is cut off or frozen mid-transaction keeps it until the
+      // server ends the session, which this bounds to 10 s. No transaction here waits on anything
+      // but the database itself (ATOL calls happen after commit), so a live one never idles that long.
+      idle_in_transaction_session_timeout: 10_000,
       types: { getTypeParser: (oid: number, format?: any) => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) },
     })
     // An idle client that loses its server emits 'error'; the next query reports it.
     pool.on('error', () => {})
+    // A client checked out of the pool has no 'error' listener: a connection lost between two
+    // statements of a transaction would be an unhandled 'error' event and end the process (seen
+    // in the chaos run, a database cut killed a gateway). The next query on it fails instead, and
+    // the pool discards it on release.
+    pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, kind: 'postgres', pglite: null, close: () => db.destroy() }
   }

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
-import { enqueueDisplays } from '../display/outbox.repository.js'
 import type { FnBlock, SaleToSign } from '../fiscal/fn.types.js'
 import { closeShiftIfDue, signSales } from '../fiscal/index.js'
+import { claimDriveWithKassa, writeBatch } from './batch-commit.repository.js'
 import {
-  claimFiscalDrive, completeSales, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
+  claimFiscalDrive, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
   kassaIdentity, pendingSales, refundOriginals, saveFnState, type ClaimedSale,
 } from './fiscal.repository.js'
 import { receiptDisplay } from './receipt-display.js'
@@ -19,8 +19,11 @@ export interface BatchResult {
   signed: number
   /** Displays committed with the batch, to publish now. */
   displays: OutboxEntry[]
-  blocked: FnBlock | null
+  blocked: SignerBlock | null
 }
+
+/** Why a kassa signs nothing now: its FN refuses, or its provider cannot be used as configured. */
+export type SignerBlock = FnBlock | { code: 'provider_config' | 'no_signer'; message: string }
 
 export interface EmulatedSignerOptions {
   batchMax: number
@@ -36,11 +39,11 @@ const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays
  */
 export async function signPendingBatch(db: Kysely<Database>, kassaId: string, opts: EmulatedSignerOptions): Promise<BatchResult> {
   return db.transaction().execute(async (tx) => {
-    const drive = await claimFiscalDrive(tx, kassaId)
-    if (!drive) return NOT_CLAIMED
-    const kassaRow = await findKassa(tx, kassaId)
-    if (!kassaRow) return NOT_CLAIMED
-    const kassa = kassaIdentity(kassaRow)
+    // Round trips here hold the FN's lock, so the batch takes as few as it can: claim (with the
+    // kassa), pending sales, one write (batch-commit.repository.ts), and refund lookups only when needed.
+    const claim = await claimDriveWithKassa(tx, kassaId)
+    if (!claim) return NOT_CLAIMED
+    const { drive, kassa } = claim
     const sales = await pendingSales(tx, kassaId, opts.batchMax)
     if (sales.length === 0) return { ...NOT_CLAIMED, claimed: true }
 
@@ -66,22 +69,23 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
 
     const result = signSales(fnStateFromRow(drive), kassa, toSign, opts.now())
     for (const r of result.refused) refused.push({ id: Number(r.saleRowId), reason: r.reason, sale: bySaleRow.get(r.saleRowId)! })
-    await insertDocuments(tx, kassaId, drive.fn, result.documents)
     const receipts = result.documents.filter((d) => d.type === 3 && d.saleRowId !== null)
-    await completeSales(tx, receipts.map((d) => ({ id: Number(d.saleRowId), fn: drive.fn, fd: d.fd })))
     await failSales(tx, refused.map(({ id, reason }) => ({ id, reason })))
     await deferSales(tx, waiting, 'waiting for the refunded sale to be fiscalized')
-    await saveFnState(tx, result.state, result.blocked?.message ?? null)
 
-    const displays = await enqueueDisplays(tx, [
-      ...receipts.map((d) => {
-        const sale = bySaleRow.get(d.saleRowId!)!
-        return { machineId: sale.machine_id, saleId: sale.sale_id, payload: receiptDisplay(sale.sale_id, d, drive.fn, kassa.timeZone, opts.publicUrl) }
-      }),
-      ...refused.map(({ sale, reason }) => ({
-        machineId: sale.machine_id, saleId: sale.sale_id, payload: { v: 1 as const, type: 'rejected' as const, saleId: sale.sale_id, reason },
-      })),
-    ])
+    const displays = await writeBatch(tx, {
+      kassaId, fn: drive.fn, documents: result.documents, done: receipts.map((d) => ({ id: Number(d.saleRowId), fd: d.fd })),
+      state: result.state, blockedReason: result.blocked?.message ?? null,
+      displays: [
+        ...receipts.map((d) => {
+          const sale = bySaleRow.get(d.saleRowId!)!
+          return { machineId: sale.machine_id, saleId: sale.sale_id, payload: receiptDisplay(sale.sale_id, d, drive.fn, kassa.timeZone, opts.publicUrl) }
+        }),
+        ...refused.map(({ sale, reason }) => ({
+          machineId: sale.machine_id, saleId: sale.sale_id, payload: { v: 1 as const, type: 'rejected' as const, saleId: sale.sale_id, reason },
+        })),
+      ],
+    })
     return { claimed: true, taken: receipts.length + refused.length + waiting.length, signed: receipts.length, displays, blocked: result.blocked }
   })
 }

@@ -1,8 +1,13 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Alert } from '../alerts/alert.types.js'
 import type { GatewayConfig } from '../config.js'
 import type { Database } from '../db/schema.js'
+import { dashboardRoutes } from './dashboard.route.js'
+import { metricsRoutes } from './metrics.route.js'
+import { operatorRoutes } from './operator.route.js'
 import { registerReceiptRoutes } from './receipt.route.js'
 
 export interface Readiness {
@@ -16,6 +21,11 @@ export interface HttpServerDeps {
   config: Readonly<GatewayConfig>
   logger: Logger
   readiness: () => Readiness
+  /** The active fleet-health alerts (`GET /api/alerts`). */
+  alerts?: () => readonly Alert[]
+  /** Served at `GET /metrics` when given. */
+  metrics?: Registry
+  now?: () => Date
 }
 
 export function createHttpServer(deps: HttpServerDeps) {
@@ -31,6 +41,13 @@ export function createHttpServer(deps: HttpServerDeps) {
     return reply.code(ready ? 200 : 503).send({ ready, ...state })
   })
   registerReceiptRoutes(app, deps.db)
+  // Each in its own encapsulated plugin, so the operator's and the scraper's auth hooks stay on their routes.
+  void app.register(dashboardRoutes)
+  void app.register(operatorRoutes, {
+    prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, publicUrl: deps.config.publicUrl,
+    now: deps.now ?? (() => new Date()), alerts: deps.alerts ?? (() => []),
+  })
+  if (deps.metrics) void app.register(metricsRoutes, { registry: deps.metrics, token: deps.config.metricsToken })
 
   return {
     app,

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { decodeStatus, decodeTelemetry } from '../../protocol/index.js'
+import { decodeStatus, decodeTelemetry, type Telemetry } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import { insertRejected, type RejectedMessage } from '../ingest/sale.repository.js'
 
@@ -10,6 +10,8 @@ export interface PresenceConsumerDeps {
   /** How often coalesced presence and telemetry are written (ms). */
   flushMs?: number
   now?: () => Date
+  /** Every valid telemetry message, before coalescing (the telemetry history). */
+  onTelemetry?: (machineId: string, telemetry: Telemetry) => void
 }
 
 interface MachineUpdate {
@@ -49,8 +51,10 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
       else rejected.push({ topic, machineId, saleId: null, reason: d.reason, payload })
     } else {
       const d = decodeTelemetry(payload)
-      if (d.ok) update(machineId, { telemetry: d.value })
-      else rejected.push({ topic, machineId, saleId: null, reason: d.reason, payload })
+      if (d.ok) {
+        update(machineId, { telemetry: d.value })
+        deps.onTelemetry?.(machineId, d.value)
+      } else rejected.push({ topic, machineId, saleId: null, reason: d.reason, payload })
     }
   }
 

@@ -133,6 +133,11 @@ describe('fiscal rules end to end: refunds, time zones, full and expired FNs, th
     const sales = Array.from({ length: 12 }, () => sale())
     for (const s of sales) await m.publishSale(s)
     await waitFor(async () => (await db().selectFrom('fiscal_drives').select('blocked_reason').where('fn', '=', '9999078900009999').executeTakeFirst())?.blocked_reason, 'the FN to say it is full')
+    // The FN may fill before the last sales are stored, and displays are published after their batch
+    // commits: wait until all 12 are stored and every signed one has reached the machine.
+    const counts = async () => (await sql<{ stored: number; done: number }>`select count(*)::int as stored,
+      count(*) filter (where state = 'done')::int as done from sales where machine_id = 'SMALL-1'`.execute(db())).rows[0]!
+    await waitFor(async () => { const c = await counts(); return c.stored === 12 && m.displays.length === c.done }, 'every sale stored and every signed receipt at the machine')
     const signed = m.displays.length
     expect(signed).toBeGreaterThan(0)
     expect(signed).toBeLessThan(12)

@@ -1,0 +1,76 @@
+import { sql, type Transaction } from 'kysely'
+import type { DisplayMessage } from '../../protocol/index.js'
+import type { Database, FiscalDriveRow } from '../db/schema.js'
+import type { OutboxEntry } from '../display/outbox.repository.js'
+import type { FnState, KassaIdentity, SignedDocument, TaxSystem } from '../fiscal/fn.types.js'
+
+// The emulated signer's batch in two statements instead of seven: the claim reads the kassa with
+// its FN, and one statement writes everything the batch produced. Each statement is a round trip
+// in which the FN stays locked, so the count bounds how fast one kassa is signed: measured in
+// the benchmark (scripts/bench), see CHANGELOG.
+
+/**
+ * Claims a kassa's FN for this transaction and reads the kassa's identity with it. The row lock is
+ * the claim (see `claimFiscalDrive` for why a row lock and SKIP LOCKED); `of fd` locks the FN only.
+ */
+export async function claimDriveWithKassa(tx: Transaction<Database>, kassaId: string): Promise<{ drive: FiscalDriveRow; kassa: KassaIdentity } | null> {
+  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string }>`
+    select fd.*, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
+    from fiscal_drives fd join kassas k on k.id = fd.kassa_id
+    where fd.kassa_id = ${kassaId} and fd.active
+    for update of fd skip locked`.execute(tx)
+  const row = rows.rows[0]
+  if (!row) return null
+  const { k_name, k_inn, k_reg, k_sno, k_tz, ...drive } = row
+  return { drive, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz } }
+}
+
+export interface BatchWrite {
+  kassaId: string
+  fn: string
+  documents: readonly SignedDocument[]
+  /** Sale rows receipted, with their document's number. */
+  done: readonly { id: number; fd: number }[]
+  state: FnState
+  blockedReason: string | null
+  displays: readonly Omit<OutboxEntry, 'id'>[]
+}
+
+const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
+
+/**
+ * Fiscal documents, receipted sales, the FN's counters and the display outbox in one statement.
+ * Data-modifying CTEs all run to completion whatever the outer query reads, and a foreign key to
+ * a row inserted by a sibling CTE is checked at the end of the statement (PostgreSQL docs, 7.8.4).
+ */
+export async function writeBatch(tx: Transaction<Database>, w: BatchWrite): Promise<OutboxEntry[]> {
+  const docs = w.documents.map((d) => ({
+    fd: d.fd, type: d.type, signed_at: d.signedAt.toISOString(), shift: d.shift, receipt_in_shift: d.receiptInShift,
+    sale_row_id: d.saleRowId === null ? null : Number(d.saleRowId), operation: d.operation, total: d.total, fp: d.fp,
+    tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'),
+  }))
+  const outbox = w.displays.map((e) => ({ m: e.machineId, s: e.saleId, p: e.payload }))
+  const s = w.state
+  const rows = await sql<{ id: number; machine_id: string; sale_id: string }>`
+    with docs as (
+      insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv)
+      select ${w.fn}, v.fd, ${w.kassaId}, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex')
+      from jsonb_to_recordset(${JSON.stringify(docs)}::jsonb) as v(fd integer, type smallint, signed_at timestamptz, shift integer,
+        receipt_in_shift integer, sale_row_id bigint, operation smallint, total bigint, fp text, tlv text)
+    ), done as (
+      update sales s set state = 'done', fn = ${w.fn}, fd = v.fd, done_at = now(), last_error = null
+      from jsonb_to_recordset(${JSON.stringify(w.done)}::jsonb) as v(id bigint, fd integer)
+      where s.id = v.id
+    ), drive as (
+      update fiscal_drives set next_fd = ${s.nextFd}, shift_number = ${s.shiftNumber}, shift_opened_at = ${s.shiftOpenedAt},
+        receipts_in_shift = ${s.receiptsInShift}, unsent_count = ${s.unsentCount}, first_unsent_at = ${s.firstUnsentAt},
+        blocked_reason = ${w.blockedReason}
+      where fn = ${s.fn}
+    )
+    insert into display_outbox (machine_id, sale_id, payload)
+    select v.m, v.s, v.p from jsonb_to_recordset(${JSON.stringify(outbox)}::jsonb) as v(m text, s text, p jsonb)
+    returning id, machine_id, sale_id`.execute(tx)
+  // A batch holds each sale once, so (machine, sale) names one outbox row.
+  const ids = new Map(rows.rows.map((r) => [key(r.machine_id, r.sale_id), r.id]))
+  return w.displays.map((e) => ({ ...e, id: ids.get(key(e.machineId, e.saleId))!, payload: e.payload as DisplayMessage }))
+}

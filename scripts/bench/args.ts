@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util'
+
+// `npm run bench -- …` flags and the plan they select. The full plan is the one the issue asks
+// for; --quick is the same steps, small and short, for the smoke test.
+
+export const STEPS = ['baseline', 'fixed', 'stepup', 'scale'] as const
+export type StepName = (typeof STEPS)[number]
+
+export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,stepup,scale] [--duration S] [--profile]
+
+  --quick        a few seconds, small fleet (the smoke test)
+  --only LIST    steps to run (default all): baseline = the same fleet against the echo responder
+  --duration S   seconds of sales per step (default 10; quick 2)
+  --profile      node --cpu-prof on the broker and gateway processes; .cpuprofile files in <out>/profiles
+  --out DIR      where <date>.json and <date>.md go (default bench/results)
+  --help
+
+DATABASE_URL set: a fresh database on that server for the run, dropped after; unset: embedded
+PGlite in a temp dir (broker and gateway then share one child process).`
+
+export interface BenchPlan {
+  quick: boolean
+  only: ReadonlySet<StepName>
+  durationS: number
+  profile: boolean
+  outDir: string
+  /** Machines of the baseline, fixed and step-up runs. */
+  machines: number
+  /** Machines served by one kassa (a real kassa serves ~20–100), so fiscalization runs per kassa in parallel. */
+  machinesPerKassa: number
+  fixedRates: readonly number[]
+  /** sales/s tried in order until one misses p99 < 100 ms with 0 lost. */
+  stepRates: readonly number[]
+  scaleMachines: number
+  scaleRate: number
+  /** Machines connected per second in the scale steps: each login is a directory lookup in the database. */
+  scaleRampPerS: number
+  /** Machines connected per second. */
+  rampPerS: number
+  /** s to wait for outstanding answers after a step's sales. */
+  drainS: number
+  /** A step passes with every sale answered and p99 below this (ms). */
+  p99LimitMs: number
+}
+
+export class BenchArgsError extends Error {}
+
+export function parseBenchArgs(argv: readonly string[]): BenchPlan | 'help' {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        duration: { type: 'string' },
+        profile: { type: 'boolean', default: false },
+        out: { type: 'string', default: 'bench/results' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }))
+  } catch (err) {
+    throw new BenchArgsError((err as Error).message)
+  }
+  if (values.help) return 'help'
+  const only = new Set<StepName>()
+  for (const name of (values.only ?? STEPS.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(STEPS as readonly string[]).includes(name)) throw new BenchArgsError(`--only: unknown step ${name} (one of ${STEPS.join(', ')})`)
+    only.add(name as StepName)
+  }
+  if (only.size === 0) throw new BenchArgsError('--only: no step named')
+  const durationS = values.duration === undefined ? (values.quick ? 2 : 10) : Number(values.duration)
+  if (!(durationS > 0 && durationS <= 3600)) throw new BenchArgsError('--duration: must be a number of seconds in (0, 3600]')
+  const common = { only, durationS, profile: values.profile, outDir: values.out, p99LimitMs: 100 }
+  if (values.quick) {
+    return {
+      ...common, quick: true, machines: 40, machinesPerKassa: 10, fixedRates: [20, 50], stepRates: [50, 100],
+      scaleMachines: 200, scaleRate: 50, scaleRampPerS: 500, rampPerS: 1000, drainS: 15,
+    }
+  }
+  return {
+    ...common, quick: false, machines: 1000, machinesPerKassa: 100, fixedRates: [500, 1000],
+    stepRates: [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10_000, 12_000, 14_000, 17_000, 20_000],
+    scaleMachines: 10_000, scaleRate: 1000, scaleRampPerS: 500, rampPerS: 1000, drainS: 30,
+  }
+}

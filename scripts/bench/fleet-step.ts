@@ -1,0 +1,96 @@
+import { runFleet, type FleetMachine, type FleetReport, type FleetSnapshot } from '../../device-sim/index.js'
+import { gatewayCounters, gatewayFigures } from './gateway-counters.js'
+import { sample, windowFigures, type Processes, type Sample } from './samples.js'
+import type { BenchServices } from './services.js'
+
+// One measured step: a fleet selling at a fixed open-loop rate against whatever answers (the echo
+// responder or the gateway), with each process's CPU and memory over the selling phase, and over
+// an idle phase first when `idleS` is given (the fleet connected and quiet).
+
+export interface StepResult {
+  name: string
+  against: 'echo' | 'gateway'
+  targetRate: number
+  machines: number
+  connected: number
+  /** s from the first connection to the start of sales (ramp-up included), to 0.5 s. */
+  connectS: number | null
+  durationS: number
+  sent: number
+  receipted: number
+  rejected: number
+  /** Unanswered after the drain. */
+  lost: number
+  duplicates: number
+  conflicts: number
+  republished: number
+  achievedRate: number
+  latencyMs: FleetReport['latencyMs']
+  /** p99 of how late sales left against their schedule: large means the simulator was the limit. */
+  scheduleLagP99Ms: number
+  processes: Processes
+  /** The fleet connected and quiet (status and telemetry only) before its sales, when asked for. */
+  idle?: { durationS: number; processes: Processes }
+  /** Mean sales per fiscalization batch during the step (gateway only). */
+  fiscalBatchMean?: number
+  /** The gateway's own view, ms on average: sale stored → receipt committed, → display acknowledged by the broker. */
+  gatewayMeanMs?: { commit: number; display: number }
+  connectionErrors: Record<string, number>
+}
+
+export interface StepOptions {
+  name: string
+  against: 'echo' | 'gateway'
+  machines: readonly FleetMachine[]
+  rate: number
+  durationS: number
+  /** s connected and quiet before the first sale; default 0. */
+  idleS?: number
+  rampPerS: number
+  drainS: number
+  /** ms a machine waits for CONNACK before it retries (device-sim's default is 10 s). */
+  connectTimeoutMs?: number
+}
+
+export async function runStep(services: BenchServices, o: StepOptions, log: (line: string) => void): Promise<StepResult> {
+  const idleMs = (o.idleS ?? 0) * 1000
+  const before = o.against === 'gateway' ? await gatewayCounters(services) : null
+  let connectS: number | null = null
+  let connectedAt = 0
+  const idle: Sample[] = []
+  const selling: Sample[] = []
+  const progress = (s: FleetSnapshot) => {
+    if (s.phase === 'selling') {
+      if (connectS === null) {
+        connectS = s.elapsedS
+        connectedAt = performance.now()
+      }
+      // First and latest reading of each window is all that is kept.
+      const window = performance.now() - connectedAt < idleMs ? idle : selling
+      const reading = sample(services)
+      if (window.length < 2) window.push(reading)
+      else window[1] = reading
+    }
+    log(`${o.name.padEnd(22)} ${s.phase.padEnd(10)} ${String(s.elapsedS).padStart(5)}s online ${s.online}/${s.machines} ` +
+      `sent ${s.sent} receipted ${s.receipted} in-flight ${s.inFlight} ${s.ratePerSecond}/s p99 ${s.p99Ms.toFixed(1)} ms`)
+  }
+  const report = await runFleet({
+    url: services.mqttUrl, machines: o.machines, rate: o.rate, durationS: o.durationS, idleS: o.idleS ?? 0,
+    rampUpPerSecond: o.rampPerS, drainTimeoutS: o.drainS, progressIntervalMs: 500, onProgress: progress, seed: 1,
+    ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+  })
+  const end = sample(services)
+  const after = before ? await gatewayCounters(services) : null
+  const [i0, i1] = idle
+  const [s0, s1] = selling
+  return {
+    name: o.name, against: o.against, targetRate: o.rate, machines: report.machines, connected: report.connected,
+    connectS, durationS: report.durationS, sent: report.sent, receipted: report.receipted, rejected: report.rejected,
+    lost: report.unanswered, duplicates: report.duplicates, conflicts: report.conflicts, republished: report.republished,
+    achievedRate: report.ratePerSecond, latencyMs: report.latencyMs, scheduleLagP99Ms: report.scheduleLagMs.p99,
+    processes: s0 && s1 ? await windowFigures(s0, s1, end, report.sent, services.combined) : {},
+    ...(i0 && i1 ? { idle: { durationS: Math.round(i1.at - i0.at) / 1000, processes: await windowFigures(i0, i1, i1, 0, services.combined) } } : {}),
+    ...(before && after ? gatewayFigures(before, after) : {}),
+    connectionErrors: report.connectionErrors,
+  }
+}

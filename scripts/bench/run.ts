@@ -1,0 +1,71 @@
+import type { FleetMachine } from '../../device-sim/index.js'
+import type { BenchPlan } from './args.js'
+import { runStep, type StepOptions, type StepResult } from './fleet-step.js'
+import { waitForBacklog } from './gateway-counters.js'
+import type { BenchServices } from './services.js'
+import { judge, type Verdict } from './verdict.js'
+
+// The steps of one run, in order: the echo baseline on the broker alone, then the gateway started
+// on the same broker for the fixed-rate, step-up and scale runs.
+
+export type Phase = 'baseline-fixed' | 'baseline-stepup' | 'fixed' | 'stepup' | 'scale'
+export type JudgedStep = StepResult & Verdict & { phase: Phase; backlogBefore?: number }
+
+export interface StepUp { sustainedRate: number; limitedBy: Verdict['limitedBy'] | 'ladder-end' }
+
+export async function runPlan(plan: BenchPlan, services: BenchServices, machines: readonly FleetMachine[], log: (line: string) => void): Promise<JudgedStep[]> {
+  const steps: JudgedStep[] = []
+  const fleet = machines.slice(0, plan.machines)
+  const base = { durationS: plan.durationS, rampPerS: plan.rampPerS, drainS: plan.drainS }
+
+  async function step(phase: Phase, o: Omit<StepOptions, 'durationS' | 'rampPerS' | 'drainS'> & Partial<StepOptions>): Promise<JudgedStep> {
+    // Whatever an earlier step left pending is signed first, so it does not load this one.
+    const backlogBefore = o.against === 'gateway' ? await waitForBacklog(services) : undefined
+    const result = await runStep(services, { ...base, ...o }, log)
+    const dead = services.dead()
+    if (dead.length > 0) throw new Error(`${dead.join(', ')} ended during ${o.name}`)
+    const judged: JudgedStep = { phase, ...result, ...judge(result, plan.p99LimitMs), ...(backlogBefore ? { backlogBefore } : {}) }
+    steps.push(judged)
+    const l = result.latencyMs
+    log(`${o.name}: ${judged.pass ? 'ok' : `missed (${judged.limitedBy})`}  ${result.achievedRate}/s  p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} ms  lost ${result.lost}`)
+    return judged
+  }
+
+  async function ladder(phase: Phase, against: 'echo' | 'gateway'): Promise<void> {
+    for (const rate of plan.stepRates) {
+      const s = await step(phase, { name: `${against} step ${rate}/s`, against, machines: fleet, rate })
+      if (!s.pass) return
+    }
+  }
+
+  if (plan.only.has('baseline')) {
+    await services.startEcho()
+    for (const rate of plan.fixedRates) await step('baseline-fixed', { name: `echo fixed ${rate}/s`, against: 'echo', machines: fleet, rate })
+    await ladder('baseline-stepup', 'echo')
+    await services.stopEcho()
+  }
+  if (plan.only.has('fixed') || plan.only.has('stepup') || plan.only.has('scale')) await services.startGateway()
+  if (plan.only.has('fixed')) {
+    for (const rate of plan.fixedRates) await step('fixed', { name: `gateway fixed ${rate}/s`, against: 'gateway', machines: fleet, rate })
+  }
+  if (plan.only.has('stepup')) await ladder('stepup', 'gateway')
+  if (plan.only.has('scale')) {
+    const all = machines.slice(0, plan.scaleMachines)
+    // Connected and quiet (status and telemetry only) for a step's duration, then the same
+    // connections selling: one ramp-up, not two storms of thousands of logins.
+    await step('scale', {
+      name: `scale ${all.length} ${plan.scaleRate}/s`, against: 'gateway', machines: all, rate: plan.scaleRate, idleS: plan.durationS,
+      rampPerS: plan.scaleRampPerS, connectTimeoutMs: 30_000,
+    })
+  }
+  return steps
+}
+
+/** The highest rate of a ladder that passed, and what stopped it. */
+export function stepUpResult(steps: readonly JudgedStep[], phase: Phase): StepUp | null {
+  const ladder = steps.filter((s) => s.phase === phase)
+  if (ladder.length === 0) return null
+  const passed = ladder.filter((s) => s.pass)
+  const failed = ladder.find((s) => !s.pass)
+  return { sustainedRate: passed.at(-1)?.targetRate ?? 0, limitedBy: failed?.limitedBy ?? 'ladder-end' }
+}

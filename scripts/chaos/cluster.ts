@@ -1,0 +1,176 @@
+import { join } from 'node:path'
+import { startService, type ServiceExit, type ServiceProcess } from './service-process.js'
+
+// The broker and the gateways as processes on fixed ports, so that each can be killed and started
+// again where the machines and the other parts expect it (an orchestrator's restart).
+
+export const CHAOS_GATEWAY_PASSWORD = 'chaos-gateway-password'
+
+export interface ClusterOptions {
+  /** The broker's database (direct). */
+  brokerDatabaseUrl: string
+  /** The gateways' database (through the harness's proxy). */
+  gatewayDatabaseUrl: string
+  mqttPort: number
+  httpPorts: readonly number[]
+  logLevel?: string
+  /** Extra environment for the broker (limits). */
+  brokerEnv?: Record<string, string>
+  gatewayEnv?: Record<string, string>
+  /** Directory for each process's full output (broker.log, gw1.log …); none by default. */
+  logDir?: string
+  /** The broker's entry point; default broker/main.ts (another one lets a broker variant be tried). */
+  brokerScript?: string
+  /** Progress lines (a gateway's time from start to ready, its exits). */
+  log?: (line: string) => void
+}
+
+export interface GatewayExit extends ServiceExit {
+  gateway: string
+  /** ms epoch */
+  at: number
+  /** It had started (printed "gateway started") before it exited: a crash, not a refused start. */
+  afterStart: boolean
+}
+
+export class ChaosCluster {
+  broker: ServiceProcess | null = null
+  readonly gateways: (ServiceProcess | null)[]
+  /** Exits the harness did not cause (crashes, a refused start during a database cut). */
+  readonly unexpectedExits: GatewayExit[] = []
+  /** Broker exits the harness did not cause, with the broker's last lines. */
+  readonly brokerCrashes: (ServiceExit & { tail: string })[] = []
+  readonly #expected = new WeakSet<ServiceProcess>()
+  #closing = false
+
+  constructor(readonly o: ClusterOptions) {
+    this.gateways = o.httpPorts.map(() => null)
+  }
+
+  #logOptions(name: string) {
+    return this.o.logDir ? { logFile: join(this.o.logDir, `${name}.log`) } : {}
+  }
+
+  get mqttUrl(): string {
+    return `mqtt://127.0.0.1:${this.o.mqttPort}`
+  }
+
+  gatewayId(i: number): string {
+    return `gw${i + 1}`
+  }
+
+  async startBroker(): Promise<void> {
+    const broker = startService('broker', this.o.brokerScript ?? 'broker/main.ts', {
+      DATABASE_URL: this.o.brokerDatabaseUrl, MQTT_HOST: '127.0.0.1', MQTT_PORT: String(this.o.mqttPort),
+      GATEWAY_MQTT_PASSWORD: CHAOS_GATEWAY_PASSWORD, LOG_LEVEL: this.o.logLevel ?? 'info', ...this.o.brokerEnv,
+    }, this.#logOptions('broker'))
+    this.broker = broker
+    void broker.exited.then((exit) => {
+      if (this.#expected.has(broker)) return
+      // A broker that dies on its own is a finding (the run fails); it is restarted so the run goes on.
+      this.brokerCrashes.push({ ...exit, tail: broker.tail(15) })
+      this.o.log?.(`broker exited on its own (${exit.code ?? exit.signal}); restarting it\n${broker.tail(15)}`)
+      if (this.broker === broker) setTimeout(() => { if (!this.#closing && this.broker === broker) void this.startBroker() }, 1000)
+    })
+    await broker.waitForLine(/broker listening/)
+  }
+
+  /** SIGKILL, then the same broker again on the same port. */
+  async restartBroker(): Promise<void> {
+    const old = this.broker
+    if (old) {
+      this.#expected.add(old)
+      old.kill('SIGKILL')
+      await old.exited
+    }
+    await this.startBroker()
+  }
+
+  startGateway(i: number): ServiceProcess {
+    const gateway = startService(this.gatewayId(i), 'gateway/main.ts', {
+      DATABASE_URL: this.o.gatewayDatabaseUrl, MQTT_URL: this.mqttUrl, GATEWAY_ID: this.gatewayId(i),
+      GATEWAY_MQTT_PASSWORD: CHAOS_GATEWAY_PASSWORD, HTTP_PORT: String(this.o.httpPorts[i]), HTTP_HOST: '127.0.0.1',
+      PUBLIC_URL: 'http://receipts.chaos', OPERATOR_TOKEN: 'chaos-operator-token-0123456789',
+      LOG_LEVEL: this.o.logLevel ?? 'info', ...this.o.gatewayEnv,
+    }, this.#logOptions(this.gatewayId(i)))
+    this.gateways[i] = gateway
+    const t0 = Date.now()
+    let started = false
+    void gateway.waitForLine(/"gateway started"/, 120_000).then(() => {
+      started = true
+      this.o.log?.(`${gateway.name} started in ${Date.now() - t0} ms`)
+    }, () => undefined)
+    void gateway.exited.then((exit) => {
+      this.o.log?.(`${gateway.name} exited (${exit.code ?? exit.signal})`)
+      if (this.#expected.has(gateway) || this.#closing) return
+      this.unexpectedExits.push({ ...exit, gateway: gateway.name, at: Date.now(), afterStart: started })
+      // An orchestrator restarts a gateway that exited (e.g. it could not reach the database to start).
+      if (this.gateways[i] === gateway) setTimeout(() => { if (!this.#closing && this.gateways[i] === gateway) this.startGateway(i) }, 1000)
+    })
+    return gateway
+  }
+
+  async killGateway(i: number): Promise<void> {
+    const gateway = this.gateways[i]
+    if (gateway) {
+      this.#expected.add(gateway)
+      gateway.kill('SIGKILL')
+      await gateway.exited
+    }
+    this.startGateway(i)
+  }
+
+  /** GET /readyz of gateway i: true (200), false (503) or null (not answering). */
+  async ready(i: number): Promise<boolean | null> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.o.httpPorts[i]}/readyz`, { signal: AbortSignal.timeout(1000) })
+      await res.arrayBuffer()
+      return res.status === 200
+    } catch {
+      return null
+    }
+  }
+
+  async waitAllReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const states = await Promise.all(this.gateways.map((_, i) => this.ready(i)))
+      if (states.every((s) => s === true)) return
+      if (Date.now() > deadline) throw new Error(`gateways not ready within ${timeoutMs} ms: ${JSON.stringify(states)}\n${this.gateways.map((g) => g?.tail(20)).join('\n')}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  rssBytes(): number[] {
+    return this.gateways.map((g) => g?.rss() ?? 0)
+  }
+
+  /** SIGTERM to every gateway (they must exit 0 within `boundMs`), then the broker. */
+  async stop(boundMs = 25_000): Promise<{ gateway: string; exit: ServiceExit | 'timeout'; ms: number }[]> {
+    this.#closing = true
+    const results = await Promise.all(this.gateways.map(async (g) => {
+      if (!g?.alive) return null
+      this.#expected.add(g)
+      const t0 = Date.now()
+      g.kill('SIGTERM')
+      const exit = await Promise.race([g.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), boundMs).unref())])
+      if (exit === 'timeout') g.kill('SIGKILL')
+      return { gateway: g.name, exit, ms: Date.now() - t0 }
+    }))
+    if (this.broker?.alive) {
+      this.#expected.add(this.broker)
+      this.broker.kill('SIGTERM')
+      await Promise.race([this.broker.exited, new Promise((r) => setTimeout(r, 5000).unref())])
+      this.broker.kill('SIGKILL')
+    }
+    return results.filter((r) => r !== null)
+  }
+
+  /** Whatever is still running dies now (cleanup after a failure). */
+  killAll(): void {
+    this.#closing = true
+    for (const g of this.gateways) g?.kill('SIGKILL')
+    if (this.broker) this.#expected.add(this.broker)
+    this.broker?.kill('SIGKILL')
+  }
+}

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { TEST_SERVER_URL } from '../support/database.js'
+
+// `npm run bench -- --quick` end to end, as CI runs it: real child processes, a fresh database on
+// the test server, every step. Performance is not asserted here (the machine is shared); only that
+// the report has its shape and that every sale of every step got its receipt.
+
+interface Step {
+  phase: string; name: string; against: string; machines: number; connected: number; sent: number; receipted: number
+  lost: number; duplicates: number; latencyMs: Record<'p50' | 'p95' | 'p99' | 'max', number>
+  processes: Record<string, { rssMiB: number; hwmMiB: number; cpuPercent: number }>; pass: boolean
+  idle?: { processes: Record<string, { rssMiB: number }> }
+}
+
+describe('npm run bench -- --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vt-bench-'))
+  let child: ChildProcess | null = null
+
+  afterAll(() => {
+    // Its own process group: the bench's broker and gateway children go with it.
+    if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL')
+    rmSync(out, { recursive: true, force: true })
+  })
+
+  it('runs every step against PostgreSQL and reports a receipt for every sale sent', { timeout: 300_000 }, async () => {
+    child = spawn('npm', ['run', '-s', 'bench', '--', '--quick', '--out', out], {
+      env: { ...process.env, DATABASE_URL: TEST_SERVER_URL }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    const code = await new Promise<number | null>((resolve) => child!.once('exit', resolve))
+    expect(code, stderr.slice(-4000)).toBe(0)
+
+    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[] }
+    expect(report).toMatchObject({ quick: true, database: 'postgres' })
+    expect(report.summary).toHaveProperty('targets')
+    expect(report.summary).toHaveProperty('ratios')
+    const phases = new Set(report.steps.map((s) => s.phase))
+    for (const phase of ['baseline-fixed', 'baseline-stepup', 'fixed', 'stepup', 'scale']) expect(phases).toContain(phase)
+    for (const step of report.steps) {
+      expect(step.connected, step.name).toBe(step.machines)
+      expect(step.receipted, step.name).toBe(step.sent)
+      expect(step.lost, step.name).toBe(0)
+      expect(step.duplicates, step.name).toBe(0)
+      expect(Object.keys(step.latencyMs).sort(), step.name).toEqual(['max', 'p50', 'p95', 'p99'])
+      expect(step.processes.broker?.rssMiB, step.name).toBeGreaterThan(0)
+    }
+    expect(report.steps.every((s) => s.sent > 0)).toBe(true)
+    // The scale step measures its fleet idle before it sells.
+    expect(report.steps.find((s) => s.phase === 'scale')?.idle?.processes.broker?.rssMiB).toBeGreaterThan(0)
+    // The same document and a Markdown table are written for the README to quote.
+    const files = readdirSync(out).sort()
+    expect(files.some((f) => f.endsWith('-quick.json'))).toBe(true)
+    expect(files.some((f) => f.endsWith('-quick.md'))).toBe(true)
+    const written = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8')) as unknown
+    expect(written).toEqual(report)
+    expect(stderr).toMatch(/\| step \| machines \| sales\/s/)
+  })
+})

@@ -1,0 +1,71 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runFleet } from '../../device-sim/fleet.js'
+import { verifyFiscalData } from '../../gateway/fleet/verify.js'
+import { CHAOS_KASSA, provisionChaosFleet } from '../../scripts/chaos/chaos-database.js'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { ChaosCluster, freePort, killAllProcesses } from '../support/processes.js'
+
+// Two gateway processes on one database and one broker. Aedes has no shared subscriptions, so
+// each gateway receives every sale: ingest must deduplicate, and the FN row lock must keep one
+// signer per FN, with no duplicate receipt, no gap and no deadlock.
+
+describe('two gateways on one database', () => {
+  let database: TestDatabase
+  let cluster: ChaosCluster
+  let logDir: string
+  let machines: { id: string; secret: string }[]
+
+  beforeAll(async () => {
+    database = await createTestDatabase()
+    machines = await provisionChaosFleet(database.handle, 50)
+    logDir = await mkdtemp(join(tmpdir(), 'vt-two-gw-'))
+    cluster = new ChaosCluster({
+      brokerDatabaseUrl: database.url, gatewayDatabaseUrl: database.url, mqttPort: await freePort(),
+      httpPorts: [await freePort(), await freePort()], logDir,
+      brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
+    })
+    await cluster.startBroker()
+    cluster.startGateway(0)
+    cluster.startGateway(1)
+    await cluster.waitAllReady(90_000)
+  }, 120_000)
+
+  afterAll(async () => {
+    cluster?.killAll()
+    await killAllProcesses()
+    await database?.drop()
+    if (logDir) await rm(logDir, { recursive: true, force: true })
+  })
+
+  it('turns 5,000 sales into 5,000 receipts, gapless, each once', async () => {
+    const report = await runFleet({
+      url: cluster.mqttUrl, machines, rate: 500, durationS: 10, drainTimeoutS: 90, seed: 7, telemetryIntervalS: 0,
+    })
+    expect(report.sent).toBe(5000)
+    expect(report.unanswered).toBe(0)
+    expect(report.receipted).toBe(5000)
+    expect(report.duplicates + report.conflicts + report.rejected).toBe(0)
+
+    const db = database.handle.db
+    const docs = await sql<{ receipts: number; sales: number; maxFd: number; count: number }>`
+      select count(*) filter (where type = 3)::int as receipts, count(distinct sale_row_id)::int as sales,
+             max(fd)::int as "maxFd", count(*)::int as count
+      from fiscal_documents where fn = ${CHAOS_KASSA.fn}`.execute(db)
+    const row = docs.rows[0]!
+    expect(row.receipts).toBe(5000)
+    expect(row.sales).toBe(5000) // one receipt per sale
+    expect(row.maxFd).toBe(row.count) // FDs 1…N (receipts and shift reports) with no gap
+    const verify = await verifyFiscalData(db)
+    expect(verify.failures).toEqual([])
+    expect(verify.receipts).toBe(5000)
+
+    const stops = await cluster.stop()
+    for (const s of stops) expect(s.exit, s.gateway).toEqual({ code: 0, signal: null })
+    const logs = await Promise.all(['gw1', 'gw2'].map((g) => readFile(join(logDir, `${g}.log`), 'utf8')))
+    for (const log of logs) expect(log).not.toMatch(/40P01|deadlock/)
+  }, 240_000)
+})

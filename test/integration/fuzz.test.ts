@@ -1,0 +1,133 @@
+import { sql } from 'kysely'
+import mqtt from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BROKER_LIMIT_DEFAULTS } from '../../broker/config.js'
+import { seededRandom } from '../../device-sim/random.js'
+import { provisionChaosFleet } from '../../scripts/chaos/chaos-database.js'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
+import { freePort, killAllProcesses, signalAndWait, startGatewayProcess, waitReady, type ServiceProcess } from '../support/processes.js'
+import { startBroker } from '../support/system.js'
+import { waitFor } from '../support/wait.js'
+import { hostile, type Hostile } from './fuzz-payloads.js'
+
+// 10,000 hostile messages interleaved with 1,000 valid sales, sent by logged-in machines through a
+// real broker to a gateway process. The broker's own 16 KiB payload cap and rate limit are raised
+// here so that oversized and flooding input reaches the gateway: what is under test is that the
+// gateway (protocol/decode.ts, ingest) stores each with a reason, answers what it can, keeps its
+// memory bounded and never stops receipting (the broker's limits have their own tests).
+
+const HOSTILE = 10_000
+const VALID = 1_000
+
+describe('hostile input to the gateway', () => {
+  let database: TestDatabase
+  let broker: Awaited<ReturnType<typeof startBroker>>
+  let gateway: ServiceProcess
+  let machines: TestMachine[] = []
+  let creds: { id: string; secret: string }[]
+
+  beforeAll(async () => {
+    database = await createTestDatabase()
+    creds = await provisionChaosFleet(database.handle, 11)
+    broker = await startBroker(database.handle.db, {
+      limits: { ...BROKER_LIMIT_DEFAULTS, ratePerS: 100_000, rateBurst: 100_000, machineMaxPayload: 512 * 1024 },
+    })
+    const httpPort = await freePort()
+    // 'error': the gateway logs a warning per rejected sale, 10,000 lines nobody reads here.
+    gateway = startGatewayProcess({ databaseUrl: database.url, mqttUrl: broker.url, httpPort, password: 'test-gateway-password', env: { LOG_LEVEL: 'error' } })
+    await waitReady(httpPort, 'the gateway process')
+    machines = await Promise.all(creds.slice(0, 10).map((c) => connectMachine(broker.url, c)))
+  }, 120_000)
+
+  afterAll(async () => {
+    await Promise.all(machines.map((m) => m.close()))
+    await killAllProcesses()
+    await broker?.broker.stop()
+    await database?.drop()
+  })
+
+  it('stores every hostile message with a reason, answers those it can, and receipts every valid sale', async () => {
+    const random = seededRandom(20261128)
+    const plan: { machine: TestMachine; hostile: Hostile | null; saleId: string; payload: Buffer }[] = []
+    const ghosts: { topic: string; machineId: string; saleId: string; payload: Buffer }[] = []
+    for (let i = 0; i < HOSTILE + VALID; i++) {
+      const machine = machines[i % machines.length]!
+      if (i % 11 === 5) {
+        const s = sale()
+        plan.push({ machine, hostile: null, saleId: s.saleId, payload: Buffer.from(JSON.stringify(s)) })
+      } else if (i % 101 === 7) {
+        // A well-formed sale for a machine nobody provisioned, injected past the broker's ACL
+        // (as a misconfigured bridge or a future broker might let through).
+        const s = sale()
+        ghosts.push({ topic: `vending/GHOST-${i}/sale`, machineId: `GHOST-${i}`, saleId: s.saleId, payload: Buffer.from(JSON.stringify(s)) })
+      } else {
+        const h = hostile(random)
+        plan.push({ machine, hostile: h, saleId: h.saleId ?? '', payload: h.payload })
+      }
+    }
+    expect(plan.filter((p) => p.hostile).length + ghosts.length).toBe(HOSTILE)
+
+    const rssStart = gateway.rss()!
+    let rssMax = rssStart
+    const sampler = setInterval(() => { rssMax = Math.max(rssMax, gateway.rss() ?? 0) }, 100)
+    // Each machine sends its share in order, all machines at once (QoS 1, as machines do).
+    await Promise.all([
+      ...machines.map(async (m) => {
+        for (const p of plan) if (p.machine === m) await m.publishRaw(`vending/${m.id}/sale`, p.payload)
+      }),
+      (async () => {
+        for (const g of ghosts) {
+          await new Promise<void>((resolve) => broker.broker.aedes.publish({ cmd: 'publish', topic: g.topic, payload: g.payload, qos: 1, retain: false, dup: false }, () => resolve()))
+        }
+      })(),
+    ])
+
+    // Topic junk from a machine (another machine's topic, extra levels, a wildcard-looking name):
+    // the broker closes that connection and nothing reaches the gateway.
+    const rogue = mqtt.connect(broker.url, { clientId: creds[10]!.id, username: creds[10]!.id, password: creds[10]!.secret, protocolVersion: 4, reconnectPeriod: 0 })
+    await new Promise<void>((resolve, reject) => { rogue.once('connect', () => resolve()); rogue.once('error', reject) })
+    const closed = new Promise<void>((resolve) => rogue.once('close', () => resolve()))
+    rogue.publish(`vending/${creds[0]!.id}/sale`, JSON.stringify(sale({ saleId: 'rogue-1' })), { qos: 1 })
+    await closed
+    rogue.end(true)
+
+    const expectedDisplays = plan.filter((p) => p.hostile?.saleId).length
+    const displayed = () => machines.reduce((n, m) => n + m.displays.length, 0)
+    await waitFor(() => displayed() >= VALID + expectedDisplays, `${VALID + expectedDisplays} display messages`, 120_000)
+    clearInterval(sampler)
+
+    const db = database.handle.db
+    const rejected = await db.selectFrom('rejected_messages').select(['machine_id', 'sale_id', 'reason', 'payload']).execute()
+    expect(rejected).toHaveLength(HOSTILE)
+    expect(rejected.filter((r) => r.sale_id === 'rogue-1')).toHaveLength(0)
+    const byPayload = new Map(rejected.map((r) => [`${r.machine_id}|${Buffer.from(r.payload).toString('base64')}`, r]))
+    for (const g of ghosts) {
+      const row = byPayload.get(`${g.machineId}|${g.payload.toString('base64')}`)
+      expect(row?.reason).toBe(`unknown machine ${g.machineId}`)
+      expect(row?.sale_id).toBe(g.saleId)
+    }
+    for (const p of plan) {
+      if (!p.hostile) continue
+      const row = byPayload.get(`${p.machine.id}|${p.payload.toString('base64')}`)
+      expect(row, `${p.hostile.kind} stored as it came`).toBeDefined()
+      expect(row!.reason, p.hostile.kind).toMatch(p.hostile.reason)
+      expect(row!.sale_id).toBe(p.hostile.saleId)
+    }
+
+    // Every valid sale: exactly one receipt; every readable hostile saleId: exactly one rejection.
+    for (const p of plan) {
+      const answers = p.machine.displaysFor(p.saleId)
+      if (!p.hostile) expect(answers.map((d) => d.type), p.saleId).toEqual(['receipt'])
+      else if (p.hostile.saleId) expect(answers.map((d) => d.type), p.hostile.kind).toEqual(['rejected'])
+    }
+    const receipts = await sql<{ n: number }>`select count(*)::int as n from fiscal_documents where type = 3`.execute(db)
+    expect(receipts.rows[0]!.n).toBe(VALID)
+
+    expect(gateway.alive).toBe(true)
+    const growthMb = (rssMax - rssStart) / 2 ** 20
+    console.log(`fuzz: gateway RSS ${Math.round(rssStart / 2 ** 20)} → max ${Math.round(rssMax / 2 ** 20)} MiB`)
+    expect(growthMb).toBeLessThan(200)
+    expect(await signalAndWait(gateway, 'SIGTERM', 25_000)).toEqual({ code: 0, signal: null })
+  }, 240_000)
+})
