@@ -36,7 +36,7 @@ describe('a gateway stopped with SIGTERM under load', () => {
 
   it('exits 0 with its outbox flushed, and after a restart every sale has exactly one receipt', async () => {
     const fleet = startFleet({
-      url: cluster.mqttUrl, machines, rate: 300, durationS: 12, drainTimeoutS: 90, seed: 11, telemetryIntervalS: 0,
+      url: cluster.mqttUrl, machines, rate: 150, durationS: 40, drainTimeoutS: 90, seed: 11, telemetryIntervalS: 0,
       retry: { initialMs: 2000, maxMs: 5000 },
     })
     await waitFor(() => fleet.snapshot().receipted >= 1000, 'a thousand receipts under load', 60_000)
