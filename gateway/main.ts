@@ -40,6 +40,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`)
+  // The cause matters most here: "GW_ERR_MIGRATION: migration unknown failed" alone did not say why.
+  const cause = err instanceof Error && err.cause !== undefined ? `\ncaused by: ${err.cause instanceof Error ? err.cause.stack : String(err.cause)}` : ''
+  process.stderr.write(`gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}${cause}\n`)
   process.exit(1)
 })

@@ -25,7 +25,8 @@ describe('npm start', () => {
     // a terminal does: SIGINT to the whole group.
     const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts
     expect(scripts.start).toBe('tsx scripts/start.ts')
-    child = spawn('node_modules/.bin/tsx', ['scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    // node with tsx's loader rather than the tsx wrapper, which may exit 130 on SIGINT before its child is done.
+    child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     let out = ''
     child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
     child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString() })
