@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { PGliteDialect } from './pglite.dialect.js'
+import { PreparedClient } from './prepared-client.js'
 import type { Database } from './schema.js'
 
 export interface DatabaseOptions {
@@ -29,6 +30,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      // Prepares each repeated statement once per connection (prepared-client.ts).
+      Client: PreparedClient,
       // Detect a dead server within seconds rather than at the OS default of hours: without an
       // initial delay Node leaves the first probe to the OS (2 h on Linux).
       keepAlive: true,

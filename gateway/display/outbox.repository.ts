@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { DisplayMessage } from '../../protocol/index.js'
+import { ASYNC_COMMIT } from '../db/async-commit.js'
 import type { Database } from '../db/schema.js'
 
 export interface OutboxEntry {
@@ -22,9 +23,11 @@ export async function enqueueDisplays(tx: Transaction<Database>, entries: readon
   return rows.map((r, i) => ({ ...entries[i]!, id: r.id }))
 }
 
+/** Committed without waiting for fsync: a mark lost in a crash only means the display is sent again. */
 export async function markSent(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return
-  await db.updateTable('display_outbox').set({ sent_at: sql`now()` }).where('id', 'in', ids).execute()
+  await sql`update display_outbox set sent_at = now() from ${ASYNC_COMMIT} as async_commit
+    where id = any(${[...ids]}::bigint[])`.execute(db)
 }
 
 /**

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { SaleEvent } from '../../protocol/index.js'
 import { saleTotal } from '../../protocol/index.js'
+import { ASYNC_COMMIT } from '../db/async-commit.js'
 import type { Database, SaleState } from '../db/schema.js'
 
 export interface IncomingSale {
@@ -22,7 +23,9 @@ const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
 /**
  * Stores a batch of sales in one statement: an idempotent insert on (machine_id, sale_id), the
  * kassa taken from the machine's mapping in the same statement. Whatever was not inserted is
- * classified by a second query, which only runs when there are repeats or strangers.
+ * classified by a second query, which only runs when there are repeats or strangers. Committed
+ * without waiting for fsync (ASYNC_COMMIT: a sale lost in a crash is republished by its machine),
+ * so call it outside any transaction.
  */
 export async function insertSales(db: Kysely<Database>, sales: readonly IncomingSale[]): Promise<InsertOutcome> {
   const rows = sales.map(({ machineId, event }) => ({
@@ -42,6 +45,7 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
       machine_id text, sale_id text, kind text, refund_of text, items jsonb,
       payment_method text, total bigint, sold_at timestamptz)
     join machines m on m.id = v.machine_id
+    cross join ${ASYNC_COMMIT} as async_commit
     on conflict (machine_id, sale_id) do nothing
     returning machine_id, sale_id, kassa_id`.execute(db)
 
