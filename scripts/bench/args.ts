@@ -81,7 +81,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchPlan | 'help' {
   }
   return {
     ...common, quick: false, machines: 1000, machinesPerKassa: 100, fixedRates: [500, 1000],
-    stepRates: [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10_000, 12_000, 14_000, 17_000, 20_000],
+    stepRates: [250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10_000, 12_000, 15_000, 20_000],
     scaleMachines: 10_000, scaleRate: 1000, scaleRampPerS: 500, rampPerS: 1000, drainS: 30,
   }
 }

@@ -1,6 +1,6 @@
 import { runFleet, type FleetMachine, type FleetReport, type FleetSnapshot } from '../../device-sim/index.js'
 import { gatewayCounters, gatewayFigures } from './gateway-counters.js'
-import { sample, windowFigures, type Processes, type Sample } from './samples.js'
+import { hostFigures, sample, windowFigures, type Processes, type Sample } from './samples.js'
 import type { BenchServices } from './services.js'
 
 // One measured step: a fleet selling at a fixed open-loop rate against whatever answers (the echo
@@ -29,6 +29,8 @@ export interface StepResult {
   /** p99 of how late sales left against their schedule: large means the simulator was the limit. */
   scheduleLagP99Ms: number
   processes: Processes
+  /** The whole machine over the selling phase, % of one core: busy, and busy with work not the bench's. */
+  host?: { busyPercent: number; othersPercent: number }
   /** The fleet connected and quiet (status and telemetry only) before its sales, when asked for. */
   idle?: { durationS: number; processes: Processes }
   /** Mean sales per fiscalization batch during the step (gateway only). */
@@ -83,12 +85,14 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
   const after = before ? await gatewayCounters(services) : null
   const [i0, i1] = idle
   const [s0, s1] = selling
+  const processes = s0 && s1 ? await windowFigures(s0, s1, end, report.sent, services.combined) : {}
+  const host = s0 && s1 ? hostFigures(s0, s1, processes) : undefined
   return {
     name: o.name, against: o.against, targetRate: o.rate, machines: report.machines, connected: report.connected,
     connectS, durationS: report.durationS, sent: report.sent, receipted: report.receipted, rejected: report.rejected,
     lost: report.unanswered, duplicates: report.duplicates, conflicts: report.conflicts, republished: report.republished,
     achievedRate: report.ratePerSecond, latencyMs: report.latencyMs, scheduleLagP99Ms: report.scheduleLagMs.p99,
-    processes: s0 && s1 ? await windowFigures(s0, s1, end, report.sent, services.combined) : {},
+    processes, ...(host ? { host } : {}),
     ...(i0 && i1 ? { idle: { durationS: Math.round(i1.at - i0.at) / 1000, processes: await windowFigures(i0, i1, i1, 0, services.combined) } } : {}),
     ...(before && after ? gatewayFigures(before, after) : {}),
     connectionErrors: report.connectionErrors,

@@ -6,11 +6,18 @@ import { stepUpResult, type JudgedStep, type StepUp } from './run.js'
 
 export interface Target { name: string; goal: string; measured: string; met: boolean | null }
 
+/**
+ * ms of CPU per sale summed over every process of the path (broker, responder, database,
+ * simulator): a machine shared with other work stretches latency, much less the CPU each sale
+ * costs, so this is the steadier comparison with the baseline.
+ */
+export interface CpuPerSale { rate: number; echo: number | null; gateway: number | null; ratio: number | null }
+
 export interface BenchSummary {
   baseline: StepUp | null
   gateway: StepUp | null
   /** Gateway ÷ echo: sustained rate (aim ≥ 0.5), and latency at each fixed rate (× slower). */
-  ratios: { sustained: number | null; latency: { rate: number; p50: number | null; p99: number | null }[] }
+  ratios: { sustained: number | null; latency: { rate: number; p50: number | null; p99: number | null }[]; cpu: CpuPerSale[] }
   /** Broker memory with the whole fleet connected and idle, then selling; peaks over both. */
   scale: {
     machines: number; connected: number; connectS: number | null; brokerIdleRssMiB: number | null; brokerSellingRssMiB: number | null
@@ -30,6 +37,15 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
     const e = find(steps, 'baseline-fixed', rate)?.latencyMs
     return { rate, p50: ratio(g?.p50, e?.p50), p99: ratio(g?.p99, e?.p99) }
   })
+  const cpuSum = (s?: JudgedStep) => {
+    const parts = s ? Object.values(s.processes).map((f) => f?.cpuMsPerSale) : []
+    return parts.length > 0 && parts.every((v) => v !== undefined) ? Math.round(parts.reduce((n, v) => n + v!, 0) * 100) / 100 : null
+  }
+  const cpu = plan.fixedRates.map((rate) => {
+    const echo = cpuSum(find(steps, 'baseline-fixed', rate))
+    const gw = cpuSum(find(steps, 'fixed', rate))
+    return { rate, echo, gateway: gw, ratio: ratio(gw ?? undefined, echo ?? undefined) }
+  })
   const scaled = find(steps, 'scale')
   const peak = (name: 'broker' | 'gateway') => Math.max(scaled?.idle?.processes[name]?.hwmMiB ?? 0, scaled?.processes[name]?.hwmMiB ?? 0) || null
   const scale = scaled ? {
@@ -48,7 +64,7 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
     const rss = scale.brokerHwmMiB
     targets.push({ name: `${scale.machines} machines on one broker, broker peak RSS`, goal: combined ? '≤ 1 GiB (broker + gateway, one process on PGlite)' : '≤ 1 GiB', measured: `${scale.connected}/${scale.machines} connected, ${rss ?? '?'} MiB`, met: plan.quick ? null : scale.connected === scale.machines && rss !== null && rss <= 1024 })
   }
-  return { baseline, gateway, ratios: { sustained, latency }, scale, targets }
+  return { baseline, gateway, ratios: { sustained, latency, cpu }, scale, targets }
 }
 
 const fmt = (n: number | undefined | null, digits = 1) => (n === undefined || n === null ? '–' : n.toFixed(digits))
@@ -59,20 +75,21 @@ export function markdown(steps: readonly JudgedStep[], summary: BenchSummary, he
     const g = combined ? undefined : p.gateway ?? p.echo
     const cpu = [p.broker, g, p.postgres, p.simulator].map((f) => f?.cpuPercent ?? '–').join(' / ')
     const perSale = [p.broker, g, p.postgres, p.simulator].map((f) => fmt(f?.cpuMsPerSale, 2)).join(' / ')
-    if (idle) return `| ${s.name}, idle first | ${s.connected}/${s.machines} | 0 | – | – | – | – | ${fmt(p.broker?.hwmMiB, 0)} | ${fmt(g?.hwmMiB, 0)} | ${cpu} | – | – | – | – |`
+    if (idle) return `| ${s.name}, idle first | ${s.connected}/${s.machines} | 0 | – | – | – | – | ${fmt(p.broker?.hwmMiB, 0)} | ${fmt(g?.hwmMiB, 0)} | ${cpu} | – | – | – | – | – |`
     return `| ${s.name} | ${s.machines} | ${s.achievedRate} | ${fmt(s.latencyMs.p50, 2)} | ${fmt(s.latencyMs.p95, 2)} | ${fmt(s.latencyMs.p99, 2)} | ${s.lost} | ` +
       `${fmt(p.broker?.hwmMiB, 0)} | ${fmt(g?.hwmMiB, 0)} | ${cpu} | ${perSale} | ${s.fiscalBatchMean ?? '–'} | ` +
-      `${s.gatewayMeanMs ? `${fmt(s.gatewayMeanMs.commit)} / ${fmt(s.gatewayMeanMs.display)}` : '–'} | ${s.pass ? 'ok' : s.limitedBy} |`
+      `${s.gatewayMeanMs ? `${fmt(s.gatewayMeanMs.commit)} / ${fmt(s.gatewayMeanMs.display)}` : '–'} | ${s.host?.othersPercent ?? '–'} | ${s.pass ? 'ok' : s.limitedBy} |`
   }
   const who = combined ? 'broker+gateway (one process) / – / postgres / sim' : 'broker / gateway or echo / postgres / sim'
   return [
     heading, '',
-    `| step | machines | sales/s | p50 ms | p95 ms | p99 ms | lost | broker peak MiB | ${combined ? '–' : 'gateway or echo peak MiB'} | CPU % (${who}) | CPU ms per sale (same) | batch | gateway mean ms: stored → committed / → display acked | verdict |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| step | machines | sales/s | p50 ms | p95 ms | p99 ms | lost | broker peak MiB | ${combined ? '–' : 'gateway or echo peak MiB'} | CPU % (${who}) | CPU ms per sale (same) | batch | gateway mean ms: stored → committed / → display acked | others' CPU % | verdict |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...steps.flatMap((s) => (s.idle ? [row(s, true), row(s, false)] : [row(s, false)])), '',
     '| target | goal | measured | met |', '| --- | --- | --- | --- |',
     ...summary.targets.map((t) => `| ${t.name} | ${t.goal} | ${t.measured} | ${t.met === null ? 'n/a (quick)' : t.met ? 'yes' : 'no'} |`), '',
     `Ratios to the echo baseline: sustained ${fmt(summary.ratios.sustained, 2)}; ` +
-      summary.ratios.latency.map((l) => `at ${l.rate}/s p50 ×${fmt(l.p50, 1)}, p99 ×${fmt(l.p99, 1)}`).join('; '), '',
+      summary.ratios.latency.map((l) => `at ${l.rate}/s p50 ×${fmt(l.p50, 1)}, p99 ×${fmt(l.p99, 1)}`).join('; ') + '. ' +
+      `CPU per sale, all processes: ${summary.ratios.cpu.map((c) => `at ${c.rate}/s ${fmt(c.gateway, 2)} ms vs ${fmt(c.echo, 2)} ms (×${fmt(c.ratio, 1)})`).join('; ')}.`, '',
   ].join('\n')
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { ProcStats } from './child.js'
 import type { BenchServices, ServiceStats } from './services.js'
 
@@ -17,6 +18,8 @@ export type Processes = Partial<Record<'broker' | 'gateway' | 'echo' | 'simulato
 
 export interface Sample {
   at: number
+  /** s of CPU the whole machine spent busy (all processes, ours and others'), from /proc/stat. */
+  hostBusyS: number
   services: ServiceStats
   simulator: ProcStats
   /** s of CPU by backend pid (PostgreSQL only); read asynchronously. */
@@ -27,9 +30,31 @@ export function sample(services: BenchServices): Sample {
   const cpu = process.cpuUsage()
   const rssMiB = Math.round(process.memoryUsage().rss / 104857.6) / 10
   return {
-    at: performance.now(), services: services.stats(), database: services.databaseCpu(),
+    at: performance.now(), hostBusyS: hostBusyS(), services: services.stats(), database: services.databaseCpu(),
     simulator: { rssMiB, hwmMiB: rssMiB, cpuS: (cpu.user + cpu.system) / 1e6 },
   }
+}
+
+function hostBusyS(): number {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal … in USER_HZ (1/100 s)
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100
+  } catch {
+    return NaN
+  }
+}
+
+/**
+ * The machine's busy CPU over a window and the part of it that was none of the bench's processes
+ * (other people's work on a shared machine), % of one core.
+ */
+export function hostFigures(a: Sample, b: Sample, ours: Processes): { busyPercent: number; othersPercent: number } | undefined {
+  const wallS = (b.at - a.at) / 1000
+  if (!(wallS > 0) || Number.isNaN(a.hostBusyS)) return undefined
+  const busy = ((b.hostBusyS - a.hostBusyS) / wallS) * 100
+  const mine = Object.values(ours).reduce((n, f) => n + (f?.cpuPercent ?? 0), 0)
+  return { busyPercent: Math.round(busy), othersPercent: Math.max(0, Math.round(busy - mine)) }
 }
 
 function figures(a: ProcStats | null, b: ProcStats | null, wallS: number, end: ProcStats | null, sent: number): ProcessFigures | undefined {
