@@ -69,19 +69,42 @@ export interface MachineStateOptions {
   random?: Random
   /** Answered sales remembered to tell a repeat from a duplicate; the oldest are forgotten first. */
   answeredLimit?: number
+  /** Republished copies a machine may send ahead of the answers it gets (see MachineState). */
+  republishWindow?: number
 }
 
+/**
+ * Default republish window. With it a fleet that lost its answers (gateways down, broker restarted)
+ * adds at most this many copies per machine to the load until answers flow again; without it,
+ * 200 machines with 100 unanswered sales each republished 2,500 copies/s into a broker already
+ * behind, and no display got through it any more (chaos run, 500 sales/s).
+ */
+export const DEFAULT_REPUBLISH_WINDOW = 10
+
+/**
+ * The store-and-forward memory of one machine. Each unanswered sale is republished with its own
+ * backoff, and the machine as a whole keeps to a window, as TCP does: republishing spends credit,
+ * each answer earns two copies back (up to the window), and a machine out of credit sends one
+ * probe (its oldest due sale) per backoff step until an answer comes. New sales always go out.
+ */
 export class MachineState {
   readonly #pending = new Map<string, PendingSale>()
   readonly #answered = new Map<string, Answer>()
   readonly #retry: RetryPolicy
   readonly #random: Random
   readonly #answeredLimit: number
+  readonly #window: number
+  #credit: number
+  /** Probes sent since the last answer, and when the next may go. */
+  #probes = 0
+  #nextProbeAt = 0
 
   constructor(options: MachineStateOptions = {}) {
     this.#retry = options.retry ?? DEFAULT_RETRY
     this.#random = options.random ?? Math.random
     this.#answeredLimit = options.answeredLimit ?? 10_000
+    this.#window = Math.max(1, options.republishWindow ?? DEFAULT_REPUBLISH_WINDOW)
+    this.#credit = this.#window
   }
 
   get pendingCount(): number {
@@ -103,19 +126,43 @@ export class MachineState {
     sale.attempts += 1
     sale.firstSentAt ??= now
     sale.nextRetryAt = now + retryDelay(this.#retry, sale.attempts, this.#random)
-    return sale.attempts === 1 ? 'first' : 'republish'
+    if (sale.attempts === 1) return 'first'
+    if (this.#credit >= 1) this.#credit -= 1
+    else {
+      this.#probes += 1
+      this.#nextProbeAt = now + retryDelay(this.#retry, this.#probes, this.#random)
+    }
+    return 'republish'
   }
 
-  /** Pending sales whose next copy is due at `now`, oldest first. */
+  /**
+   * Pending sales whose next copy may go at `now`, oldest first: every sale never sent, and due
+   * republishes as far as the window allows (one probe when it is spent).
+   */
   due(now: number): Readonly<PendingSale>[] {
     const due: PendingSale[] = []
-    for (const sale of this.#pending.values()) if (sale.nextRetryAt <= now) due.push(sale)
+    let credit = Math.floor(this.#credit)
+    let probe = credit === 0 && now >= this.#nextProbeAt
+    for (const sale of this.#pending.values()) {
+      if (sale.nextRetryAt > now) continue
+      if (sale.attempts === 0) due.push(sale)
+      else if (credit > 0) {
+        credit -= 1
+        due.push(sale)
+      } else if (probe) {
+        probe = false
+        due.push(sale)
+      }
+    }
     return due
   }
 
   onDisplay(msg: DisplayMessage, now: number): DisplayOutcome {
     const sale = this.#pending.get(msg.saleId)
     if (sale) {
+      this.#credit = Math.min(this.#window, this.#credit + 2)
+      this.#probes = 0
+      this.#nextProbeAt = 0
       this.#pending.delete(msg.saleId)
       this.#remember(msg)
       const latencyMs = now - sale.createdAt

@@ -141,4 +141,48 @@ describe('MachineState', () => {
     expect(m.pending()[0]!.nextRetryAt).toBe(5_000 + 16_000) // the 4th copy waits 2 s · 2³
     expect(m.onDisplay(receipt('s9', 1), 6_000)).toMatchObject({ kind: 'receipt', sale: { restored: true } })
   })
+
+  describe('republish window', () => {
+    /** 30 sales sent at t=0 and never answered; every first copy is out. */
+    function backlog(window = 10): MachineState {
+      const m = new MachineState({ retry: noJitter, random: () => 0, republishWindow: window })
+      for (let i = 0; i < 30; i++) {
+        m.add(`s${i}`, `p${i}`, 0)
+        m.markSent(`s${i}`, 0)
+      }
+      return m
+    }
+    const sendAll = (m: MachineState, now: number) => m.due(now).map((s) => (m.markSent(s.saleId, now), s.saleId))
+
+    it('republishes at most the window of the oldest due sales, then one probe per backoff step', () => {
+      const m = backlog()
+      // All 30 are due at 2 s; the window lets the 10 oldest go.
+      expect(sendAll(m, 2_000)).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`))
+      // Credit spent: one probe (the oldest due sale), then waits of 2 s, 4 s, 8 s … between probes.
+      expect(sendAll(m, 2_000)).toEqual(['s10'])
+      expect(sendAll(m, 3_999)).toEqual([])
+      expect(sendAll(m, 4_000)).toEqual(['s11'])
+      expect(sendAll(m, 7_999)).toEqual([])
+      expect(sendAll(m, 8_000)).toEqual(['s0']) // s0 was due again at 6 s and is the oldest
+      expect(m.pendingCount).toBe(30)
+    })
+
+    it('earns two copies back per answer, up to the window, and probes at once again after an answer', () => {
+      const m = backlog()
+      sendAll(m, 2_000)
+      sendAll(m, 2_000) // the probe
+      expect(m.onDisplay(receipt('s0', 1), 2_100).kind).toBe('receipt')
+      expect(sendAll(m, 2_100)).toEqual(['s11', 's12'])
+      for (let i = 1; i <= 9; i++) m.onDisplay(receipt(`s${i}`, i + 1), 2_200)
+      expect(sendAll(m, 2_200)).toHaveLength(10) // 18 copies earned, capped at the window
+    })
+
+    it('never holds back a sale not yet sent', () => {
+      const m = backlog(1)
+      sendAll(m, 2_000) // window of 1 spent
+      sendAll(m, 2_000) // and the probe
+      m.add('new', 'p', 2_001)
+      expect(sendAll(m, 2_001)).toEqual(['new'])
+    })
+  })
 })
