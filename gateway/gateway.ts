@@ -6,6 +6,7 @@ import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
 import { createFleetSnapshotLoader } from './alerts/fleet-snapshot.js'
 import type { GatewayConfig } from './config.js'
 import type { DatabaseHandle } from './db/database.js'
+import { createDatabaseProbe } from './db/health.js'
 import { migrateToLatest } from './db/migrate.js'
 import { createDisplayPublisher } from './display/display.publisher.js'
 import { createAtolPoller } from './fiscalizer/atol.poller.js'
@@ -53,6 +54,7 @@ export function createGateway(deps: GatewayDeps) {
     const metrics = createGatewayMetrics({
       registry, db, logger: logger.child({ component: 'metrics' }), alerts: alerts.active,
       mqtt: () => ({ ingest: mqtt?.ingest.connected ?? false, publisher: mqtt?.publisher.connected ?? false, subscribed: mqtt?.ready() ?? false }),
+      displaysInFlight: () => publisher.inflight(),
     })
     const history = createTelemetryHistory({
       db, logger: logger.child({ component: 'telemetry-history' }), now,
@@ -86,6 +88,8 @@ export function createGateway(deps: GatewayDeps) {
       onHealth: (ok) => { dbHealthy = ok },
       onWritten: metrics.salesWritten,
     })
+    // Ingest reports the database's health as it writes; the probe covers a gateway with no sales.
+    const databaseProbe = createDatabaseProbe({ db, onHealth: (ok) => { dbHealthy = ok } })
     const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
     const ingest = mqtt.ingest
     // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
@@ -109,6 +113,7 @@ export function createGateway(deps: GatewayDeps) {
     const httpPort = await http.listen()
     publisher.start()
     presence.start()
+    databaseProbe.start()
     fiscalizer.start()
     atol.start()
     history.start()
@@ -122,6 +127,7 @@ export function createGateway(deps: GatewayDeps) {
       await presence.stop()
       await history.stop()
       await alerts.stop()
+      databaseProbe.stop()
       await publisher.stop()
       await mqtt?.close()
       await http.close()

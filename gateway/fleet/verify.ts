@@ -13,7 +13,7 @@ export interface VerifyReport {
   /** Receipts signed by a cloud kassa's FN (checked without a sign: verify-provider.ts). */
   providerReceipts: number
   failureCount: number
-  /** The first 100 failures, each naming its document. */
+  /** The first 100 failures, each naming its document (a store with millions of documents stays within memory). */
   failures: VerifyFailure[]
 }
 
@@ -26,12 +26,17 @@ const PAGE = 5000
  */
 export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyReport> {
   const failures: VerifyFailure[] = []
-  const fail = (f: VerifyFailure) => failures.push(f)
+  let failureCount = 0
+  const fail = (f: VerifyFailure) => {
+    failureCount++
+    if (failures.length < 100) failures.push(f)
+  }
   let documents = 0
   let receipts = 0
   const drives = await db.selectFrom('fiscal_drives').select(['fn', 'secret', 'next_fd']).orderBy('fn').execute()
   for (const drive of drives) {
     const fds: number[] = []
+    let last = 0
     for (let after = 0; ;) {
       const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null }>`
         select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind
@@ -42,6 +47,7 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
       for (const row of rows.rows) {
         documents++
         fds.push(row.fd)
+        last = Math.max(last, row.fd)
         const result = verifyDocument(row.tlv, drive.secret)
         if (!result.ok) { fail({ fn: drive.fn, fd: row.fd, reason: result.reason }); continue }
         const doc = result.doc
@@ -61,7 +67,6 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
     const numbering = verifyNumbering(fds)
     for (const gap of numbering.gaps) fail({ fn: drive.fn, fd: gap.from, reason: `FD ${gap.from}–${gap.to} missing` })
     for (const fd of numbering.repeats) fail({ fn: drive.fn, fd, reason: `FD ${fd} repeated` })
-    const last = fds.length === 0 ? 0 : Math.max(...fds)
     if (last !== drive.next_fd - 1) fail({ fn: drive.fn, fd: null, reason: `FN counter says ${drive.next_fd - 1} documents, ${last} stored` })
   }
   const providerReceipts = await verifyProviderReceipts(db, fail)
@@ -71,5 +76,5 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
       and not exists (select 1 from fiscal_documents d where d.sale_row_id = s.id and d.type = 3)
       and not exists (select 1 from provider_receipts p where p.sale_row_id = s.id)`.execute(db)
   for (const o of orphans.rows) fail({ fn: o.fn ?? '', fd: null, reason: `sale ${o.machine_id}/${o.sale_id} is done without a receipt` })
-  return { ok: failures.length === 0, fns: drives.length, documents, receipts, providerReceipts, failureCount: failures.length, failures: failures.slice(0, 100) }
+  return { ok: failureCount === 0, fns: drives.length, documents, receipts, providerReceipts, failureCount, failures }
 }

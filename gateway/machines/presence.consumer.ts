@@ -21,6 +21,9 @@ interface MachineUpdate {
   telemetry: unknown
 }
 
+/** Bad status and telemetry messages held in memory while the database is away. */
+const REJECTED_HELD = 10_000
+
 /**
  * Status (retained, will = offline) and telemetry. Both are last-value-wins, so updates are
  * coalesced per machine and written in one statement every `flushMs`.
@@ -31,6 +34,8 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
   let rejected: RejectedMessage[] = []
   let timer: NodeJS.Timeout | null = null
   let flushing: Promise<void> | null = null
+  let dropped = 0
+  let dropWarned = false
 
   function update(id: string, change: Partial<Pick<MachineUpdate, 'online' | 'telemetry'>>): void {
     const prev = pending.get(id)
@@ -42,19 +47,36 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
     })
   }
 
+  /**
+   * Bad status and telemetry wait here for the next flush. While the database is away they are
+   * held up to REJECTED_HELD (telemetry is QoS 0 and acknowledged at once, so nothing else bounds
+   * it); beyond that they are counted in the log instead of stored.
+   */
+  function keepRejected(messages: readonly RejectedMessage[]): void {
+    const room = REJECTED_HELD - rejected.length
+    if (room < messages.length) {
+      dropped += messages.length - Math.max(0, room)
+      if (!dropWarned) {
+        dropWarned = true
+        deps.logger.warn({ held: REJECTED_HELD }, 'bad status/telemetry messages are not being stored: the database is away and the buffer is full; counting them')
+      }
+    }
+    for (const m of messages.slice(0, Math.max(0, room))) rejected.push(m)
+  }
+
   function accept(topic: string, machineId: string, channel: 'status' | 'telemetry', payload: Uint8Array): void {
     if (channel === 'status') {
       // A retained status cleared by an empty payload is not a message from the machine.
       if (payload.byteLength === 0) return
       const d = decodeStatus(payload)
       if (d.ok) update(machineId, { online: d.value.state === 'online' })
-      else rejected.push({ topic, machineId, saleId: null, reason: d.reason, payload })
+      else keepRejected([{ topic, machineId, saleId: null, reason: d.reason, payload }])
     } else {
       const d = decodeTelemetry(payload)
       if (d.ok) {
         update(machineId, { telemetry: d.value })
         deps.onTelemetry?.(machineId, d.value)
-      } else rejected.push({ topic, machineId, saleId: null, reason: d.reason, payload })
+      } else keepRejected([{ topic, machineId, saleId: null, reason: d.reason, payload }])
     }
   }
 
@@ -77,10 +99,15 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
           where m.id = v.id`.execute(deps.db)
       }
       await insertRejected(deps.db, bad)
+      if (dropped > 0) {
+        deps.logger.warn({ count: dropped }, 'bad status/telemetry messages went unstored while the database was away')
+        dropped = 0
+        dropWarned = false
+      }
     } catch (err) {
       // Presence is last-value-wins: keep the newest values for the next flush, older ones lose nothing.
       for (const u of updates) if (!pending.has(u.id)) pending.set(u.id, u)
-      rejected.push(...bad)
+      keepRejected(bad)
       deps.logger.warn({ err }, 'could not store presence and telemetry; will retry')
     }
   }

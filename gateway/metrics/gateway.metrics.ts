@@ -14,6 +14,8 @@ export interface GatewayMetricsDeps {
   db: Kysely<Database>
   logger: Logger
   mqtt: () => { ingest: boolean; publisher: boolean; subscribed: boolean }
+  /** Displays this process published and the broker has not acknowledged yet. */
+  displaysInFlight?: () => number
   alerts?: () => readonly Alert[]
 }
 
@@ -67,6 +69,20 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
       this.set({ client: 'subscribed' }, Number(s.subscribed))
     },
   })
+  new Gauge({
+    name: 'gateway_display_outbox_unsent', help: 'Receipt and rejection displays committed but not yet acknowledged by the broker, all gateways', registers,
+    async collect() {
+      const rows = await query(() => sql<{ n: number }>`select count(*)::int as n from display_outbox where sent_at is null`.execute(deps.db))
+      if (rows) this.set(rows[0]?.n ?? 0)
+    },
+  })
+  if (deps.displaysInFlight) {
+    const inFlight = deps.displaysInFlight
+    new Gauge({
+      name: 'gateway_displays_in_flight', help: 'Displays this gateway published that await the broker\'s PUBACK', registers,
+      collect() { this.set(inFlight()) },
+    })
+  }
   if (deps.alerts) {
     const alerts = deps.alerts
     new Gauge({

@@ -79,4 +79,17 @@ describe('a gateway cut off from PostgreSQL under load', () => {
     expect(verify.receipts).toBe(report.sent)
     console.log(`db outage: RSS ${Math.round(rssBefore / 2 ** 20)} → max ${Math.round(rssMax / 2 ** 20)} MiB, sent ${report.sent}, republished ${report.republished}, p99 ${report.latencyMs.p99} ms`)
   }, 240_000)
+
+  it('reports not-ready from its own probe when no sales arrive, and ready when the database returns', async () => {
+    await waitFor(async () => (await cluster.ready(0)) === true, 'ready with no traffic', 30_000)
+    proxy.cut('blackhole')
+    const cutAt = Date.now()
+    await waitFor(async () => (await cluster.ready(0)) === false, 'not ready during a cut with no sales', 15_000)
+    const notReadyAfterMs = Date.now() - cutAt
+    proxy.heal()
+    await waitFor(async () => (await cluster.ready(0)) === true, 'ready again after the cut', 60_000)
+    expect(cluster.gateways[0]!.alive).toBe(true)
+    // The probe runs every 2 s and gives a query 3 s: the verdict changes within about 5 s.
+    console.log(`db outage, no traffic: not ready ${notReadyAfterMs} ms after the cut`)
+  }, 120_000)
 })

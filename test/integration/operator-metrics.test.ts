@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
@@ -45,6 +46,8 @@ describe('GET /metrics (PostgreSQL, real broker and gateway)', () => {
     expect(sampleValue(m, 'gateway_mqtt_connected', { client: 'subscribed' })).toBe(1)
     expect(sampleValue(m, 'gateway_sales_pending', { kassa: 'K1' })).toBe(0)
     expect(sampleValue(m, 'gateway_machines_online')).toBe(0)
+    expect(sampleValue(m, 'gateway_display_outbox_unsent')).toBe(0)
+    expect(sampleValue(m, 'gateway_displays_in_flight')).toBe(0)
     expect(sampleValue(m, 'gateway_sales_received_total', { outcome: 'stored' })).toBeUndefined()
   })
 
@@ -81,5 +84,11 @@ describe('GET /metrics (PostgreSQL, real broker and gateway)', () => {
     expect(sampleValue(m, 'gateway_fiscal_batch_size_sum')).toBe(3)
     expect(sampleValue(m, 'gateway_sales_pending', { kassa: 'K1' })).toBe(0)
     await waitFor(async () => sampleValue(await scrape(), 'gateway_machines_online') === 1, 'one machine online')
+    // Every display acknowledged and marked; a row the broker never confirmed is counted.
+    await waitFor(async () => sampleValue(await scrape(), 'gateway_display_outbox_unsent') === 0, 'the outbox marked sent')
+    expect(sampleValue(await scrape(), 'gateway_displays_in_flight')).toBe(0)
+    await sql`update display_outbox set sent_at = null, next_at = now() + interval '1 hour'
+      where id = (select min(id) from display_outbox)`.execute(database.handle.db)
+    expect(sampleValue(await scrape(), 'gateway_display_outbox_unsent')).toBe(1)
   })
 })
