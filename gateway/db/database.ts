@@ -11,6 +11,12 @@ export interface DatabaseOptions {
   url?: string | undefined
   dataDir: string
   poolSize?: number
+  /**
+   * Prepare repeated statements once per connection (default true). Off for the CLI: it runs a
+   * few statements, and through the embedded server (embedded-server.ts) every connection shares
+   * one session, where the next run's statement of the same name would already exist.
+   */
+  prepare?: boolean
 }
 
 export interface DatabaseHandle {
@@ -31,7 +37,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       connectionString: options.url,
       max: options.poolSize ?? 10,
       // Prepares each repeated statement once per connection (prepared-client.ts).
-      Client: PreparedClient,
+      ...(options.prepare === false ? {} : { Client: PreparedClient }),
       // Detect a dead server within seconds rather than at the OS default of hours: without an
       // initial delay Node leaves the first probe to the OS (2 h on Linux).
       keepAlive: true,

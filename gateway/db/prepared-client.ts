@@ -21,7 +21,9 @@ function nameFor(text: string): string | undefined {
   const known = names.get(text)
   if (known) return known
   if (known === undefined) {
-    if (names.size < MAX_NAMED * 4) names.set(text, null) // seen once
+    // Seen once. When texts that vary fill the map, forget the seen-once ones, not the named.
+    if (names.size >= MAX_NAMED * 4) for (const [t, n] of names) if (n === null) names.delete(t)
+    names.set(text, null)
     return undefined
   }
   if (named >= MAX_NAMED) return undefined
@@ -39,7 +41,8 @@ function isStalePlan(err: unknown): boolean {
 /** A pg.Client that names parameterised statements (see above); pass it as the pool's `Client`. */
 export class PreparedClient extends pg.Client {
   override query(config: any, values?: any, callback?: any): any {
-    if (typeof config !== 'string' || !Array.isArray(values) || typeof callback === 'function') return super.query(config, values, callback)
+    // Only parameterised texts: BEGIN, COMMIT and other fixed statements gain nothing from a name.
+    if (typeof config !== 'string' || !Array.isArray(values) || values.length === 0 || typeof callback === 'function') return super.query(config, values, callback)
     const name = nameFor(config)
     if (name === undefined) return super.query(config, values)
     const result = super.query({ name, text: config, values }) as Promise<unknown>

@@ -13,7 +13,7 @@ async function main(): Promise<number> {
   const config = loadGatewayConfig()
   // While `npm start` holds the embedded database, go through it rather than open its files twice.
   const url = config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined
-  const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1 })
+  const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false })
   try {
     await migrateToLatest(database.db)
     const result = await runFleetCommand(database.db, command, args)
