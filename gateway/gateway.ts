@@ -34,7 +34,9 @@ export function createGateway(deps: GatewayDeps) {
   const { config, database, logger } = deps
   const db = database.db
   let mqtt: GatewayMqtt | null = null
-  let dbHealthy = true
+  /** The database as ingest's writes found it, and as the idle probe finds it: ready needs both. */
+  let ingestHealthy = true
+  let probeHealthy = true
   let migrated = false
 
   async function start() {
@@ -85,11 +87,14 @@ export function createGateway(deps: GatewayDeps) {
       db, publisher, logger: logger.child({ component: 'ingest' }),
       chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, highWater: 5000,
       onStored: (kassaIds) => fiscalizer.kick(kassaIds),
-      onHealth: (ok) => { dbHealthy = ok },
+      onHealth: (ok) => { ingestHealthy = ok },
       onWritten: metrics.salesWritten,
     })
     // Ingest reports the database's health as it writes; the probe covers a gateway with no sales.
-    const databaseProbe = createDatabaseProbe({ db, onHealth: (ok) => { dbHealthy = ok } })
+    // Embedded PGlite lives in this process: there is no link to lose and nothing to probe.
+    const databaseProbe = config.databaseUrl && database.kind === 'postgres'
+      ? createDatabaseProbe({ url: config.databaseUrl, onHealth: (ok) => { probeHealthy = ok } })
+      : null
     const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
     const ingest = mqtt.ingest
     // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
@@ -106,14 +111,14 @@ export function createGateway(deps: GatewayDeps) {
     }
     const http = createHttpServer({
       db, config, logger: logger.child({ component: 'http' }),
-      readiness: () => ({ migrated, database: dbHealthy, broker: mqtt?.ready() ?? false }),
+      readiness: () => ({ migrated, database: ingestHealthy && probeHealthy, broker: mqtt?.ready() ?? false }),
       alerts: alerts.active, metrics: registry, now,
     })
     registerAtolCallbackRoute(http.app, atol)
     const httpPort = await http.listen()
     publisher.start()
     presence.start()
-    databaseProbe.start()
+    databaseProbe?.start()
     fiscalizer.start()
     atol.start()
     history.start()
@@ -127,7 +132,7 @@ export function createGateway(deps: GatewayDeps) {
       await presence.stop()
       await history.stop()
       await alerts.stop()
-      databaseProbe.stop()
+      await databaseProbe?.stop()
       await publisher.stop()
       await mqtt?.close()
       await http.close()
