@@ -75,7 +75,8 @@ export interface MachineStateOptions {
 
 /**
  * Default republish window. With it a fleet that lost its answers (gateways down, broker restarted)
- * adds at most this many copies per machine to the load until answers flow again; without it,
+ * adds this many copies per machine to the load, then one probe per backoff step, until answers
+ * flow again; without it,
  * 200 machines with 100 unanswered sales each republished 2,500 copies/s into a broker already
  * behind, and no display got through it any more (chaos run, 500 sales/s).
  */
@@ -103,7 +104,9 @@ export class MachineState {
     this.#retry = options.retry ?? DEFAULT_RETRY
     this.#random = options.random ?? Math.random
     this.#answeredLimit = options.answeredLimit ?? 10_000
-    this.#window = Math.max(1, options.republishWindow ?? DEFAULT_REPUBLISH_WINDOW)
+    const window = options.republishWindow ?? DEFAULT_REPUBLISH_WINDOW
+    if (!Number.isSafeInteger(window) || window < 1) throw new Error(`republishWindow must be a positive integer, not ${window}`)
+    this.#window = window
     this.#credit = this.#window
   }
 
@@ -127,6 +130,10 @@ export class MachineState {
     sale.firstSentAt ??= now
     sale.nextRetryAt = now + retryDelay(this.#retry, sale.attempts, this.#random)
     if (sale.attempts === 1) return 'first'
+    // To the back of the queue: credit and probes go round every unanswered sale in turn, so a
+    // sale the broker dropped is not starved behind older ones the gateway keeps pending.
+    this.#pending.delete(saleId)
+    this.#pending.set(saleId, sale)
     if (this.#credit >= 1) this.#credit -= 1
     else {
       this.#probes += 1
@@ -136,8 +143,8 @@ export class MachineState {
   }
 
   /**
-   * Pending sales whose next copy may go at `now`, oldest first: every sale never sent, and due
-   * republishes as far as the window allows (one probe when it is spent).
+   * Pending sales whose next copy may go at `now`, least recently sent first: every sale never
+   * sent, and due republishes as far as the window allows (one probe when it is spent).
    */
   due(now: number): Readonly<PendingSale>[] {
     const due: PendingSale[] = []

@@ -154,17 +154,35 @@ describe('MachineState', () => {
     }
     const sendAll = (m: MachineState, now: number) => m.due(now).map((s) => (m.markSent(s.saleId, now), s.saleId))
 
-    it('republishes at most the window of the oldest due sales, then one probe per backoff step', () => {
+    it('republishes at most the window of due sales, then one probe per backoff step', () => {
       const m = backlog()
       // All 30 are due at 2 s; the window lets the 10 oldest go.
       expect(sendAll(m, 2_000)).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`))
-      // Credit spent: one probe (the oldest due sale), then waits of 2 s, 4 s, 8 s … between probes.
+      // Credit spent: one probe (the least recently sent due sale), then waits of 2 s, 4 s, 8 s …
       expect(sendAll(m, 2_000)).toEqual(['s10'])
       expect(sendAll(m, 3_999)).toEqual([])
       expect(sendAll(m, 4_000)).toEqual(['s11'])
       expect(sendAll(m, 7_999)).toEqual([])
-      expect(sendAll(m, 8_000)).toEqual(['s0']) // s0 was due again at 6 s and is the oldest
+      expect(sendAll(m, 8_000)).toEqual(['s12'])
       expect(m.pendingCount).toBe(30)
+    })
+
+    it('probes every unanswered sale in turn while no answer comes', () => {
+      const m = new MachineState({ retry: { ...noJitter, maxMs: 4_000 }, random: () => 0, republishWindow: 1 })
+      for (let i = 0; i < 5; i++) {
+        m.add(`s${i}`, `p${i}`, 0)
+        m.markSent(`s${i}`, 0)
+      }
+      const probed: string[] = []
+      for (let now = 0; now <= 60_000; now += 100) probed.push(...sendAll(m, now))
+      expect(probed.length).toBeGreaterThanOrEqual(10)
+      // Round robin: each sale once in every five copies.
+      for (let i = 0; i + 5 <= probed.length; i += 5) expect(new Set(probed.slice(i, i + 5)).size).toBe(5)
+    })
+
+    it('refuses a window that is not a positive integer', () => {
+      expect(() => new MachineState({ republishWindow: 0 })).toThrow(/positive integer/)
+      expect(() => new MachineState({ republishWindow: Number.NaN })).toThrow(/positive integer/)
     })
 
     it('earns two copies back per answer, up to the window, and probes at once again after an answer', () => {
