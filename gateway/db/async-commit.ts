@@ -13,3 +13,8 @@ import { sql } from 'kysely'
  * Never inside a transaction that writes fiscal data: it would make that commit asynchronous too.
  */
 export const ASYNC_COMMIT = sql`(select set_config('synchronous_commit', 'off', true))`
+
+/** Throws when `db` is a transaction: ASYNC_COMMIT there would make the whole transaction's commit asynchronous. */
+export function assertNotInTransaction(db: { isTransaction: boolean }, what: string): void {
+  if (db.isTransaction) throw new Error(`${what} commits without fsync and must not run inside a transaction`)
+}

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { DisplayMessage } from '../../protocol/index.js'
-import { ASYNC_COMMIT } from '../db/async-commit.js'
+import { ASYNC_COMMIT, assertNotInTransaction } from '../db/async-commit.js'
 import type { Database } from '../db/schema.js'
 
 export interface OutboxEntry {
@@ -25,6 +25,7 @@ export async function enqueueDisplays(tx: Transaction<Database>, entries: readon
 
 /** Committed without waiting for fsync: a mark lost in a crash only means the display is sent again. */
 export async function markSent(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
+  assertNotInTransaction(db, 'markSent')
   if (ids.length === 0) return
   await sql`update display_outbox set sent_at = now() from ${ASYNC_COMMIT} as async_commit
     where id = any(${[...ids]}::bigint[])`.execute(db)

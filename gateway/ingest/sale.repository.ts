@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { SaleEvent } from '../../protocol/index.js'
 import { saleTotal } from '../../protocol/index.js'
-import { ASYNC_COMMIT } from '../db/async-commit.js'
+import { ASYNC_COMMIT, assertNotInTransaction } from '../db/async-commit.js'
 import type { Database, SaleState } from '../db/schema.js'
 
 export interface IncomingSale {
@@ -28,6 +28,7 @@ const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
  * so call it outside any transaction.
  */
 export async function insertSales(db: Kysely<Database>, sales: readonly IncomingSale[]): Promise<InsertOutcome> {
+  assertNotInTransaction(db, 'insertSales')
   const rows = sales.map(({ machineId, event }) => ({
     machine_id: machineId,
     sale_id: event.saleId,
@@ -82,15 +83,17 @@ export interface RejectedMessage {
 }
 
 export async function insertRejected(db: Kysely<Database>, rejected: readonly RejectedMessage[]): Promise<void> {
-  if (rejected.length === 0) return
-  await db
-    .insertInto('rejected_messages')
-    .values(rejected.map((r) => ({
-      topic: r.topic,
-      machine_id: r.machineId,
-      sale_id: r.saleId,
-      reason: r.reason,
-      payload: r.payload,
-    })))
-    .execute()
+  // 5 parameters a row: 1,000 rows a statement stays far below PostgreSQL's 65,535.
+  for (let i = 0; i < rejected.length; i += 1000) {
+    await db
+      .insertInto('rejected_messages')
+      .values(rejected.slice(i, i + 1000).map((r) => ({
+        topic: r.topic,
+        machine_id: r.machineId,
+        sale_id: r.saleId,
+        reason: r.reason,
+        payload: r.payload,
+      })))
+      .execute()
+  }
 }

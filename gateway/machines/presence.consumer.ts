@@ -21,8 +21,9 @@ interface MachineUpdate {
   telemetry: unknown
 }
 
-/** Bad status and telemetry messages held in memory while the database is away. */
+/** Bad status and telemetry messages held in memory while the database is away: count and payload bytes. */
 const REJECTED_HELD = 10_000
+const REJECTED_HELD_BYTES = 16 * 2 ** 20
 
 /**
  * Status (retained, will = offline) and telemetry. Both are last-value-wins, so updates are
@@ -34,6 +35,7 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
   let rejected: RejectedMessage[] = []
   let timer: NodeJS.Timeout | null = null
   let flushing: Promise<void> | null = null
+  let rejectedBytes = 0
   let dropped = 0
   let dropWarned = false
 
@@ -49,19 +51,22 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
 
   /**
    * Bad status and telemetry wait here for the next flush. While the database is away they are
-   * held up to REJECTED_HELD (telemetry is QoS 0 and acknowledged at once, so nothing else bounds
+   * held up to REJECTED_HELD messages and REJECTED_HELD_BYTES (telemetry is QoS 0 and acknowledged at once, so nothing else bounds
    * it); beyond that they are counted in the log instead of stored.
    */
   function keepRejected(messages: readonly RejectedMessage[]): void {
-    const room = REJECTED_HELD - rejected.length
-    if (room < messages.length) {
-      dropped += messages.length - Math.max(0, room)
+    for (const m of messages) {
+      if (rejected.length < REJECTED_HELD && rejectedBytes + m.payload.byteLength <= REJECTED_HELD_BYTES) {
+        rejected.push(m)
+        rejectedBytes += m.payload.byteLength
+        continue
+      }
+      dropped++
       if (!dropWarned) {
         dropWarned = true
-        deps.logger.warn({ held: REJECTED_HELD }, 'bad status/telemetry messages are not being stored: the database is away and the buffer is full; counting them')
+        deps.logger.warn({ held: rejected.length, bytes: rejectedBytes }, 'bad status/telemetry messages are not being stored: the database is away and the buffer is full; counting them')
       }
     }
-    for (const m of messages.slice(0, Math.max(0, room))) rejected.push(m)
   }
 
   function accept(topic: string, machineId: string, channel: 'status' | 'telemetry', payload: Uint8Array): void {
@@ -85,6 +90,7 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
     const bad = rejected
     pending = new Map()
     rejected = []
+    rejectedBytes = 0
     try {
       if (updates.length > 0) {
         await sql`
