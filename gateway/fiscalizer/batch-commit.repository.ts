@@ -3,26 +3,37 @@ import type { DisplayMessage } from '../../protocol/index.js'
 import type { Database, FiscalDriveRow } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import type { FnState, KassaIdentity, SignedDocument, TaxSystem } from '../fiscal/fn.types.js'
+import type { ClaimedSale } from './fiscal.repository.js'
 
 // The emulated signer's batch in two statements instead of seven: the claim reads the kassa with
-// its FN, and one statement writes everything the batch produced. Each statement is a round trip
+// its FN and its pending sales, and one statement writes everything the batch produced. Each statement is a round trip
 // in which the FN stays locked, so the count bounds how fast one kassa is signed: measured in
 // the benchmark (scripts/bench), see CHANGELOG.
 
 /**
- * Claims a kassa's FN for this transaction and reads the kassa's identity with it. The row lock is
- * the claim (see `claimFiscalDrive` for why a row lock and SKIP LOCKED); `of fd` locks the FN only.
+ * Claims a kassa's FN for this transaction and reads, in the same statement, the kassa's identity
+ * and its oldest pending sales (with their machine's number, address and place: tags 1036, 1009,
+ * 1187). The row lock is the claim (see `claimFiscalDrive` for why a row lock and SKIP LOCKED);
+ * `of fd` locks the FN only. The sales are read only when the claim succeeds, under its lock.
  */
-export async function claimDriveWithKassa(tx: Transaction<Database>, kassaId: string): Promise<{ drive: FiscalDriveRow; kassa: KassaIdentity } | null> {
-  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string }>`
-    select fd.*, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
-    from fiscal_drives fd join kassas k on k.id = fd.kassa_id
-    where fd.kassa_id = ${kassaId} and fd.active
-    for update of fd skip locked`.execute(tx)
+export async function claimBatch(tx: Transaction<Database>, kassaId: string, limit: number): Promise<{ drive: FiscalDriveRow; kassa: KassaIdentity; sales: ClaimedSale[] } | null> {
+  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; pending: ClaimedSale[] }>`
+    with claimed as (
+      select fd.*, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
+      from fiscal_drives fd join kassas k on k.id = fd.kassa_id
+      where fd.kassa_id = ${kassaId} and fd.active
+      for update of fd skip locked
+    )
+    select c.*, coalesce((select jsonb_agg(p order by p.id) from (
+        select s.id, s.machine_id, s.sale_id, s.kind, s.refund_of, s.items, s.payment_method, s.total, m.number, m.address, m.place
+        from sales s join machines m on m.id = s.machine_id
+        where s.kassa_id = ${kassaId} and s.state = 'pending' and s.run_at <= now()
+        order by s.id limit ${limit}) p), '[]'::jsonb) as pending
+    from claimed c`.execute(tx)
   const row = rows.rows[0]
   if (!row) return null
-  const { k_name, k_inn, k_reg, k_sno, k_tz, ...drive } = row
-  return { drive, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz } }
+  const { k_name, k_inn, k_reg, k_sno, k_tz, pending, ...drive } = row
+  return { drive, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz }, sales: pending }
 }
 
 export interface BatchWrite {

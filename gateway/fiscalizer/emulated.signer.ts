@@ -3,10 +3,10 @@ import type { Database } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import type { FnBlock, SaleToSign } from '../fiscal/fn.types.js'
 import { closeShiftIfDue, signSales } from '../fiscal/index.js'
-import { claimDriveWithKassa, writeBatch } from './batch-commit.repository.js'
+import { claimBatch, writeBatch } from './batch-commit.repository.js'
 import {
   claimFiscalDrive, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
-  kassaIdentity, pendingSales, refundOriginals, saveFnState, type ClaimedSale,
+  kassaIdentity, refundOriginals, saveFnState, type ClaimedSale,
 } from './fiscal.repository.js'
 import { receiptDisplay } from './receipt-display.js'
 import { decideRefund } from './refund-policy.js'
@@ -40,11 +40,11 @@ const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays
 export async function signPendingBatch(db: Kysely<Database>, kassaId: string, opts: EmulatedSignerOptions): Promise<BatchResult> {
   return db.transaction().execute(async (tx) => {
     // Round trips here hold the FN's lock, so the batch takes as few as it can: claim (with the
-    // kassa), pending sales, one write (batch-commit.repository.ts), and refund lookups only when needed.
-    const claim = await claimDriveWithKassa(tx, kassaId)
+    // kassa and its pending sales), one write (batch-commit.repository.ts), and refund lookups
+    // only when needed.
+    const claim = await claimBatch(tx, kassaId, opts.batchMax)
     if (!claim) return NOT_CLAIMED
-    const { drive, kassa } = claim
-    const sales = await pendingSales(tx, kassaId, opts.batchMax)
+    const { drive, kassa, sales } = claim
     if (sales.length === 0) return { ...NOT_CLAIMED, claimed: true }
 
     const originals = await refundOriginals(tx, sales.filter((s) => s.kind === 'refund').map((s) => s.refund_of ?? ''))
