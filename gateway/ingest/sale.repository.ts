@@ -39,13 +39,15 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
     total: saleTotal(event.items),
     sold_at: event.at,
   }))
+  // `m.id = any(…)`: with the join to the recordset alone (estimated at 100 rows) the planner
+  // hashed the whole machines table for every chunk, 2 ms of the database's CPU at 10,000 machines.
   const inserted = await sql<{ machine_id: string; sale_id: string; kassa_id: string }>`
     insert into sales (machine_id, sale_id, kassa_id, kind, refund_of, items, payment_method, total, sold_at)
     select v.machine_id, v.sale_id, m.kassa_id, v.kind, v.refund_of, v.items, v.payment_method, v.total, v.sold_at
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
       machine_id text, sale_id text, kind text, refund_of text, items jsonb,
       payment_method text, total bigint, sold_at timestamptz)
-    join machines m on m.id = v.machine_id
+    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(sales.map((s) => s.machineId))]}::text[])
     cross join ${ASYNC_COMMIT} as async_commit
     on conflict (machine_id, sale_id) do nothing
     returning machine_id, sale_id, kassa_id`.execute(db)

@@ -15,7 +15,7 @@ export async function insertTelemetrySamples(db: Kysely<Database>, samples: read
     select v.machine_id, v.at, v.telemetry
     from jsonb_to_recordset(${JSON.stringify(samples.map((s) => ({ machine_id: s.machineId, at: s.telemetry.at, telemetry: s.telemetry })))}::jsonb)
       as v(machine_id text, at timestamptz, telemetry jsonb)
-    join machines m on m.id = v.machine_id
+    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(samples.map((s) => s.machineId))]}::text[]) -- the index, not a scan of the fleet
     on conflict (machine_id, at) do nothing`.execute(db)
 }
 
