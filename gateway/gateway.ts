@@ -8,6 +8,7 @@ import type { GatewayConfig } from './config.js'
 import type { DatabaseHandle } from './db/database.js'
 import { createDatabaseProbe } from './db/health.js'
 import { migrateToLatest } from './db/migrate.js'
+import { createStatisticsKeeper } from './db/statistics.js'
 import { createDisplayPublisher } from './display/display.publisher.js'
 import { createAtolPoller } from './fiscalizer/atol.poller.js'
 import { createFiscalizer } from './fiscalizer/fiscalizer.worker.js'
@@ -42,6 +43,7 @@ export function createGateway(deps: GatewayDeps) {
   async function start() {
     await migrateToLatest(db)
     migrated = true
+    const statistics = await createStatisticsKeeper({ db, kind: database.kind, logger: logger.child({ component: 'statistics' }) })
     mqtt = connectGatewayMqtt({
       url: config.mqttUrl, gatewayId: config.gatewayId, username: config.mqttUsername,
       password: config.mqttPassword, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'mqtt' }),
@@ -122,6 +124,7 @@ export function createGateway(deps: GatewayDeps) {
     fiscalizer.start()
     atol.start()
     history.start()
+    statistics.start()
     alerts.start()
     stopParts = async () => {
       // Stop reading sales first, so nothing new arrives while the rest drains.
@@ -132,6 +135,7 @@ export function createGateway(deps: GatewayDeps) {
       await presence.stop()
       await history.stop()
       await alerts.stop()
+      await statistics.stop()
       await databaseProbe?.stop()
       await publisher.stop()
       await mqtt?.close()

@@ -1,0 +1,80 @@
+import { sql, type Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { Database } from './schema.js'
+
+/** The tables that grow with every sale, and the fleet the sale statements join. */
+const TABLES = ['sales', 'fiscal_documents', 'display_outbox', 'machines', 'telemetry_history', 'rejected_messages'] as const
+
+export interface StatisticsKeeperOptions {
+  db: Kysely<Database>
+  kind: 'postgres' | 'pglite'
+  logger: Logger
+  /** ms between two looks at how much each table changed (default 10,000). */
+  intervalMs?: number
+}
+
+/**
+ * Keeps the planner's statistics current where nothing else does. The gateway's batch statements
+ * join a JSON recordset (estimated at 100 rows) to `sales`, and they are prepared: a generic plan
+ * made while the table was nearly empty hashes the whole table for every batch, and only an
+ * ANALYZE of the table makes the server plan again. Measured on a server with autovacuum off:
+ * 7–12 ms a batch at 14,000 sales, against 0.3 ms with an index scan, and the database became the
+ * limit at 250 sales/s. Autovacuum's ANALYZE normally prevents it; embedded PGlite has no
+ * autovacuum, and a server may have it turned off. Then the gateway does what autovacuum would:
+ * every 10 s it analyzes each of its tables changed by more than 50 rows + 10% since the last
+ * ANALYZE (ANALYZE samples, so a run stays cheap on large tables); on PGlite, whose counters do
+ * not move, every table once a minute. VACUUM stays the operator's job.
+ */
+export async function createStatisticsKeeper(o: StatisticsKeeperOptions) {
+  let needed = o.kind === 'pglite'
+  if (!needed) {
+    const row = await sql<{ setting: string }>`select setting from pg_settings where name = 'autovacuum'`.execute(o.db)
+    needed = row.rows[0]?.setting !== 'on'
+    if (needed) o.logger.warn('autovacuum is off on this server: the gateway runs ANALYZE on its own tables as they change; plan VACUUM yourself')
+  }
+  let timer: NodeJS.Timeout | null = null
+  let running: Promise<void> | null = null
+
+  let ticks = 0
+
+  /** The tables changed past autovacuum's default analyze threshold. */
+  async function stale(): Promise<string[]> {
+    // PGlite's counters do not move in its single-user mode: every table, every sixth look.
+    if (o.kind === 'pglite') return ticks++ % 6 === 0 ? [...TABLES] : []
+    const rows = await sql<{ relname: string }>`
+      select relname from pg_stat_user_tables
+      where relname = any(${[...TABLES]}::text[]) and n_mod_since_analyze > 50 + 0.1 * greatest(n_live_tup, 0)`.execute(o.db)
+    return rows.rows.map((r) => r.relname)
+  }
+
+  async function analyze(): Promise<string[]> {
+    try {
+      const tables = (await stale()).filter((t): t is (typeof TABLES)[number] => (TABLES as readonly string[]).includes(t))
+      if (tables.length > 0) await sql.raw(`analyze ${tables.join(', ')}`).execute(o.db)
+      return tables
+    } catch (err) {
+      o.logger.warn({ err }, 'ANALYZE failed; the planner keeps its previous statistics')
+      return []
+    }
+  }
+
+  function tick(): void {
+    running ??= analyze().then(() => undefined).finally(() => { running = null })
+  }
+
+  return {
+    needed,
+    /** Analyzes the tables past the threshold now; returns their names. */
+    analyze,
+    start(): void {
+      if (!needed || timer) return
+      timer = setInterval(tick, o.intervalMs ?? 10_000)
+      timer.unref()
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer)
+      timer = null
+      await running
+    },
+  }
+}
