@@ -36,7 +36,6 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
   const drives = await db.selectFrom('fiscal_drives').select(['fn', 'secret', 'next_fd']).orderBy('fn').execute()
   for (const drive of drives) {
     const fds: number[] = []
-    let last = 0
     for (let after = 0; ;) {
       const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null }>`
         select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind
@@ -47,7 +46,6 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
       for (const row of rows.rows) {
         documents++
         fds.push(row.fd)
-        last = Math.max(last, row.fd)
         const result = verifyDocument(row.tlv, drive.secret)
         if (!result.ok) { fail({ fn: drive.fn, fd: row.fd, reason: result.reason }); continue }
         const doc = result.doc
@@ -64,6 +62,7 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
       if (rows.rows.length < PAGE) break
       after = rows.rows.at(-1)!.fd
     }
+    const last = fds.at(-1) ?? 0 // read in FD order
     const numbering = verifyNumbering(fds)
     for (const gap of numbering.gaps) fail({ fn: drive.fn, fd: gap.from, reason: `FD ${gap.from}–${gap.to} missing` })
     for (const fd of numbering.repeats) fail({ fn: drive.fn, fd, reason: `FD ${fd} repeated` })

@@ -36,8 +36,8 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
   let timer: NodeJS.Timeout | null = null
   let flushing: Promise<void> | null = null
   let rejectedBytes = 0
+  /** Bad messages not held since the last successful flush (the first one is logged). */
   let dropped = 0
-  let dropWarned = false
 
   function update(id: string, change: Partial<Pick<MachineUpdate, 'online' | 'telemetry'>>): void {
     const prev = pending.get(id)
@@ -61,9 +61,7 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
         rejectedBytes += m.payload.byteLength
         continue
       }
-      dropped++
-      if (!dropWarned) {
-        dropWarned = true
+      if (dropped++ === 0) {
         deps.logger.warn({ held: rejected.length, bytes: rejectedBytes }, 'bad status/telemetry messages are not being stored: the database is away and the buffer is full; counting them')
       }
     }
@@ -110,7 +108,6 @@ export function createPresenceConsumer(deps: PresenceConsumerDeps) {
       if (dropped > 0) {
         deps.logger.warn({ count: dropped }, 'bad status/telemetry messages went unstored while the database was away')
         dropped = 0
-        dropWarned = false
       }
     } catch (err) {
       // Presence is last-value-wins: keep the newest values for the next flush, older ones lose nothing.

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { watchOutput } from '../lib/output-lines.js'
 
 // A part of the system (broker, gateway, echo responder) as its own process: honest per-process
 // RSS and CPU from /proc, and the simulator does not compete with it in one event loop. Run as
@@ -50,44 +51,15 @@ export function startChild(name: string, file: string, env: Record<string, strin
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? ['ipc' as const] : [])],
   })
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${file}`)
-  const lines: string[] = []
-  const watchers = new Set<(line: string) => void>()
   let exited = false
-  const exit = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; live.delete(child); resolve() }))
-  for (const stream of [proc.stdout!, proc.stderr!]) {
-    let partial = ''
-    stream.setEncoding('utf8')
-    stream.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n')
-      partial = parts.pop() ?? ''
-      for (const line of parts) {
-        lines.push(line)
-        if (lines.length > 200) lines.shift()
-        for (const watch of watchers) watch(line)
-      }
-    })
-  }
+  const exit = new Promise<string>((resolve) => proc.once('exit', (code, signal) => { exited = true; live.delete(child); resolve(String(code ?? signal)) }))
+  const output = watchOutput(name, [proc.stdout!, proc.stderr!], exit)
   const pid = proc.pid
   const child: Child = {
     name, pid, proc,
     stats: () => (exited ? null : readProcStats(pid)),
-    tail: (n = 30) => lines.slice(-n).join('\n'),
-    waitForLine(pattern, timeoutMs = 60_000) {
-      const seen = lines.find((l) => pattern.test(l))
-      if (seen !== undefined) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const done = (err: Error | null, line?: string) => {
-          clearTimeout(timer)
-          watchers.delete(watch)
-          if (err) reject(err)
-          else resolve(line!)
-        }
-        const watch = (line: string) => { if (pattern.test(line)) done(null, line) }
-        const timer = setTimeout(() => done(new Error(`${name}: nothing matching ${pattern} within ${timeoutMs} ms\n${child.tail()}`)), timeoutMs)
-        watchers.add(watch)
-        void exit.then(() => done(new Error(`${name} ended before printing ${pattern}\n${child.tail()}`)))
-      })
-    },
+    tail: (n = 30) => output.tail(n),
+    waitForLine: (pattern, timeoutMs = 60_000) => output.waitForLine(pattern, timeoutMs),
     async stop(graceMs = 20_000) {
       if (exited) return
       proc.kill('SIGTERM')

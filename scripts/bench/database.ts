@@ -2,11 +2,11 @@ import { randomBytes, scryptSync } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../../gateway/db/database.js'
 import { migrateToLatest } from '../../gateway/db/migrate.js'
 import { parseFleetArgs } from '../../gateway/fleet/fleet.args.js'
 import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
+import { createScratchDatabase } from '../lib/database-admin.js'
 
 // The run's own database: a fresh one on the DATABASE_URL server, dropped after; or embedded PGlite
 // in a temp dir, removed after. Provisioned here, then closed: the broker and gateway open it.
@@ -21,34 +21,13 @@ export interface BenchDatabase {
 
 export interface BenchMachine { id: string; secret: string }
 
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end()
-  }
-}
-
 export async function createBenchDatabase(serverUrl: string | undefined): Promise<BenchDatabase> {
   if (!serverUrl) {
     const dataDir = mkdtempSync(join(tmpdir(), 'vt-bench-'))
     return { kind: 'pglite', url: undefined, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) }
   }
-  const name = `vt_bench_${process.pid}_${randomBytes(3).toString('hex')}`
-  await admin(serverUrl, `create database ${name}`)
-  const url = new URL(serverUrl)
-  url.pathname = `/${name}`
-  let dropped = false
-  return {
-    kind: 'postgres', url: url.toString(), dataDir: undefined,
-    drop: async () => {
-      if (dropped) return
-      dropped = true
-      await admin(serverUrl, `drop database if exists ${name} with (force)`)
-    },
-  }
+  const scratch = await createScratchDatabase(serverUrl, 'vt_bench')
+  return { kind: 'postgres', url: scratch.url, dataDir: undefined, drop: scratch.drop }
 }
 
 /**

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import pg from 'pg'
 import { readProcStats, ROOT, startChild, type Child, type ProcStats } from './child.js'
 import type { BenchDatabase } from './database.js'
+import { freePort } from '../lib/database-admin.js'
 
 // The system under test as child processes. With PostgreSQL: broker and gateway each their own
 // process (`npm run broker`, `npm run gateway`), so each has its own RSS and CPU. With PGlite: both
@@ -32,17 +32,6 @@ export interface BenchServices {
   /** s of CPU by backend pid of the PostgreSQL server serving the bench's database; null on PGlite. */
   databaseCpu(): Promise<Map<number, number> | null>
   stop(): Promise<void>
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function waitReady(url: string, child: Child, timeoutMs = 60_000): Promise<void> {

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto'
-import { createServer, type AddressInfo } from 'node:net'
-import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../../gateway/db/database.js'
 import { migrateToLatest } from '../../gateway/db/migrate.js'
 import { parseFleetArgs } from '../../gateway/fleet/fleet.args.js'
 import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
+import { createScratchDatabase } from '../lib/database-admin.js'
 
 // The harness's own database and fleet: created fresh on the local server, dropped at the end.
 
@@ -18,36 +16,15 @@ export interface ChaosDatabase {
   drop(): Promise<void>
 }
 
-export function withDatabase(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl)
-  url.pathname = `/${database}`
-  return url.toString()
-}
-
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end()
-  }
-}
-
 export async function createChaosDatabase(serverUrl: string, prefix = 'vt_chaos'): Promise<ChaosDatabase> {
-  const name = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`
-  await admin(serverUrl, `create database ${name}`)
-  const url = withDatabase(serverUrl, name)
-  const handle = await openDatabase({ url, dataDir: '', poolSize: 4 })
+  const scratch = await createScratchDatabase(serverUrl, prefix)
+  const handle = await openDatabase({ url: scratch.url, dataDir: '', poolSize: 4 })
   await migrateToLatest(handle.db)
-  let dropped = false
   return {
-    name, url, handle,
+    name: scratch.name, url: scratch.url, handle,
     drop: async () => {
-      if (dropped) return
-      dropped = true
-      await handle.close()
-      await admin(serverUrl, `drop database if exists ${name} with (force)`)
+      await handle.close().catch(() => undefined) // closed already after an earlier drop
+      await scratch.drop()
     },
   }
 }
@@ -77,14 +54,3 @@ export async function provisionChaosFleet(handle: DatabaseHandle, count: number)
   return machines
 }
 
-/** A port free right now, for a service that must keep the same port across its restarts. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}

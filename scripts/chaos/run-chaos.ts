@@ -1,6 +1,7 @@
 import { startFleet } from '../../device-sim/fleet.js'
 import { seededRandom } from '../../device-sim/random.js'
-import { createChaosDatabase, DEFAULT_SERVER_URL, freePort, provisionChaosFleet, withDatabase } from './chaos-database.js'
+import { freePort, withDatabase } from '../lib/database-admin.js'
+import { createChaosDatabase, DEFAULT_SERVER_URL, provisionChaosFleet } from './chaos-database.js'
 import { ChaosCluster } from './cluster.js'
 import { chaosSchedule, type ChaosEvent } from './schedule.js'
 import { createTcpProxy, type TcpProxy } from './tcp-proxy.js'

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { watchOutput } from '../lib/output-lines.js'
 
 // One part of the system (broker, gateway) as a real OS process, for the chaos harness and the
 // e2e tests. It runs as `node --import tsx <file>`, not through the `tsx` command: that one is a
@@ -57,31 +58,18 @@ export function startService(name: string, file: string, env: Record<string, str
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   if (child.pid === undefined) throw new Error(`${name}: could not start ${file}`)
-  const keep = options.keepLines ?? 200
-  const lines: string[] = []
-  const watchers = new Set<(line: string) => void>()
   let exitState: ServiceExit | null = null
   const logFile = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : null
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let partial = ''
-    stream.setEncoding('utf8')
-    stream.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n')
-      partial = parts.pop() ?? ''
-      if (logFile) logFile.write(parts.map((l) => `${l}\n`).join(''))
-      for (const line of parts) {
-        lines.push(line)
-        if (lines.length > keep) lines.shift()
-        for (const watch of watchers) watch(line)
-      }
-    })
-  }
   const exited = new Promise<ServiceExit>((resolve) => {
     child.once('exit', (code, signal) => {
       exitState = { code, signal }
       live.delete(service)
       resolve(exitState)
     })
+  })
+  const output = watchOutput(name, [child.stdout!, child.stderr!], exited.then((e) => String(e.code ?? e.signal)), {
+    keep: options.keepLines ?? 200,
+    ...(logFile ? { onLines: (lines: readonly string[]) => logFile.write(lines.map((l) => `${l}\n`).join('')) } : {}),
   })
   // 'close' comes after the last output line, 'exit' may come before it.
   child.once('close', (code, signal) => logFile?.end(`--- ${name} exited: ${code ?? signal}\n`))
@@ -100,23 +88,8 @@ export function startService(name: string, file: string, env: Record<string, str
         return null
       }
     },
-    tail: (n = 40) => lines.slice(-n).join('\n'),
-    waitForLine(pattern, timeoutMs = 30_000) {
-      const seen = lines.find((l) => pattern.test(l))
-      if (seen !== undefined) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const done = (err: Error | null, line?: string) => {
-          clearTimeout(timer)
-          watchers.delete(watch)
-          if (err) reject(err)
-          else resolve(line!)
-        }
-        const watch = (line: string) => { if (pattern.test(line)) done(null, line) }
-        const timer = setTimeout(() => done(new Error(`${name}: no line matching ${pattern} within ${timeoutMs} ms\n${service.tail()}`)), timeoutMs)
-        watchers.add(watch)
-        void exited.then((e) => done(new Error(`${name} ended (${e.code ?? e.signal}) before printing ${pattern}\n${service.tail()}`)))
-      })
-    },
+    tail: (n = 40) => output.tail(n),
+    waitForLine: (pattern, timeoutMs = 30_000) => output.waitForLine(pattern, timeoutMs),
   }
   live.add(service)
   return service

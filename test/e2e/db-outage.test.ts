@@ -3,7 +3,7 @@ import { startFleet } from '../../device-sim/fleet.js'
 import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { provisionChaosFleet } from '../../scripts/chaos/chaos-database.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { ChaosCluster, freePort, killAllProcesses } from '../support/processes.js'
+import { killAllProcesses, startTestCluster, type ChaosCluster } from '../support/processes.js'
 import { createTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 import { waitFor } from '../support/wait.js'
 
@@ -24,13 +24,7 @@ describe('a gateway cut off from PostgreSQL under load', () => {
     proxy = await createTcpProxy({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) })
     const viaProxy = new URL(database.url)
     viaProxy.port = String(proxy.port)
-    cluster = new ChaosCluster({
-      brokerDatabaseUrl: database.url, gatewayDatabaseUrl: viaProxy.toString(), mqttPort: await freePort(), httpPorts: [await freePort()],
-      brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
-    })
-    await cluster.startBroker()
-    cluster.startGateway(0)
-    await cluster.waitAllReady(90_000)
+    cluster = await startTestCluster({ databaseUrl: database.url, gatewayDatabaseUrl: viaProxy.toString() })
   }, 120_000)
 
   afterAll(async () => {

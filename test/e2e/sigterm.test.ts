@@ -4,7 +4,7 @@ import { startFleet } from '../../device-sim/fleet.js'
 import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { provisionChaosFleet } from '../../scripts/chaos/chaos-database.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { ChaosCluster, freePort, killAllProcesses, signalAndWait } from '../support/processes.js'
+import { killAllProcesses, signalAndWait, startTestCluster, type ChaosCluster } from '../support/processes.js'
 import { waitFor } from '../support/wait.js'
 
 // SIGTERM under load (gateway/main.ts): stop taking sales, finish the batch in flight, flush the
@@ -19,13 +19,7 @@ describe('a gateway stopped with SIGTERM under load', () => {
   beforeAll(async () => {
     database = await createTestDatabase()
     machines = await provisionChaosFleet(database.handle, 30)
-    cluster = new ChaosCluster({
-      brokerDatabaseUrl: database.url, gatewayDatabaseUrl: database.url, mqttPort: await freePort(), httpPorts: [await freePort()],
-      brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
-    })
-    await cluster.startBroker()
-    cluster.startGateway(0)
-    await cluster.waitAllReady(90_000)
+    cluster = await startTestCluster({ databaseUrl: database.url })
   }, 120_000)
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { runFleet } from '../../device-sim/fleet.js'
 import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { CHAOS_KASSA, provisionChaosFleet } from '../../scripts/chaos/chaos-database.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
-import { ChaosCluster, freePort, killAllProcesses } from '../support/processes.js'
+import { killAllProcesses, startTestCluster, type ChaosCluster } from '../support/processes.js'
 
 // Two gateway processes on one database and one broker. Aedes has no shared subscriptions, so
 // each gateway receives every sale: ingest must deduplicate, and the FN row lock must keep one
@@ -23,15 +23,7 @@ describe('two gateways on one database', () => {
     database = await createTestDatabase()
     machines = await provisionChaosFleet(database.handle, 50)
     logDir = await mkdtemp(join(tmpdir(), 'vt-two-gw-'))
-    cluster = new ChaosCluster({
-      brokerDatabaseUrl: database.url, gatewayDatabaseUrl: database.url, mqttPort: await freePort(),
-      httpPorts: [await freePort(), await freePort()], logDir,
-      brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
-    })
-    await cluster.startBroker()
-    cluster.startGateway(0)
-    cluster.startGateway(1)
-    await cluster.waitAllReady(90_000)
+    cluster = await startTestCluster({ databaseUrl: database.url, gateways: 2, logDir })
   }, 120_000)
 
   afterAll(async () => {

@@ -5,8 +5,11 @@ import { waitFor } from './wait.js'
 // supervisor the chaos harness uses. Every test file calls `killAllProcesses` in afterAll/afterEach,
 // so a failing test leaves nothing running.
 
-export { freePort } from '../../scripts/chaos/chaos-database.js'
-export { ChaosCluster, CHAOS_GATEWAY_PASSWORD } from '../../scripts/chaos/cluster.js'
+import { ChaosCluster } from '../../scripts/chaos/cluster.js'
+import { freePort } from '../../scripts/lib/database-admin.js'
+
+export { freePort, ChaosCluster }
+export { CHAOS_GATEWAY_PASSWORD } from '../../scripts/chaos/cluster.js'
 export type { ServiceExit, ServiceProcess }
 
 export interface GatewayProcessOptions {
@@ -55,4 +58,31 @@ export async function signalAndWait(p: ServiceProcess, signal: NodeJS.Signals, m
 export async function killAllProcesses(all: readonly (ServiceProcess | null | undefined)[] = []): Promise<void> {
   killAllServices()
   await Promise.all(all.map((p) => p?.exited))
+}
+
+export interface TestClusterOptions {
+  /** The test database, for the broker and (unless `gatewayDatabaseUrl` is set) the gateways. */
+  databaseUrl: string
+  /** The gateways' database URL when it differs (through a TCP proxy). */
+  gatewayDatabaseUrl?: string
+  gateways?: number
+  logDir?: string
+}
+
+/**
+ * A broker and its gateway processes on free ports, all ready: the chaos harness's cluster as the
+ * e2e tests use it. The per-machine rate limit is raised: these tests replay backlogs, not floods.
+ */
+export async function startTestCluster(o: TestClusterOptions): Promise<ChaosCluster> {
+  const gateways = o.gateways ?? 1
+  const cluster = new ChaosCluster({
+    brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.gatewayDatabaseUrl ?? o.databaseUrl, mqttPort: await freePort(),
+    httpPorts: await Promise.all(Array.from({ length: gateways }, () => freePort())),
+    brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
+    ...(o.logDir ? { logDir: o.logDir } : {}),
+  })
+  await cluster.startBroker()
+  for (let i = 0; i < gateways; i++) cluster.startGateway(i)
+  await cluster.waitAllReady(90_000)
+  return cluster
 }
