@@ -1,6 +1,6 @@
 import { MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, type MachineChannel } from '../protocol/index.js'
 
-// Topic rules (DESIGN.md, "MQTT contract"): a machine speaks only for itself; the gateway's service
+// Topic rules (docs/contract.md#logins-and-topic-rules): a machine speaks only for itself; the gateway's service
 // user reads every machine's uplink and writes every machine's display. Pure: no I/O, no Aedes.
 
 /** Who a connection is, fixed at login. */

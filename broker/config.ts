@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
 
-// The broker's environment (DESIGN.md, "Configuration"). Only this file reads process.env, and only
+// The broker's environment (README.md#configuration). Only this file reads process.env, and only
 // through the `env` argument main.ts passes in.
 
 /** The service user's password outside production, so `npm start` works with no set-up. */

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
 
-// The simulator's defaults from the environment (DESIGN.md, "Configuration"): the same MQTT_URL and
+// The simulator's defaults from the environment (README.md#configuration): the same MQTT_URL and
 // MQTT_TOPIC_PREFIX as the gateway. Only this file reads process.env; flags override it.
 
 export const MqttUrlSchema = z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')

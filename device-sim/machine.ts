@@ -2,8 +2,8 @@ import type { DisplayMessage, ReceiptDisplay, RejectedDisplay } from '../protoco
 import type { Random } from './random.js'
 
 // One vending machine's store-and-forward memory, without I/O: the caller passes the time and
-// does the publishing. A sale is kept until its display message arrives (DESIGN.md, "Delivery
-// guarantees"), because the broker's PUBACK proves nothing about the gateway.
+// does the publishing. A sale is kept until its display message arrives (docs/contract.md#delivery-guarantees),
+// because the broker's PUBACK proves nothing about the gateway.
 
 export interface RetryPolicy {
   /** ms to wait for the display message before the first republish. */

@@ -5,7 +5,7 @@ import type { AlertThresholds } from './alerts/alert.types.js'
 const port = z.coerce.number().int().min(0).max(65535)
 const positiveInt = z.coerce.number().int().min(1)
 
-// The gateway's environment (DESIGN.md, "Configuration"). Only this file reads process.env.
+// The gateway's environment (README.md#configuration). Only this file reads process.env.
 const GatewayEnvSchema = z.object({
   NODE_ENV: z.string().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),

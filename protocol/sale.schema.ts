@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { MAX_KOPECKS } from './money.js'
 
-/** Payload limits of a sale (DESIGN.md): at most 16 KiB and 50 items. */
+/** Payload limits of a sale (docs/contract.md#saleevent): at most 16 KiB and 50 items. */
 export const SALE_MAX_BYTES = 16 * 1024
 export const SALE_MAX_ITEMS = 50
 

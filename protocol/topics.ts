@@ -1,4 +1,4 @@
-// MQTT topic names of the contract (DESIGN.md, "MQTT contract").
+// MQTT topic names of the contract (docs/contract.md#mqtt-topics).
 export const DEFAULT_TOPIC_PREFIX = 'vending'
 
 /** Machine ids are 1–64 of [A-Za-z0-9_-]: safe in a topic level, a client id and a URL. */

@@ -160,7 +160,7 @@ export interface NumberingReport {
   invalid: number[]
 }
 
-/** An FN numbers its documents 1, 2, 3 … with no gap and no repeat (DESIGN.md). */
+/** An FN numbers its documents 1, 2, 3 … with no gap and no repeat (README.md#fiscal-data). */
 export function verifyNumbering(fds: readonly number[]): NumberingReport {
   const invalid = fds.filter((fd) => !Number.isSafeInteger(fd) || fd < 1)
   const sorted = fds.filter((fd) => Number.isSafeInteger(fd) && fd >= 1).sort((a, b) => a - b)

@@ -1,6 +1,6 @@
 // What an ATOL answer means for the sale and its attempt. Pure: the poller calls the provider,
 // these functions decide, atol.repository.ts writes. The rules behind each branch are in
-// gateway/atol/retry-policy.ts; the states are pending → submitted → done | failed (DESIGN.md).
+// gateway/atol/retry-policy.ts; the states are pending → submitted → done | failed (README.md#how-a-sale-becomes-a-receipt-and-why-none-is-lost-or-doubled).
 import type { DisplayMessage } from '../../protocol/index.js'
 import type { AtolError, AtolReportResult, AtolSellResult } from '../atol/atol.client.js'
 import { formatAtolDateTime } from '../atol/atol-time.js'

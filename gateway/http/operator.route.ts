@@ -41,7 +41,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T 
   return null
 }
 
-/** The operator API (DESIGN.md, "HTTP contract"): JSON behind `Authorization: Bearer $OPERATOR_TOKEN`. */
+/** The operator API (docs/contract.md#http-routes): JSON behind `Authorization: Bearer $OPERATOR_TOKEN`. */
 export async function operatorRoutes(api: FastifyInstance, deps: OperatorRouteDeps): Promise<void> {
   const { db } = deps
   api.addHook('onRequest', bearerAuth(deps.operatorToken))

@@ -34,8 +34,8 @@ interface Entry {
 }
 
 /**
- * Ingest of sales. MQTT delivery is acknowledged as soon as a sale is read (DESIGN.md, "Delivery
- * guarantees": the machine republishes until its display arrives), so sales are written in
+ * Ingest of sales. MQTT delivery is acknowledged as soon as a sale is read (docs/contract.md#delivery-guarantees:
+ * the machine republishes until its display arrives), so sales are written in
  * batches. When the database falls behind or is away, acknowledgements are withheld once
  * `highWater` sales wait: the broker stops sending, memory stays bounded.
  */

@@ -22,7 +22,7 @@ export interface GatewayMqtt {
 }
 
 function withNoDelay(client: MqttClient): MqttClient {
-  // TCP_NODELAY: a sale → display round trip drops from ~42 ms to ~0.4 ms at the median (DESIGN.md).
+  // TCP_NODELAY: a sale → display round trip drops from ~42 ms to ~0.4 ms at the median (README.md#performance).
   client.on('connect', () => {
     const stream = client.stream as { setNoDelay?: (v: boolean) => void }
     stream.setNoDelay?.(true)

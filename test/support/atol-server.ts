@@ -150,7 +150,7 @@ export async function createAtolServer(options: AtolServerOptions = {}): Promise
     })
   }
 
-  /** 6-byte tag 1077 = first 6 bytes of an HMAC; fp = its last 4 bytes, big-endian (DESIGN.md). */
+  /** 6-byte tag 1077 = first 6 bytes of an HMAC; fp = its last 4 bytes, big-endian (README.md#fiscal-data). */
   function sign(parts: unknown[]): string {
     return String(createHmac('sha256', secret).update(JSON.stringify(parts)).digest().readUInt32BE(2))
   }
