@@ -35,16 +35,17 @@ export interface Authenticator {
 }
 
 // An unknown machine is checked against this hash too, so the reply takes as long as for a known one
-// and its timing does not reveal which ids exist. Any valid scrypt hash serves; nobody knows its secret.
-const DUMMY_HASH = 'scrypt$16384$8$1$-fw8_a4UFun3TshVqrPR3g$AdkFSy6PLOvZJzBFbgI0Nm6DxrAm3FkjkLadcPX-mEA'
+// and its timing does not reveal which ids exist. Any valid hash of the current scheme serves; nobody knows its secret.
+const DUMMY_HASH = 'sha256$iXrFJitIJFshZoRuW0bEkA$CIOtX5z3qAD9RcMVtNf_EJhqiRwlFYbWswI0lp9z_yk'
 
 const sha256 = (b: Buffer): Buffer => createHash('sha256').update(b).digest()
 
 export function createAuthenticator(deps: { directory: MachineDirectory; gatewayPassword: string; topicPrefix: string }): Authenticator {
   const servicePassword = sha256(Buffer.from(deps.gatewayPassword, 'utf8'))
-  // scrypt costs ~40 ms of CPU per check, and a fleet reconnects all at once after a broker restart.
-  // A machine's secret is 192 random bits, so a keyed fast hash of it is as safe to hold in memory as
-  // the scrypt hash: remember the last secret that verified, per machine and stored hash.
+  // Hashes written before protocol/secret.ts moved to sha256 are scrypt (~40 ms of CPU per check),
+  // and a fleet reconnects all at once after a broker restart. A machine's secret is 192 random
+  // bits, so a keyed fast hash of it is as safe to hold in memory as the stored hash: remember the
+  // last secret that verified, per machine and stored hash.
   const cacheKey = randomBytes(32)
   const verified = new Map<string, { secretHash: string; mac: Buffer }>()
   const mac = (password: Buffer): Buffer => createHmac('sha256', cacheKey).update(password).digest()

@@ -140,5 +140,10 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   })
 }
 
+/** LOG_LEVEL asks for stacks with start failures (read on its own: the failure may be the config). */
+export function wantsStacks(env: Record<string, string | undefined> = process.env): boolean {
+  return env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace'
+}
+
 /** The gateway schema's variable names, for the docker-compose check. */
 export const GATEWAY_ENV_NAMES: readonly string[] = Object.keys(GatewayEnvSchema.shape)

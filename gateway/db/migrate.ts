@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
+import { GatewayError } from '../errors.js'
 import * as m0001 from './migrations/0001-initial.js'
 import * as m0002 from './migrations/0002-operator.js'
 import * as m0003 from './migrations/0003-atol.js'
@@ -13,11 +14,13 @@ const MIGRATIONS: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }
 
-/** Brings the schema to the latest migration; throws with the failing migration's name. */
+/** Brings the schema to the latest migration; throws GW_ERR_MIGRATION naming the migration and the cause. */
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown'
-    throw new Error(`GW_ERR_MIGRATION: migration ${failed} failed`, { cause: error })
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName
+    // No migration ran when the database could not be reached at all (refused, no such database or role).
+    const what = failed ? `migration ${failed} failed` : 'could not read the migration state'
+    throw new GatewayError('GW_ERR_MIGRATION', `${what}: ${error instanceof Error ? error.message || (error as { code?: string }).code : String(error)}`, { cause: error })
   }
 }

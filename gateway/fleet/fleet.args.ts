@@ -79,6 +79,13 @@ const SCHEMAS = {
   }),
   'rotate-secret': z.strictObject({ id: machineId }),
   'disable-machine': z.strictObject({ id: machineId }),
+  'enable-machine': z.strictObject({ id: machineId }),
+  // The CSV is the positional argument (`import machines.csv`); its rows are checked as add-machine's options.
+  import: z.strictObject({
+    file: z.string().min(1),
+    out: z.string().min(1).optional(),
+    kassa: z.string().min(1).optional(),
+  }),
   'move-machine': z.strictObject({ id: machineId, kassa: z.string().min(1) }),
   'replace-fn': z.strictObject({
     kassa: z.string().min(1),
@@ -96,6 +103,27 @@ export const FLEET_COMMANDS = Object.keys(SCHEMAS) as FleetCommand[]
 
 export class UsageError extends Error {}
 
+/** The `--options` a command accepts (its positional argument, if any, excluded). */
+export function commandOptions(command: FleetCommand): string[] {
+  return Object.keys(SCHEMAS[command].shape).filter((name) => !(command === 'import' && name === 'file'))
+}
+
+/** What a command line asks for: help (on the tool or one command), or a command to run. */
+export type CommandLine =
+  | { help: true; command: FleetCommand | undefined }
+  | { help: false; command: FleetCommand; args: Record<string, unknown>; json: boolean }
+
+/** Like parseFleetArgs, and also `--help` (anywhere), `help [command]` and `--json`. */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const json = argv.includes('--json')
+  const rest = argv.filter((a) => a !== '--json')
+  const [first, second] = rest
+  const known = (c: string | undefined) => (FLEET_COMMANDS as (string | undefined)[]).includes(c) ? c as FleetCommand : undefined
+  if (first === 'help') return { help: true, command: known(second) }
+  if (rest.includes('--help') || rest.includes('-h')) return { help: true, command: known(first) }
+  return { help: false, json, ...parseFleetArgs(rest) }
+}
+
 /** `add-kassa --id K1 …` → the command and its validated options; a UsageError names what is wrong. */
 export function parseFleetArgs(argv: readonly string[]): { command: FleetCommand; args: Record<string, unknown> } {
   const [command, ...rest] = argv
@@ -103,10 +131,16 @@ export function parseFleetArgs(argv: readonly string[]): { command: FleetCommand
     throw new UsageError(`unknown command ${command ?? '(none)'}; expected one of: ${FLEET_COMMANDS.join(', ')}`)
   }
   const schema = SCHEMAS[command as FleetCommand]
-  const options = Object.fromEntries(Object.keys(schema.shape).map((name) => [name, { type: 'string' as const }]))
+  const positional = command === 'import' ? 'file' : undefined
+  const options = Object.fromEntries(commandOptions(command as FleetCommand).map((name) => [name, { type: 'string' as const }]))
   let values: Record<string, unknown>
   try {
-    values = parseArgs({ args: [...rest], options, strict: true, allowPositionals: false }).values
+    const parsed = parseArgs({ args: [...rest], options, strict: true, allowPositionals: positional !== undefined })
+    values = parsed.values
+    if (positional !== undefined) {
+      if (parsed.positionals.length !== 1) throw new Error(`give one ${positional}`)
+      values = { ...values, [positional]: parsed.positionals[0] }
+    }
   } catch (err) {
     // node:util's messages name the option: "Unknown option '--colour'", "Option '--id <value>' argument missing".
     throw new UsageError(`${command}: ${(err as Error).message.split('. ')[0]}`)

@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises'
 import type { Kysely } from 'kysely'
 import { hashSecret, newSecret } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import { validateFleetArgs, type FleetArgs, type FleetCommand } from './fleet.args.js'
 import { addKassa, addMachine, findKassaOrFail, FleetError, listFleet, moveMachine, replaceFn, updateCredentials } from './fleet.repository.js'
+import { defaultCredentialsPath, importMachines } from './fleet.import.js'
 import { verifyFiscalData } from './verify.js'
 import { atolConfigFromArgs } from './atol-kassa.js'
 
@@ -35,17 +37,27 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     const number = a.number ?? a.id
     if (number.length > 20) throw new FleetError(`machine id ${a.id} is longer than the 20 characters of tag 1036: give --number`)
     const secret = newSecret()
-    await addMachine(db, { id: a.id, kassaId: kassa.id, number, address: a.address, place: a.place, tz, secretHash: await hashSecret(secret) })
+    await addMachine(db, { id: a.id, kassaId: kassa.id, number, address: a.address, place: a.place, tz, secretHash: hashSecret(secret) })
     return ok({ id: a.id, secret })
   },
   'rotate-secret': async (db, a) => {
     const secret = newSecret()
-    await updateCredentials(db, a.id, { secretHash: await hashSecret(secret) })
+    await updateCredentials(db, a.id, { secretHash: hashSecret(secret) })
     return ok({ id: a.id, secret })
   },
   'disable-machine': async (db, a) => {
     await updateCredentials(db, a.id, { disabled: true })
     return ok({ id: a.id, disabled: true })
+  },
+  'enable-machine': async (db, a) => {
+    await updateCredentials(db, a.id, { disabled: false })
+    return ok({ id: a.id, disabled: false })
+  },
+  import: async (db, a) => {
+    const csv = await readFile(a.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new FleetError(`import: cannot read ${a.file}: ${err.code ?? err.message}`)
+    })
+    return ok(await importMachines(db, { csv, out: a.out ?? defaultCredentialsPath(a.file), kassa: a.kassa }))
   },
   'move-machine': async (db, a) => {
     const kassa = await findKassaOrFail(db, a.kassa)

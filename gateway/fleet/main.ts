@@ -1,23 +1,36 @@
-// `npm run fleet -- <command> [--option value …]`: provisioning and checks. One JSON object on
-// stdout; errors on stderr with a non-zero exit status.
-import { ConfigError, loadGatewayConfig } from '../config.js'
+// `npm run fleet -- <command> [--option value …]`: provisioning and checks. Readable text on a
+// terminal, one JSON object on stdout when piped or with --json; errors on stderr, one line, with
+// a non-zero exit status.
+import { ConfigError, loadGatewayConfig, wantsStacks, type GatewayConfig } from '../config.js'
 import { openDatabase } from '../db/database.js'
 import { embeddedServerUrl } from '../db/embedded-server.js'
+import { describeStartFailure } from '../../protocol/start-failure.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { parseFleetArgs, UsageError } from './fleet.args.js'
+import { parseCommandLine, UsageError } from './fleet.args.js'
 import { runFleetCommand } from './fleet.commands.js'
+import { commandHelp, toolHelp } from './fleet.help.js'
+import { formatHuman } from './fleet.output.js'
 import { FleetError } from './fleet.repository.js'
 
+/** The database the gateway uses: DATABASE_URL, or a running `npm start`'s embedded one, or DATA_DIR's files. */
+function databaseUrl(config: Readonly<GatewayConfig>): string | undefined {
+  return config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined
+}
+
 async function main(): Promise<number> {
-  const { command, args } = parseFleetArgs(process.argv.slice(2))
+  const line = parseCommandLine(process.argv.slice(2))
+  if (line.help) {
+    await new Promise((resolve) => process.stdout.write(`${line.command ? commandHelp(line.command) : toolHelp()}\n`, resolve))
+    return 0
+  }
   const config = loadGatewayConfig()
-  // While `npm start` holds the embedded database, go through it rather than open its files twice.
-  const url = config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined
-  const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false })
+  const database = await openDatabase({ url: databaseUrl(config), dataDir: config.dataDir, poolSize: 1, prepare: false })
   try {
     await migrateToLatest(database.db)
-    const result = await runFleetCommand(database.db, command, args)
-    process.stdout.write(`${JSON.stringify(result.output)}\n`)
+    const result = await runFleetCommand(database.db, line.command, line.args)
+    const json = line.json || !process.stdout.isTTY
+    // Written before exiting: process.exit() would cut a large answer to a pipe short at 64 KiB.
+    await new Promise<void>((resolve, reject) => process.stdout.write(`${json ? JSON.stringify(result.output) : formatHuman(line.command, result.output)}\n`, (err) => (err ? reject(err) : resolve())))
     return result.exitCode
   } finally {
     await database.close()
@@ -26,9 +39,10 @@ async function main(): Promise<number> {
 
 main().then((code) => process.exit(code), (err: unknown) => {
   if (err instanceof UsageError || err instanceof FleetError || err instanceof ConfigError) {
-    process.stderr.write(`fleet: ${err.message}\n`)
+    const hint = err instanceof UsageError ? '\n(npm run fleet -- --help lists the commands and their options)' : ''
+    process.stderr.write(`fleet: ${err.message}${hint}\n`)
     process.exit(err instanceof UsageError || err instanceof ConfigError ? 2 : 1)
   }
-  process.stderr.write(`fleet: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.stderr.write(`fleet: ${describeStartFailure(err, { debug: wantsStacks(), advice: { refused: 'is the database running? Check DATABASE_URL, or start npm start for the embedded one' } }).replace(/^cannot start: /, '')}\n`)
   process.exit(1)
 })

@@ -56,7 +56,7 @@ beforeAll(async () => {
             values ('K1', 'ООО Вендинг', '7707083893', '0000000001012345', 'usn_income', 'Europe/Moscow')`.execute(db)
   for (const [id, secret] of Object.entries(secrets)) {
     await sql`insert into machines (id, kassa_id, number, address, place, time_zone, secret_hash, disabled)
-              values (${id}, 'K1', ${id}, 'г. Москва, ул. Тверская, 1', 'Вестибюль', 'Europe/Moscow', ${await hashSecret(secret)}, ${id === 'VM-OFF'})`.execute(db)
+              values (${id}, 'K1', ${id}, 'г. Москва, ул. Тверская, 1', 'Вестибюль', 'Europe/Moscow', ${hashSecret(secret)}, ${id === 'VM-OFF'})`.execute(db)
   }
   const sink = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done() } })
   broker = createBroker({ config: config(), directory: createMachineDirectoryRepository(db), logger: pino({ level: 'info' }, sink) })
@@ -104,7 +104,7 @@ describe('credential changes without a restart', () => {
     const liveClosed = new Promise<void>((resolve) => live.once('close', () => resolve()))
     const closuresBefore = broker.stats().credentialClosures
     const rotated = newSecret()
-    await setCredentials('VM-ROT', { secretHash: await hashSecret(rotated) })
+    await setCredentials('VM-ROT', { secretHash: hashSecret(rotated) })
 
     await liveClosed
     expect(broker.stats().credentialClosures).toBe(closuresBefore + 1)

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { createAuthenticator, type LoginAttempt } from '../../broker/auth.js'
 import { MemoryMachineDirectory } from '../../broker/machine-directory.memory.js'
-import { hashSecret, newSecret } from '../../protocol/index.js'
+import { hashSecret, hashSecretScrypt, newSecret, verifySecret } from '../../protocol/index.js'
 
 const secret = newSecret()
 const directory = new MemoryMachineDirectory()
@@ -12,7 +12,7 @@ function attempt(username: string | undefined, password: string | undefined, ext
 }
 
 beforeAll(async () => {
-  const secretHash = await hashSecret(secret)
+  const secretHash = hashSecret(secret)
   directory.put('VM-1', { secretHash, disabled: false })
   directory.put('VM-OFF', { secretHash, disabled: true })
   directory.put('gateway-x', { secretHash, disabled: false })
@@ -21,7 +21,7 @@ beforeAll(async () => {
 describe('machine login', () => {
   it('accepts the machine id, its secret and a matching client id', async () => {
     const result = await auth.login(attempt('VM-1', secret, { willTopic: 'vending/VM-1/status' }))
-    expect(result).toEqual({ ok: true, identity: { kind: 'machine', id: 'VM-1', secretHash: expect.stringMatching(/^scrypt\$/) } })
+    expect(result).toEqual({ ok: true, identity: { kind: 'machine', id: 'VM-1', secretHash: expect.stringMatching(/^sha256\$/) } })
   })
 
   it.each([
@@ -39,17 +39,25 @@ describe('machine login', () => {
   it('checks a rotated secret against the new hash, not what it remembered', async () => {
     const local = new MemoryMachineDirectory()
     const login = createAuthenticator({ directory: local, gatewayPassword: 'gw', topicPrefix: 'vending' }).login
-    local.put('VM-R', { secretHash: await hashSecret(secret), disabled: false })
+    local.put('VM-R', { secretHash: hashSecret(secret), disabled: false })
     expect((await login(attempt('VM-R', secret))).ok).toBe(true)
     const rotated = newSecret()
-    local.put('VM-R', { secretHash: await hashSecret(rotated), disabled: false })
+    local.put('VM-R', { secretHash: hashSecret(rotated), disabled: false })
     expect(await login(attempt('VM-R', secret))).toEqual({ ok: false, reason: 'bad-password' })
     expect((await login(attempt('VM-R', rotated))).ok).toBe(true)
   })
 
-  it('remembers a verified secret so a reconnect costs no scrypt', async () => {
+  it('verifies the sha256 hashes it writes and the scrypt hashes older databases hold', async () => {
+    for (const stored of [hashSecret(secret), await hashSecretScrypt(secret)]) {
+      expect(await verifySecret(secret, stored)).toBe(true)
+      expect(await verifySecret(newSecret(), stored)).toBe(false)
+    }
+    expect(await verifySecret(secret, 'sha256$$')).toBe(false)
+  })
+
+  it('remembers a verified secret so a reconnect against a scrypt hash costs no scrypt', async () => {
     const local = new MemoryMachineDirectory()
-    local.put('VM-C', { secretHash: await hashSecret(secret), disabled: false })
+    local.put('VM-C', { secretHash: await hashSecretScrypt(secret), disabled: false })
     const login = createAuthenticator({ directory: local, gatewayPassword: 'gw', topicPrefix: 'vending' }).login
     await login(attempt('VM-C', secret))
     const started = performance.now()

@@ -1,0 +1,100 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+
+// A process that cannot start says so in one or two lines: what failed, the cause as the system
+// or the server put it, and what to do. The stack is for LOG_LEVEL=debug. Shared by every part's
+// main (broker, gateway, simulator, npm start), which is why it lives beside the contract.
+
+export interface StartFailureAdvice {
+  /** What to do when a connection is refused (which server it was depends on the part). */
+  refused?: string
+  /** The variable that sets each port the part listens on: `{ 8080: 'HTTP_PORT' }`. */
+  ports?: Record<number, string>
+}
+
+type Errno = Error & { code?: string; address?: string; port?: number; syscall?: string; hostname?: string; path?: string; errors?: unknown[] }
+
+/** The innermost cause: what actually went wrong (an AggregateError's first error for dual-stack connects). */
+export function rootCause(err: unknown): unknown {
+  let e = err
+  for (let i = 0; i < 10; i++) {
+    const next = (e as Errno | null)?.cause ?? ((e as Errno | null)?.errors?.[0])
+    if (next === undefined || next === null) break
+    e = next
+  }
+  return e
+}
+
+/** The pid (and command) listening on a local TCP port, from /proc; null when not visible to us. */
+export function portOwner(port: number): { pid: number; command: string } | null {
+  try {
+    const inodes = new Set<string>()
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const f = row.trim().split(/\s+/)
+        // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; the inode is the 10th column.
+        if (f[3] === '0A' && parseInt(f[1]?.split(':')[1] ?? '', 16) === port && f[9]) inodes.add(`socket:[${f[9]}]`)
+      }
+    }
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let fds: string[]
+      try { fds = readdirSync(`/proc/${pid}/fd`) } catch { continue }
+      for (const fd of fds) {
+        let target: string
+        try { target = readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { continue }
+        if (inodes.has(target)) {
+          const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' ')
+          return { pid: Number(pid), command }
+        }
+      }
+    }
+  } catch { /* no /proc here */ }
+  return null
+}
+
+function causeAndAdvice(root: unknown, advice: StartFailureAdvice): [string, string] {
+  const e = (root ?? {}) as Errno
+  const message = e.message ?? String(root)
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return [`ECONNREFUSED ${e.address}:${e.port}`, advice.refused ?? 'start the server it names, or point the configuration elsewhere']
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return [`host ${e.hostname} not found (${e.code})`, 'check the host name in the URL']
+    case 'ETIMEDOUT':
+      return [`${message} (ETIMEDOUT)`, 'check that the host is reachable and the port open']
+    case 'EADDRINUSE': {
+      const owner = e.port === undefined ? null : portOwner(e.port)
+      const variable = e.port === undefined ? undefined : advice.ports?.[e.port]
+      return [`port ${e.port} is taken${owner ? ` by pid ${owner.pid} (${owner.command})` : ''}`,
+        `stop that process${variable ? `, or set ${variable} to a free port` : ', or choose another port'}`]
+    }
+    case 'EACCES':
+    case 'EPERM':
+      return [`${message}`, e.syscall === 'listen' ? 'ports below 1024 need privileges: choose a port from 1024 up' : 'check the permissions of that path']
+    case 'ENOENT':
+      return [`no such file or directory: ${e.path ?? message}`, 'check the path in the configuration']
+    case '3D000': // invalid_catalog_name
+      return [message, 'create it (createdb NAME, or CREATE DATABASE) or point DATABASE_URL at one that exists']
+    case '28000': // invalid_authorization_specification: role does not exist
+    case '28P01': // invalid_password
+      return [message, 'check the user and password in DATABASE_URL (CREATE ROLE … LOGIN creates a user)']
+    default:
+      return [message, '']
+  }
+}
+
+/**
+ * `cannot start: <what failed> (<cause>)` and, on a second line, what to do. With `debug`, the
+ * stack of the error and its causes follows.
+ */
+export function describeStartFailure(err: unknown, options: { debug: boolean; advice?: StartFailureAdvice }): string {
+  const root = rootCause(err)
+  const outer = err instanceof Error ? err.message : String(err)
+  const [cause, todo] = causeAndAdvice(root, options.advice ?? {})
+  const what = root === err || outer.includes(cause) ? '' : `${outer.split('\n')[0]}: `
+  const lines = [`cannot start: ${what}${cause}`, ...(todo ? [`  ${todo}`] : [])]
+  if (options.debug) {
+    for (let e: unknown = err, i = 0; e && i < 10; e = (e as Errno).cause, i++) lines.push(e instanceof Error ? (e.stack ?? e.message) : String(e))
+  }
+  return lines.join('\n')
+}
