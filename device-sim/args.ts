@@ -10,7 +10,7 @@ export const USAGE = `usage: npm run sim -- --machines N --rate R --duration S [
   --machines N        machines to simulate (default: all in --credentials, else 10)
   --rate R            sales per second across the fleet, open loop (default 10)
   --duration S        seconds of sales; 0 runs until Ctrl-C (default 60)
-  --url URL           broker (default $MQTT_URL or mqtt://127.0.0.1:1883)
+  --url URL           broker (default $MQTT_URL, else a running npm start's, else mqtt://127.0.0.1:1883)
   --prefix P          topic prefix (default $MQTT_TOPIC_PREFIX or vending)
   --credentials F     JSON array of {"id","secret"} (as printed by npm run fleet -- add-machine)
   --id-prefix P       machine ids without --credentials: P001, P002 … (default VM-), empty password
@@ -54,6 +54,8 @@ export interface SimArgs {
   /** s; Infinity when --duration 0 */
   durationS: number
   url: string
+  /** Where url came from; 'default' lets the CLI look for a running `npm start` first. */
+  urlSource: 'flag' | 'env' | 'default'
   prefix: string
   credentials: string | undefined
   idPrefix: string
@@ -98,6 +100,7 @@ export function parseSimArgs(argv: readonly string[], env: SimEnv): ParsedArgs {
       rate: a.rate,
       durationS: a.duration === 0 ? Infinity : a.duration,
       url: a.url ?? env.mqttUrl,
+      urlSource: a.url !== undefined ? 'flag' : env.mqttUrlGiven ? 'env' : 'default',
       prefix: a.prefix ?? env.topicPrefix,
       credentials: a.credentials,
       idPrefix: a['id-prefix'],

@@ -1,20 +1,27 @@
 import { z } from 'zod'
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
 
-// The simulator's defaults from the environment (README.md#configuration): the same MQTT_URL and
-// MQTT_TOPIC_PREFIX as the gateway. Only this file reads process.env; flags override it.
+// The simulator's defaults from the environment (README.md#configuration): the same MQTT_URL,
+// MQTT_TOPIC_PREFIX and DATA_DIR as the gateway. Only this file reads process.env; flags override it.
 
 export const MqttUrlSchema = z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
 export const TopicPrefixSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 of [A-Za-z0-9_-]')
 
+export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883'
+
 const SimEnvSchema = z.object({
-  MQTT_URL: MqttUrlSchema.default('mqtt://127.0.0.1:1883'),
+  MQTT_URL: MqttUrlSchema.optional(),
   MQTT_TOPIC_PREFIX: TopicPrefixSchema.default(DEFAULT_TOPIC_PREFIX),
+  DATA_DIR: z.string().min(1).default('./data'),
 })
 
 export interface SimEnv {
   mqttUrl: string
+  /** False when mqttUrl is the default, so a running `npm start` in dataDir may be used instead. */
+  mqttUrlGiven: boolean
   topicPrefix: string
+  /** Where a running `npm start` leaves its note (its embedded database's directory). */
+  dataDir: string
 }
 
 /** Parses the environment once; every bad variable is named in one error. */
@@ -24,5 +31,6 @@ export function loadSimEnv(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`)
   }
-  return Object.freeze({ mqttUrl: parsed.data.MQTT_URL, topicPrefix: parsed.data.MQTT_TOPIC_PREFIX })
+  const e = parsed.data
+  return Object.freeze({ mqttUrl: e.MQTT_URL ?? DEFAULT_MQTT_URL, mqttUrlGiven: e.MQTT_URL !== undefined, topicPrefix: e.MQTT_TOPIC_PREFIX, dataDir: e.DATA_DIR })
 }

@@ -166,7 +166,7 @@ export class FleetRun {
     this.#refreshEligible()
     if (this.#eligible.length === 0 && !this.#ending && this.#machines.length > 0) {
       const reasons = [...this.#counters.connectionErrors.keys()]
-      throw new Error(`no machine could connect to ${this.#o.url}${reasons.length ? `: ${reasons.join('; ')}` : ''}`)
+      throw Object.assign(new Error(`no machine could connect to ${this.#o.url}${reasons.length ? `: ${reasons.join('; ')}` : ''}`), { reasons })
     }
   }
 

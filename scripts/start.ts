@@ -14,6 +14,7 @@ import { migrateToLatest } from '../gateway/db/migrate.js'
 import { createGateway } from '../gateway/gateway.js'
 import { createLogger } from '../gateway/logger.js'
 import { provisionDemo } from './demo-fleet.js'
+import { announceDemoBroker } from './lib/running-demo.js'
 
 function loadConfigs() {
   try {
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
 
   const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
+  const unannounce = embedded ? announceDemoBroker(configs.gateway.dataDir, mqttUrl) : null
   const httpPort = await freePort(configs.gateway.httpPort, logger)
   const gatewayConfig = Object.freeze({
     ...configs.gateway, mqttUrl, mqttPassword: configs.broker.gatewayPassword, httpPort,
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
   say(`  MQTT broker   ${mqttUrl}`)
   say(`  dashboard     ${httpUrl}/   (operator token: ${gatewayConfig.operatorToken === 'dev-operator-token' ? 'dev-operator-token' : 'from OPERATOR_TOKEN'})`)
   say(`  receipts      ${gatewayConfig.publicUrl}/r/{fn}/{fd}?fp=…`)
-  if (embedded) say(`  fleet CLI     npm run fleet -- list   (reaches this process's database)`)
+  if (embedded) say(`  fleet CLI     npm run fleet -- list   (reaches this process's database; npm run sim finds this broker)`)
   say(`  demo fleet    ${machines.map((m) => m.id).join(', ')} selling about 2 items a second; Ctrl-C stops everything`)
   say('')
 
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     say('\nstopping…')
+    unannounce?.()
     await fleet.stop()
     await gateway.stop()
     await broker.stop()

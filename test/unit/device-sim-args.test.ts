@@ -3,7 +3,7 @@ import { parseSimArgs } from '../../device-sim/args.js'
 import { loadSimEnv } from '../../device-sim/config.js'
 import { numberedMachines } from '../../device-sim/credentials.js'
 
-const env = { mqttUrl: 'mqtt://broker:1883', topicPrefix: 'vending' }
+const env = { mqttUrl: 'mqtt://broker:1883', mqttUrlGiven: true, topicPrefix: 'vending', dataDir: './data' }
 
 describe('npm run sim arguments', () => {
   it('reads the documented flags', () => {
@@ -40,8 +40,8 @@ describe('npm run sim arguments', () => {
   })
 
   it('takes its defaults from MQTT_URL and MQTT_TOPIC_PREFIX, and refuses bad ones by name', () => {
-    expect(loadSimEnv({})).toEqual({ mqttUrl: 'mqtt://127.0.0.1:1883', topicPrefix: 'vending' })
-    expect(loadSimEnv({ MQTT_URL: 'mqtts://b:8883', MQTT_TOPIC_PREFIX: 'shop' })).toEqual({ mqttUrl: 'mqtts://b:8883', topicPrefix: 'shop' })
+    expect(loadSimEnv({})).toEqual({ mqttUrl: 'mqtt://127.0.0.1:1883', mqttUrlGiven: false, topicPrefix: 'vending', dataDir: './data' })
+    expect(loadSimEnv({ MQTT_URL: 'mqtts://b:8883', MQTT_TOPIC_PREFIX: 'shop', DATA_DIR: '/srv/vt' })).toEqual({ mqttUrl: 'mqtts://b:8883', mqttUrlGiven: true, topicPrefix: 'shop', dataDir: '/srv/vt' })
     expect(() => loadSimEnv({ MQTT_URL: 'b:1883' })).toThrow(/MQTT_URL/)
   })
 
