@@ -133,5 +133,10 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
   })
 }
 
+/** LOG_LEVEL asks for stacks with start failures (read on its own: the failure may be the config). */
+export function wantsStacks(env: Record<string, string | undefined> = process.env): boolean {
+  return env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace'
+}
+
 /** The broker schema's variable names, for the docker-compose check. */
 export const BROKER_ENV_NAMES: readonly string[] = Object.keys(BrokerEnvSchema.shape)

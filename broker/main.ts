@@ -1,8 +1,9 @@
-import { Kysely, PostgresDialect } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { pino } from 'pino'
+import { describeStartFailure } from '../protocol/start-failure.js'
 import { createBroker } from './broker.js'
-import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from './config.js'
+import { BrokerConfigError, loadBrokerConfig, wantsStacks, type BrokerConfig } from './config.js'
 import { createMachineDirectoryRepository, type BrokerDatabase } from './machine-directory.repository.js'
 
 // Composition root of `npm run broker`: config, logger, database, broker, shutdown.
@@ -54,10 +55,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown)
 
   try {
+    // Logins need the machines table: a database that cannot be reached is a start failure, said now.
+    await sql`select 1`.execute(db)
     const ports = await broker.start()
     logger.info({ ...ports, topicPrefix: config.topicPrefix }, 'broker listening')
   } catch (err) {
-    logger.fatal({ err }, 'broker could not start')
+    const ports = { [config.port]: 'MQTT_PORT', ...(config.wsPort ? { [config.wsPort]: 'MQTT_WS_PORT' } : {}), ...(config.tls ? { [config.tls.port]: 'MQTT_TLS_PORT' } : {}) }
+    process.stderr.write(`broker: ${describeStartFailure(err, { debug: wantsStacks(), advice: { ports, refused: 'is PostgreSQL running there? Check the host and port in DATABASE_URL' } })}\n`)
     await db.destroy()
     process.exitCode = 1
     process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM')

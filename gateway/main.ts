@@ -1,8 +1,11 @@
 // Composition root of `npm run gateway`: config, logger, database, gateway, shutdown.
-import { ConfigError, loadGatewayConfig } from './config.js'
+import { describeStartFailure, type StartFailureAdvice } from '../protocol/start-failure.js'
+import { ConfigError, loadGatewayConfig, wantsStacks } from './config.js'
 import { openDatabase } from './db/database.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
+
+const advice: StartFailureAdvice = { refused: 'is PostgreSQL running there? Check the host and port in DATABASE_URL' }
 
 async function main(): Promise<void> {
   let config
@@ -15,6 +18,7 @@ async function main(): Promise<void> {
     }
     throw err
   }
+  advice.ports = { [config.httpPort]: 'HTTP_PORT' }
   const logger = createLogger({ level: config.logLevel, name: 'gateway' })
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir })
   if (database.kind === 'pglite') logger.warn({ dataDir: config.dataDir }, 'no DATABASE_URL: using embedded PGlite (one process only)')
@@ -40,8 +44,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  // The cause matters most here: "GW_ERR_MIGRATION: migration unknown failed" alone did not say why.
-  const cause = err instanceof Error && err.cause !== undefined ? `\ncaused by: ${err.cause instanceof Error ? err.cause.stack : String(err.cause)}` : ''
-  process.stderr.write(`gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}${cause}\n`)
+  process.stderr.write(`gateway: ${describeStartFailure(err, { debug: wantsStacks(), advice })}\n`)
   process.exit(1)
 })

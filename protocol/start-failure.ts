@@ -91,8 +91,10 @@ export function describeStartFailure(err: unknown, options: { debug: boolean; ad
   const root = rootCause(err)
   const outer = err instanceof Error ? err.message : String(err)
   const [cause, todo] = causeAndAdvice(root, options.advice ?? {})
-  const what = root === err || outer.includes(cause) ? '' : `${outer.split('\n')[0]}: `
-  const lines = [`cannot start: ${what}${cause}`, ...(todo ? [`  ${todo}`] : [])]
+  // The outer message says what failed (GW_ERR_MIGRATION: …) and often quotes the cause already.
+  const first = outer.split('\n')[0]!
+  const head = root === err ? cause : first.includes(cause) ? first : `${first}: ${cause}`
+  const lines = [`cannot start: ${head}`, ...(todo ? [`  ${todo}`] : [])]
   if (options.debug) {
     for (let e: unknown = err, i = 0; e && i < 10; e = (e as Errno).cause, i++) lines.push(e instanceof Error ? (e.stack ?? e.message) : String(e))
   }

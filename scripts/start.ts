@@ -7,7 +7,8 @@ import { createBroker, type Broker } from '../broker/broker.js'
 import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broker/config.js'
 import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
 import { startFleet } from '../device-sim/fleet.js'
-import { ConfigError, loadGatewayConfig } from '../gateway/config.js'
+import { ConfigError, loadGatewayConfig, wantsStacks } from '../gateway/config.js'
+import { describeStartFailure } from '../protocol/start-failure.js'
 import { openDatabase } from '../gateway/db/database.js'
 import { serveEmbedded } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`start: ${err instanceof Error ? err.stack : String(err)}\n`)
+  const advice = { refused: 'is PostgreSQL running there? Check DATABASE_URL, or unset it for the embedded database' }
+  process.stderr.write(`start: ${describeStartFailure(err, { debug: wantsStacks(), advice })}\n`)
   process.exit(1)
 })

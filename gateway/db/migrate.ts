@@ -20,7 +20,7 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName
     // No migration ran when the database could not be reached at all (refused, no such database or role).
-    const what = failed ? `migration ${failed} failed` : 'could not read the migration state'
+    const what = failed ? `migration ${failed} failed` : 'could not open the database'
     throw new GatewayError('GW_ERR_MIGRATION', `${what}: ${error instanceof Error ? error.message || (error as { code?: string }).code : String(error)}`, { cause: error })
   }
 }
