@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely'
-import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import { GatewayError } from '../errors.js'
 import * as m0001 from './migrations/0001-initial.js'
 import * as m0002 from './migrations/0002-operator.js'
