@@ -34,3 +34,6 @@ export function loadSimEnv(env: Record<string, string | undefined> = process.env
   const e = parsed.data
   return Object.freeze({ mqttUrl: e.MQTT_URL ?? DEFAULT_MQTT_URL, mqttUrlGiven: e.MQTT_URL !== undefined, topicPrefix: e.MQTT_TOPIC_PREFIX, dataDir: e.DATA_DIR })
 }
+
+/** The simulator schema's variable names, for the docker-compose check. */
+export const SIM_ENV_NAMES: readonly string[] = Object.keys(SimEnvSchema.shape)
