@@ -1,6 +1,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
 import { fleetFilter } from '../../protocol/index.js'
+import { logConnection } from './connection-log.js'
 
 export interface GatewayMqttOptions {
   url: string
@@ -57,8 +58,7 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   const filters = { [fleetFilter(options.topicPrefix, 'sale')]: { qos: 1 as const },
     [fleetFilter(options.topicPrefix, 'telemetry')]: { qos: 1 as const },
     [fleetFilter(options.topicPrefix, 'status')]: { qos: 1 as const } }
-  ingest.on('connect', (connack) => {
-    log.info({ sessionPresent: connack.sessionPresent }, 'ingest connected to the broker')
+  ingest.on('connect', () => {
     ingest.subscribe(filters, (err, granted) => {
       const refused = granted?.filter((g) => g.qos === 128) ?? []
       if (err || refused.length > 0) {
@@ -69,10 +69,8 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
     })
   })
   ingest.on('close', () => { subscribed = false })
-  publisher.on('connect', () => log.info('display publisher connected to the broker'))
   for (const [name, client] of [['ingest', ingest], ['publisher', publisher]] as const) {
-    client.on('error', (err) => log.warn({ err, client: name }, 'MQTT connection error'))
-    client.on('offline', () => log.warn({ client: name }, 'MQTT connection lost; reconnecting'))
+    logConnection(client, { logger: log, name, url: options.url })
   }
 
   return {
