@@ -5,7 +5,7 @@ import type { AlertCandidate, AlertRule, AlertThresholds, FleetSnapshot, Severit
 const MIN_MS = 60_000
 const HOUR_MS = 60 * MIN_MS
 const DAY_MS = 24 * HOUR_MS
-/** The FN blocks when the oldest unconfirmed document is this old (fiscal.md §3.3). */
+/** The FN blocks when the oldest unconfirmed document is this old (docs/fiscal.md §3.3). */
 export const OFD_BLOCK_DAYS = 30
 
 type Machine = MachineState & { usualHours: readonly number[] }

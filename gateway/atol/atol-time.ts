@@ -1,6 +1,6 @@
 // ATOL writes times as `dd.mm.yyyy HH:MM:SS` wall-clock time with no zone. The request `timestamp`
 // and the report's `receipt_datetime` (tag 1012) are the kassa's local time, and 1012 must be in the
-// zone of the place of settlement (fiscal.md §1.4), so every conversion takes the kassa's IANA zone.
+// zone of the place of settlement (docs/fiscal.md §1.4), so every conversion takes the kassa's IANA zone.
 
 export interface WallClock {
   year: number

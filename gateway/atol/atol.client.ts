@@ -46,7 +46,7 @@ export interface AtolClientOptions {
   now?: () => Date
   /** Per HTTP request, ms. */
   timeoutMs: number
-  /** ATOL tokens live 24 h (fiscal.md §4.1), ms. */
+  /** ATOL tokens live 24 h (docs/fiscal.md §4.1), ms. */
   tokenLifetimeMs?: number
   /** Refresh this long before expiry, so no call goes out with a token about to lapse, ms. */
   tokenRefreshMarginMs?: number

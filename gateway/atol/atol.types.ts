@@ -1,4 +1,4 @@
-// ATOL Online v5 wire bodies (fiscal.md §4.1; Ecom Kassa speaks the same protocol, §4.2).
+// ATOL Online v5 wire bodies (docs/fiscal.md §4.1; Ecom Kassa speaks the same protocol, §4.2).
 // What we send is strict: an unknown or malformed field is our bug and must not reach a fiscal
 // provider. What providers send is loose (extra fields pass through) so that a provider adding a
 // field does not stop fiscalization; only the fields we read are checked.

@@ -21,7 +21,7 @@ export interface AtolReceiptFields {
   total: number
   /** The FNS receipt string (tag 1196) for the machine's display. */
   qr: string
-  /** Only some OFDs fill it (fiscal.md §2). */
+  /** Only some OFDs fill it (docs/fiscal.md §2). */
   ofdReceiptUrl?: string
   /** FFD 1037. */
   regNumber: string

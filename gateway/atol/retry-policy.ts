@@ -1,5 +1,5 @@
 // Which ATOL outcomes are worth trying again, and with which external_id.
-// external_id is unique forever per group, even for failed documents (fiscal.md §4.1), so there are
+// external_id is unique forever per group, even for failed documents (docs/fiscal.md §4.1), so there are
 // two kinds of "again":
 //   same id  — the document may or may not be registered; resending is idempotent (a duplicate answer
 //              gives the existing uuid), so it can never produce a second receipt;
@@ -23,7 +23,7 @@
 // |   … unless its code is in retryableDriverCodes   | yes       | NEW id     | operator-declared transient kassa states (empty by default)
 // | report `fail`, any other or unknown type         | no        | —          | unknown: a person looks before more documents are spent
 //
-// ATOL's numeric error codes are not public in full (fiscal.md §6 q.4); 33/34 follow the v4 numbering
+// ATOL's numeric error codes are not public in full (docs/fiscal.md §6 q.4); 33/34 follow the v4 numbering
 // and are options, not constants baked into the logic.
 
 /** v4/v5 code for "a receipt with this external_id and group_code already exists". */

@@ -1,4 +1,4 @@
-// FFD 1.2 strings are CP866 (IBM866) with no terminator (fiscal.md §1.1). A character CP866 lacks
+// FFD 1.2 strings are CP866 (IBM866) with no terminator (docs/fiscal.md §1.1). A character CP866 lacks
 // is replaced by its nearest equivalent, never dropped silently (docs/contract.md#saleevent); the receipt page and
 // the display keep the original text, only the TLV carries this form.
 import iconv from 'iconv-lite'

@@ -1,4 +1,4 @@
-// FFD 1.2 tag → value type table (fiscal.md §1.1, §1.2, §3.2). Only the tags our documents
+// FFD 1.2 tag → value type table (docs/fiscal.md §1.1, §1.2, §3.2). Only the tags our documents
 // carry: the decoder refuses any other tag, so a stored document holds nothing we cannot check.
 
 export type TlvType =
@@ -59,7 +59,7 @@ export const FFD_TAGS: ReadonlyMap<number, TlvType> = new Map<number, TlvType>([
   [1212, BYTE], // subject: 1 goods
   [1214, BYTE], // payment method: 4 full payment
   [2108, BYTE], // measure: 0 pieces
-  [1102, VLN], // receipt VAT at 20% (no 22% counterpart confirmed, fiscal.md §6 Q3)
+  [1102, VLN], // receipt VAT at 20% (no 22% counterpart confirmed, docs/fiscal.md §6 Q3)
   [1103, VLN], // receipt VAT at 10%
   [1104, VLN], // receipt sum at 0%
   [1105, VLN], // receipt sum without VAT

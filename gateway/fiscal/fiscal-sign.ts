@@ -1,4 +1,4 @@
-// The emulated FN's fiscal sign (fiscal.md §2): HMAC-SHA256 with the per-FN secret
+// The emulated FN's fiscal sign (docs/fiscal.md §2): HMAC-SHA256 with the per-FN secret
 // over the canonical TLV of the whole document (outer STLV tag included) without tag 1077.
 // FFD 1.2 tag 1077 = 0x00 0x00 + the first 4 bytes of the MAC; `fp` = the last 4 bytes of 1077
 // as a big-endian unsigned decimal, up to 4294967295, so always a string and never an int32.

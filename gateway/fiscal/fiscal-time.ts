@@ -1,5 +1,5 @@
 // The kassa's clock: tag 1012 and QR `t` are the wall-clock time of the place of settlement
-// (fiscal.md §1.4, consultant-t5), whatever zone the server runs in. Intl does the zone rules,
+// (docs/fiscal.md §1.4), whatever zone the server runs in. Intl does the zone rules,
 // DST included; no extra dependency.
 
 export interface FiscalLocalTime {

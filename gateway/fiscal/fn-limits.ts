@@ -6,7 +6,7 @@
 // is (open + receipt + close), 4 when the open shift is due (close + open + receipt + close).
 import { FN_MODELS, type FnBlock, type FnState } from './fn.types.js'
 
-/** An FN refuses a shift open longer than 24 h (fiscal.md §3.2). */
+/** An FN refuses a shift open longer than 24 h (docs/fiscal.md §3.2). */
 export const SHIFT_LIMIT_MS = 24 * 60 * 60 * 1000
 /** Close this long before the limit, so a slow batch or a late timer never crosses it. */
 export const SHIFT_SAFETY_MS = 5 * 60 * 1000

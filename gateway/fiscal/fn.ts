@@ -9,7 +9,7 @@ import type { FnBlock, FnModel, FnState, KassaIdentity, SaleToSign, SignedDocume
 import { buildReceipt, receiptProblem } from './receipt-document.js'
 import { buildShiftClose, buildShiftOpen } from './shift-report.js'
 
-/** Emulated FN numbers: 16 digits in the test range 9999… (fiscal.md §2). */
+/** Emulated FN numbers: 16 digits in the test range 9999… (docs/fiscal.md §2). */
 const TEST_FN = /^9999\d{12}$/
 
 export interface NewFnStateInput {

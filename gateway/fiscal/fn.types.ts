@@ -6,7 +6,7 @@ import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
 export const TAX_SYSTEMS = ['osn', 'usn_income', 'usn_income_outcome', 'esn', 'patent'] as const
 export type TaxSystem = (typeof TAX_SYSTEMS)[number]
 
-/** FN models by lifetime: FN-15 lives 470 days, FN-36 1,110 days (fiscal.md §3.3). */
+/** FN models by lifetime: FN-15 lives 470 days, FN-36 1,110 days (docs/fiscal.md §3.3). */
 export const FN_MODELS = { 'fn-15': 470, 'fn-36': 1110 } as const
 export type FnModel = keyof typeof FN_MODELS
 

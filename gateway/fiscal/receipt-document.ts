@@ -1,5 +1,5 @@
 // A vending receipt (FFD form 3, кассовый чек) as canonical FFD 1.2 TLV, signed by the FN.
-// Field order is fixed here; the outer STLV tag 3 wraps the whole document (fiscal.md §1.1).
+// Field order is fixed here; the outer STLV tag 3 wraps the whole document (docs/fiscal.md §1.1).
 import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
 import { fitText, headerFields, type DocumentHeader } from './document-header.js'
 import { signDocument, type SignedTlv } from './fiscal-sign.js'

@@ -1,5 +1,5 @@
 // Shift open (FFD form 2) and shift close (FFD form 5) reports. They are fiscal documents: they
-// take the next FD number and are signed like receipts (fiscal.md §3.2).
+// take the next FD number and are signed like receipts (docs/fiscal.md §3.2).
 import { headerFields, type DocumentHeader } from './document-header.js'
 import { fiscalLocalTime } from './fiscal-time.js'
 import { signDocument, type SignedTlv } from './fiscal-sign.js'

@@ -1,4 +1,4 @@
-// FFD 1.2 TLV codec: tag uint16 LE, length uint16 LE, value (fiscal.md §1.1). Canonical: one
+// FFD 1.2 TLV codec: tag uint16 LE, length uint16 LE, value (docs/fiscal.md §1.1). Canonical: one
 // value has one encoding (no leading zero bytes, fields in the order given), so the same document
 // always gives the same bytes and decode → encode returns the bytes it started from.
 import { cp866Decode, cp866Encode } from './cp866.js'

@@ -3,7 +3,7 @@
 // sum, never added to it.
 import type { VatRate } from '../../protocol/index.js'
 
-/** FFD 1.2 tag 1199 codes (fiscal.md §1.3; 11 and 12 from FNS order ЕД-7-20/1050@, 2026). */
+/** FFD 1.2 tag 1199 codes (docs/fiscal.md §1.3; 11 and 12 from FNS order ЕД-7-20/1050@, 2026). */
 export const VAT_CODES: Readonly<Record<VatRate, number>> = {
   vat22: 11,
   vat22_122: 12,
@@ -48,7 +48,7 @@ export function vatSum(sum: number, rate: VatRate): number {
  * Receipt-level tag for a 1199 code, and whether it holds the VAT (true) or the item sum (false).
  * Only the rates FFD gives a receipt-level tag: 1102 20%, 1103 10%, 1104 sum at 0%, 1105 sum
  * without VAT, 1106 20/120, 1107 10/110. The 22%, 5% and 7% codes have no confirmed counterpart
- * (fiscal.md §6 Q3), so they carry their VAT per item in 1200 only; we never put 22% into the
+ * (docs/fiscal.md §6 Q3), so they carry their VAT per item in 1200 only; we never put 22% into the
  * 20% tag 1102.
  */
 const RECEIPT_TAG_BY_CODE: ReadonlyMap<number, { tag: number; holdsVat: boolean }> = new Map([

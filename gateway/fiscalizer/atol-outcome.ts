@@ -55,7 +55,7 @@ export interface Step {
 }
 
 const SECOND = 1000
-/** Report polls back off ×1.5 up to this (ATOL signs in 4–6 s, fiscal.md §4.1), ms. */
+/** Report polls back off ×1.5 up to this (ATOL signs in 4–6 s, docs/fiscal.md §4.1), ms. */
 const MAX_POLL_DELAY = 30 * SECOND
 /** Transient errors back off ×2 up to this; config problems (credentials, URL) up to SLOW, ms. */
 const MAX_RETRY_DELAY = 60 * SECOND

@@ -6,7 +6,7 @@ import { openDatabase } from '../db/database.js'
 import { embeddedServerUrl } from '../db/embedded-server.js'
 import { describeStartFailure } from '../../protocol/start-failure.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { parseCommandLine, UsageError } from './fleet.args.js'
+import { FLEET_COMMANDS, parseCommandLine, UsageError } from './fleet.args.js'
 import { runFleetCommand } from './fleet.commands.js'
 import { commandHelp, toolHelp } from './fleet.help.js'
 import { formatHuman } from './fleet.output.js'
@@ -39,10 +39,11 @@ async function main(): Promise<number> {
 
 main().then((code) => process.exit(code), (err: unknown) => {
   if (err instanceof UsageError || err instanceof FleetError || err instanceof ConfigError) {
-    const hint = err instanceof UsageError ? '\n(npm run fleet -- --help lists the commands and their options)' : ''
+    const command = FLEET_COMMANDS.find((c) => c === process.argv[2])
+    const hint = err instanceof UsageError ? `\n(npm run fleet -- ${command ? `${command} --help lists its options` : '--help lists the commands'})` : ''
     process.stderr.write(`fleet: ${err.message}${hint}\n`)
     process.exit(err instanceof UsageError || err instanceof ConfigError ? 2 : 1)
   }
-  process.stderr.write(`fleet: ${describeStartFailure(err, { debug: wantsStacks(), advice: { refused: 'is the database running? Check DATABASE_URL, or start npm start for the embedded one' } }).replace(/^cannot start: /, '')}\n`)
+  process.stderr.write(`fleet: ${describeStartFailure(err, { debug: wantsStacks(), advice: { refused: 'is PostgreSQL running there? Check DATABASE_URL (unset, the CLI uses the embedded database in DATA_DIR)' } }).replace(/^cannot start: /, '')}\n`)
   process.exit(1)
 })

@@ -49,7 +49,7 @@ export interface KassaState {
   /** The active fiscal drive; null when the kassa has none. */
   fn: FnState | null
   shift: { open: boolean; number: number; openedAt: Date | null; ageS: number | null; receipts: number } | null
-  /** Documents the FN has not had confirmed by the OFD; it blocks 30 days after the oldest (fiscal.md §3.3). */
+  /** Documents the FN has not had confirmed by the OFD; it blocks 30 days after the oldest (docs/fiscal.md §3.3). */
   ofd: { unsentCount: number; firstUnsentAt: Date | null; oldestUnsentAgeS: number | null } | null
   backlog: { pending: number; oldestPendingAt: Date | null; oldestPendingAgeS: number | null; failed: number }
   machines: string[]

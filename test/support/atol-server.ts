@@ -8,7 +8,7 @@
 //
 // It checks request bodies on its own (not with the gateway's zod schemas, so a bug there is not
 // mirrored here) and answers errors as ATOL does: a non-200 status with `{error: {error_id, code,
-// text, type}}`. ATOL's numeric codes are not public in full (fiscal.md §6 q.4); CODES below follow
+// text, type}}`. ATOL's numeric codes are not public in full (docs/fiscal.md §6 q.4); CODES below follow
 // the v4/v5 numbering as far as it is known [unverified].
 //
 // Duplicate external_id — emulated behaviour (default 'conflict-with-uuid'): HTTP 409 with
@@ -173,7 +173,7 @@ export async function createAtolServer(options: AtolServerOptions = {}): Promise
         doc.error = failure
         continue
       }
-      // The FN refuses a shift older than 24 h (fiscal.md §3.2): close it and open the next.
+      // The FN refuses a shift older than 24 h (docs/fiscal.md §3.2): close it and open the next.
       if (fn.shiftOpenedAt === null || t - fn.shiftOpenedAt >= 24 * 3_600_000) {
         if (fn.shiftOpenedAt !== null) fnDocument('shift_close', null, t)
         fn.shift++

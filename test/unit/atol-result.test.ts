@@ -5,7 +5,7 @@ import { receiptFromReport } from '../../gateway/atol/receipt-result.js'
 import { isRetryableFail, isRetryableStatus } from '../../gateway/atol/retry-policy.js'
 import { parseReceiptQr } from '../../protocol/qr.js'
 
-// The shape of ATOL's report fixture (fiscal.md §4.1), with a fiscal sign above 2^31.
+// The shape of ATOL's report fixture (docs/fiscal.md §4.1), with a fiscal sign above 2^31.
 const payload: AtolReportPayload = {
   total: 1598,
   fns_site: 'www.nalog.gov.ru',

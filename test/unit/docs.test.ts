@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -45,7 +45,8 @@ describe('documentation', () => {
   })
 
   it('cites only documents and sections that exist', () => {
-    const texts = [...sources, ...['README.md', 'device-sim/README.md', 'docs/contract.md'].map((path) => ({ path, text: readFileSync(path, 'utf8') }))]
+    const tests = files('test', /\.ts$/).filter((path) => !path.endsWith('docs.test.ts')).map((path) => ({ path, text: readFileSync(path, 'utf8') }))
+    const texts = [...sources, ...tests, ...['README.md', 'device-sim/README.md', 'docs/contract.md', 'docs/fiscal.md'].map((path) => ({ path, text: readFileSync(path, 'utf8') }))]
     const bad: string[] = []
     for (const { path, text } of texts) {
       if (/DESIGN\.md|STYLE\.md|shared\//.test(text)) bad.push(`${path}: cites a document outside the repository`)
@@ -59,6 +60,14 @@ describe('documentation', () => {
           continue
         }
         if (!anchors(target).has(m[2]!)) bad.push(`${path}: ${m[0]} (no such section)`)
+      }
+      // Every document named exists; numbered sections (`docs/fiscal.md §3.2`) have their heading.
+      for (const m of text.matchAll(/(?<![\w$/.-])([A-Za-z][\w./-]*\.md)\b(?: §(\d+(?:\.\d+)?))?/g)) {
+        const doc = m[1]!.replace(/^\.\.\//, '')
+        const candidates = [doc, `${path.replace(/[^/]*$/, '')}${doc}`]
+        const found = candidates.find((c) => existsSync(c))
+        if (!found) { bad.push(`${path}: ${m[1]} (no such file)`); continue }
+        if (m[2] && !new RegExp(`^#+ ${m[2].replace('.', '\\.')}[. ]`, 'm').test(readFileSync(found, 'utf8'))) bad.push(`${path}: ${m[0]} (no such section)`)
       }
     }
     expect(bad).toEqual([])

@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely'
 // Cloud-kassa signers (ATOL Online v5 protocol). Frozen in time: never import application code here.
 export async function up(db: Kysely<any>): Promise<void> {
   // Every attempt to fiscalize a sale at a provider. external_id is unique forever per provider group,
-  // failed ones included (fiscal.md §4.1), so attempts are never deleted and a `fail` moves to a new row.
+  // failed ones included (docs/fiscal.md §4.1), so attempts are never deleted and a `fail` moves to a new row.
   await db.schema
     .createTable('atol_attempts')
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
