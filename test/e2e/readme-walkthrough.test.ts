@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
+import { createTestDatabase } from '../support/database.js'
+import { freePort } from '../support/processes.js'
 import { waitFor } from '../support/wait.js'
 
 const run = promisify(execFile)
@@ -13,10 +15,10 @@ const run = promisify(execFile)
 // default DATA_DIR and the files the walkthrough writes (machines.csv …) stay out of the checkout.
 const ENTRIES = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'node_modules', 'protocol', 'broker', 'gateway', 'device-sim', 'scripts']
 
-function walkthrough(): string {
+function readmeBlock(marker: string): string {
   const readme = readFileSync('README.md', 'utf8')
-  const block = /<!-- walkthrough:[^\n]*-->\n```sh\n([\s\S]*?)\n```/.exec(readme)
-  if (!block) throw new Error('README.md has no walkthrough block')
+  const block = new RegExp(`<!-- ${marker}:[^\\n]*-->\\n\`\`\`sh\\n([\\s\\S]*?)\\n\`\`\``).exec(readme)
+  if (!block) throw new Error(`README.md has no ${marker} block`)
   return block[1]!
 }
 
@@ -41,7 +43,7 @@ describe('the README walkthrough', () => {
     await waitFor(() => /^receipt\s/m.test(out) || start!.exitCode !== null, 'npm start to sell', 120_000)
     expect(out).toMatch(/^receipt\s/m)
 
-    const { stdout, stderr } = await run('sh', ['-ec', walkthrough()], { cwd: dir, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 })
+    const { stdout, stderr } = await run('sh', ['-ec', readmeBlock('walkthrough')], { cwd: dir, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 })
       .catch((err: { stdout: string; stderr: string; message: string }) => { throw new Error(`${err.message}\n${err.stdout}\n${err.stderr}`) })
     expect(stderr).toMatch(/device-sim: broker mqtt:\/\/127\.0\.0\.1:\d+ \(the running npm start found in \.\/data\)/)
     const lines = stdout.trim().split('\n')
@@ -59,5 +61,34 @@ describe('the README walkthrough', () => {
 
     process.kill(-start.pid!, 'SIGINT')
     expect(await exited).toBe(0)
+  })
+
+  it('runs the separate processes on PostgreSQL, on a scratch database and free ports', { timeout: 240_000 }, async () => {
+    const database = await createTestDatabase()
+    const mqttPort = await freePort()
+    // The block as written but for what must differ on a shared machine: the database, the ports, a 5 s run.
+    const block = readmeBlock('postgres walkthrough').split('\n').filter((l) => !l.startsWith('createdb '))
+      .map((l) => l.replace(/^export DATABASE_URL=\S+/, `export DATABASE_URL=${database.url}`).replaceAll('1884', String(mqttPort)).replace('--duration 60', '--duration 5'))
+      .join('\n')
+    expect(block).toContain('npm run broker &')
+    const shell = spawn('sh', ['-ec', block], { cwd: dir, env: { ...env, HTTP_PORT: String(await freePort()) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    let stdout = ''
+    let stderr = ''
+    shell.stdout!.on('data', (c: Buffer) => { stdout += c.toString() })
+    shell.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
+    try {
+      const code = await new Promise<number | null>((resolve) => shell.once('exit', resolve))
+      expect(code, stderr).toBe(0)
+      const report = JSON.parse(stdout.trim().split('\n').find((l) => l.startsWith('{"machines":50'))!) as { sent: number; receipted: number; unanswered: number }
+      expect(report.unanswered).toBe(0)
+      expect(report.receipted).toBe(report.sent)
+      expect(report.sent).toBeGreaterThan(0)
+    } finally {
+      // The broker and the gateway the block left in the background.
+      try { process.kill(-shell.pid!, 'SIGTERM') } catch { /* already gone */ }
+      await waitFor(() => { try { process.kill(-shell.pid!, 0); return false } catch { return true } }, 'the background processes to stop', 30_000)
+        .catch(() => process.kill(-shell.pid!, 'SIGKILL'))
+      await database.drop()
+    }
   })
 })
