@@ -8,6 +8,7 @@ import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broke
 import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
 import { startFleet } from '../device-sim/fleet.js'
 import { ConfigError, loadGatewayConfig } from '../gateway/config.js'
+import { dataDirFailureLine } from '../gateway/db/data-dir.messages.js'
 import { openDatabase } from '../gateway/db/database.js'
 import { serveEmbedded } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
@@ -66,9 +67,11 @@ async function main(): Promise<void> {
   const configs = loadConfigs()
   const logger = createLogger({ level: configs.gateway.logLevel === 'info' ? 'warn' : configs.gateway.logLevel, pretty: process.stdout.isTTY })
   const say = (line: string) => process.stdout.write(`${line}\n`)
-  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir })
-  await migrateToLatest(database.db)
-  const embedded = database.pglite ? await serveEmbedded(database.pglite, configs.gateway.dataDir) : null
+  // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
+  const fresh = process.argv.slice(2).includes('--fresh')
+  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir, role: 'npm start', fresh })
+  await migrateToLatest(database.db).catch((err: unknown) => { throw database.explain(err) })
+  const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
 
   const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
   })
   const gateway = createGateway({ config: gatewayConfig, database, logger })
   const started = await gateway.start()
+  database.lock?.announce({ mqttPort, httpPort: started.httpPort })
   const httpUrl = `http://localhost:${started.httpPort}`
   const machines = await provisionDemo(database.db)
 
@@ -121,6 +125,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  const dataDirLine = dataDirFailureLine(err, 'npm start -- --fresh')
+  if (dataDirLine) {
+    process.stderr.write(`start: ${dataDirLine}\n`)
+    process.exit(1)
+  }
   process.stderr.write(`start: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
 })

@@ -2,6 +2,7 @@
 // stdout; errors on stderr with a non-zero exit status.
 import { ConfigError, loadGatewayConfig } from '../config.js'
 import { openDatabase } from '../db/database.js'
+import { dataDirFailureLine } from '../db/data-dir.messages.js'
 import { embeddedServerUrl } from '../db/embedded-server.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { parseFleetArgs, UsageError } from './fleet.args.js'
@@ -11,9 +12,10 @@ import { FleetError } from './fleet.repository.js'
 async function main(): Promise<number> {
   const { command, args } = parseFleetArgs(process.argv.slice(2))
   const config = loadGatewayConfig()
-  // While `npm start` holds the embedded database, go through it rather than open its files twice.
-  const url = config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined
-  const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false })
+  // While another process holds the embedded database, go through it rather than open its files
+  // twice; refused (DataDirBusyError) when it does not serve them.
+  const url = config.databaseUrl ?? (await embeddedServerUrl(config.dataDir)) ?? undefined
+  const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false, role: 'npm run fleet' })
   try {
     await migrateToLatest(database.db)
     const result = await runFleetCommand(database.db, command, args)
@@ -25,6 +27,11 @@ async function main(): Promise<number> {
 }
 
 main().then((code) => process.exit(code), (err: unknown) => {
+  const dataDirLine = dataDirFailureLine(err, 'npm start -- --fresh')
+  if (dataDirLine) {
+    process.stderr.write(`fleet: ${dataDirLine}\n`)
+    process.exit(1)
+  }
   if (err instanceof UsageError || err instanceof FleetError || err instanceof ConfigError) {
     process.stderr.write(`fleet: ${err.message}\n`)
     process.exit(err instanceof UsageError || err instanceof ConfigError ? 2 : 1)
