@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { sql } from 'kysely'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../gateway/db/database.js'
 import { parseReceiptQr } from '../../protocol/index.js'
 import { waitFor } from '../support/wait.js'
@@ -35,14 +35,14 @@ describe('one embedded data directory, one process', () => {
     return s
   }
 
-  const RECEIPT = /^receipt\s+\S+\s+.*?(t=\S+)\s+http\S+$/gm
+  const RECEIPT = /^receipt\s+\S+\s+.*?(t=\S+)\s+http\S+$/m
   async function firstReceipt(s: Started): Promise<void> {
     const died = s.exited.then((code) => { throw new Error(`exited with ${code}:\n${s.output()}`) })
-    await Promise.race([died, waitFor(() => RECEIPT.test(s.output()) && (RECEIPT.lastIndex = 0, true), 'a receipt line', 120_000)])
+    await Promise.race([died, waitFor(() => RECEIPT.test(s.output()), 'a receipt line', 120_000)])
     died.catch(() => {})
   }
   /** Every receipt a process printed, as (fn, fd, fiscal sign). */
-  const receipts = (s: Started) => [...s.output().matchAll(RECEIPT)].map((m) => parseReceiptQr(m[1]!)!)
+  const receipts = (s: Started) => [...s.output().matchAll(new RegExp(RECEIPT, 'gm'))].map((m) => parseReceiptQr(m[1]!)!)
 
   /** The data directory's paths that a traced process opened, created, renamed, removed or truncated. */
   function touched(traceFile: string): string[] {
@@ -52,6 +52,11 @@ describe('one embedded data directory, one process', () => {
       /\b(open|openat|openat2|creat|mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|rmdir|truncate|link|linkat|symlink|symlinkat|chmod|fchmodat|utimensat)\(/.test(line) &&
       line.includes(`"${dataDir}`))
   }
+
+  beforeAll(async () => {
+    // The refused process is traced to show it opened nothing in the directory.
+    await run('strace', ['-V']).catch(() => { throw new Error('this test needs strace (apt-get install strace)') })
+  })
 
   afterAll(async () => {
     for (const s of started) if (s.child.pid && s.child.exitCode === null && s.child.signalCode === null) process.kill(-s.child.pid, 'SIGKILL')

@@ -48,7 +48,7 @@ describe('the line a refused process prints', () => {
     expect(dataDirFailureLine(busy, 'npm start -- --fresh')).toBe(
       'DATA_DIR ./data is in use by process 4242 (npm start, MQTT 1884, HTTP 8080, database 127.0.0.1:40123): stop it, set another DATA_DIR, or reach it with `npm run fleet -- list`')
     expect(dataDirFailureLine(new DataDirBusyError('./data', { pid: 7, role: 'npm run fleet' }), 'npm start -- --fresh')).toBe(
-      'DATA_DIR ./data is in use by process 7 (npm run fleet): stop it, set another DATA_DIR, or wait for it to finish')
+      'DATA_DIR ./data is in use by process 7 (npm run fleet): stop it, set another DATA_DIR, or try again in a moment (it does not serve its database, or not yet)')
   })
 
   it('names the damage and the command that moves the directory aside', () => {
