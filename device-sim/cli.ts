@@ -10,12 +10,12 @@ import { startFleet, type FleetMachine, type FleetReport, type FleetSnapshot } f
 // duplicate or conflicting receipts, or no connection; 2: bad arguments.
 
 /** Finds a running `npm start` by its data directory (scripts/sim.ts passes the rendezvous in). */
-export type FindRunningDemo = (dataDir: string) => { mqttUrl: string } | null
+export type FindRunningDemo = (dataDir: string) => Promise<{ mqttUrl: string } | null>
 
 /** s without any answer after which the simulator says what it sees, while it keeps running. */
 const SILENCE_WARNING_S = 15
 
-export async function runSimCli(argv: readonly string[], findRunningDemo: FindRunningDemo = () => null): Promise<number> {
+export async function runSimCli(argv: readonly string[], findRunningDemo: FindRunningDemo = async () => null): Promise<number> {
   let env
   try {
     env = loadSimEnv()
@@ -29,7 +29,7 @@ export async function runSimCli(argv: readonly string[], findRunningDemo: FindRu
     process.stdout.write(`${USAGE}\n`)
     return 0
   }
-  const demo = args.urlSource === 'default' ? findRunningDemo(env.dataDir) : null
+  const demo = args.urlSource === 'default' ? await findRunningDemo(env.dataDir) : null
   const broker: BrokerChoice = { url: demo?.mqttUrl ?? args.url, source: demo ? 'demo' : args.urlSource, dataDir: env.dataDir }
   process.stderr.write(`device-sim: ${describeBroker(broker)}\n`)
   const withCredentials = args.credentials !== undefined

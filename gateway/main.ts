@@ -1,7 +1,9 @@
 // Composition root of `npm run gateway`: config, logger, database, gateway, shutdown.
 import { describeStartFailure, type StartFailureAdvice } from '../protocol/start-failure.js'
 import { ConfigError, loadGatewayConfig, wantsStacks } from './config.js'
+import { dataDirFailureLine } from './db/data-dir.messages.js'
 import { openDatabase } from './db/database.js'
+import { serveEmbedded } from './db/embedded-server.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
 
@@ -20,10 +22,15 @@ async function main(): Promise<void> {
   }
   advice.ports = { [config.httpPort]: 'HTTP_PORT' }
   const logger = createLogger({ level: config.logLevel, name: 'gateway' })
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir })
+  // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
+  const fresh = process.argv.slice(2).includes('--fresh')
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, role: 'npm run gateway', fresh })
   if (database.kind === 'pglite') logger.warn({ dataDir: config.dataDir }, 'no DATABASE_URL: using embedded PGlite (one process only)')
   const gateway = createGateway({ config, database, logger })
-  const { httpPort } = await gateway.start()
+  const { httpPort } = await gateway.start().catch((err: unknown) => { throw database.explain(err) })
+  // The fleet CLI reaches the embedded database through this process (embedded-server.ts).
+  const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
+  database.lock?.announce({ httpPort })
   logger.info({ httpPort, mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway started')
 
   let stopping = false
@@ -35,6 +42,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1) }, 20_000)
     force.unref()
     gateway.stop()
+      .then(() => embedded?.stop())
       .then(() => database.close())
       .then(() => { logger.info('stopped'); process.exit(0) })
       .catch((err) => { logger.error({ err }, 'error while stopping'); process.exit(1) })
@@ -44,6 +52,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  const dataDirLine = dataDirFailureLine(err, 'npm run gateway -- --fresh')
+  if (dataDirLine) {
+    process.stderr.write(`gateway: ${dataDirLine}\n`)
+    process.exit(1)
+  }
   process.stderr.write(`gateway: ${describeStartFailure(err, { debug: wantsStacks(), advice })}\n`)
   process.exit(1)
 })

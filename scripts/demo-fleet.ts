@@ -17,21 +17,31 @@ const PLACES = [
 
 /**
  * The demo kassa and five machines, provisioned through the same commands an operator runs. A
- * machine's secret is shown only once, so on a restart the demo machines get fresh ones.
+ * machine's secret is shown only once, so on a restart the demo machines get fresh ones. Idempotent,
+ * even against another `npm start` provisioning the same PostgreSQL database at the same moment:
+ * what the other one added first is taken as it is.
  */
 export async function provisionDemo(db: Kysely<Database>, count: number = PLACES.length): Promise<{ id: string; secret: string }[]> {
-  if (!(await db.selectFrom('kassas').select('id').where('id', '=', DEMO_KASSA.id).executeTakeFirst())) {
-    await runFleetCommand(db, 'add-kassa', DEMO_KASSA)
+  if (!(await kassaExists(db))) {
+    await runFleetCommand(db, 'add-kassa', DEMO_KASSA).catch(async (err: unknown) => {
+      if (!(await kassaExists(db))) throw err
+    })
   }
   const machines: { id: string; secret: string }[] = []
   const places = Array.from({ length: count }, (_, i) =>
     PLACES[i] ?? [`VM-${String(i + 1).padStart(3, '0')}`, 'г. Москва, ул. Тверская, д. 1', `Автомат № ${i + 1}`])
   for (const [id, address, place] of places) {
-    const exists = await db.selectFrom('machines').select('id').where('id', '=', id).executeTakeFirst()
-    const { output } = exists
-      ? await runFleetCommand(db, 'rotate-secret', { id })
-      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place })
+    const rotate = () => runFleetCommand(db, 'rotate-secret', { id })
+    const { output } = (await machineExists(db, id))
+      ? await rotate()
+      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place }).catch(async (err: unknown) => {
+        if (await machineExists(db, id)) return rotate()
+        throw err
+      })
     machines.push(output as { id: string; secret: string })
   }
   return machines
 }
+
+const kassaExists = async (db: Kysely<Database>) => !!(await db.selectFrom('kassas').select('id').where('id', '=', DEMO_KASSA.id).executeTakeFirst())
+const machineExists = async (db: Kysely<Database>, id: string) => !!(await db.selectFrom('machines').select('id').where('id', '=', id).executeTakeFirst())

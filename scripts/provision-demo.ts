@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new ConfigError(['--machines: must be a whole number from 1 to 100000'])
   if (!values.out) throw new ConfigError(['--out: the file to write the credentials to is required'])
   const config = loadGatewayConfig()
-  const database = await openDatabase({ url: config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined, dataDir: config.dataDir, poolSize: 1, prepare: false })
+  const database = await openDatabase({ url: config.databaseUrl ?? (await embeddedServerUrl(config.dataDir)) ?? undefined, dataDir: config.dataDir, poolSize: 1, prepare: false, role: 'npm run demo:provision' })
   try {
     await migrateToLatest(database.db)
     const machines = await provisionDemo(database.db, count)

@@ -8,6 +8,7 @@ import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broke
 import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
 import { startFleet } from '../device-sim/fleet.js'
 import { ConfigError, loadGatewayConfig, wantsStacks } from '../gateway/config.js'
+import { dataDirFailureLine } from '../gateway/db/data-dir.messages.js'
 import { describeStartFailure } from '../protocol/start-failure.js'
 import { openDatabase } from '../gateway/db/database.js'
 import { serveEmbedded } from '../gateway/db/embedded-server.js'
@@ -15,7 +16,6 @@ import { migrateToLatest } from '../gateway/db/migrate.js'
 import { createGateway } from '../gateway/gateway.js'
 import { createLogger } from '../gateway/logger.js'
 import { provisionDemo } from './demo-fleet.js'
-import { announceDemoBroker } from './lib/running-demo.js'
 
 function loadConfigs() {
   try {
@@ -68,13 +68,15 @@ async function main(): Promise<void> {
   const configs = loadConfigs()
   const logger = createLogger({ level: configs.gateway.logLevel === 'info' ? 'warn' : configs.gateway.logLevel, pretty: process.stdout.isTTY })
   const say = (line: string) => process.stdout.write(`${line}\n`)
-  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir })
-  await migrateToLatest(database.db)
-  const embedded = database.pglite ? await serveEmbedded(database.pglite, configs.gateway.dataDir) : null
+  // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
+  const fresh = process.argv.slice(2).includes('--fresh')
+  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir, role: 'npm start', fresh })
+  await migrateToLatest(database.db).catch((err: unknown) => { throw database.explain(err) })
+  const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
 
   const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
-  const unannounce = embedded ? announceDemoBroker(configs.gateway.dataDir, mqttUrl) : null
+  database.lock?.announce({ mqttPort }) // `npm run sim` finds this broker through the lock
   const httpPort = await freePort(configs.gateway.httpPort, logger)
   const gatewayConfig = Object.freeze({
     ...configs.gateway, mqttUrl, mqttPassword: configs.broker.gatewayPassword, httpPort,
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
   })
   const gateway = createGateway({ config: gatewayConfig, database, logger })
   const started = await gateway.start()
+  database.lock?.announce({ mqttPort, httpPort: started.httpPort })
   const httpUrl = `http://localhost:${started.httpPort}`
   const machines = await provisionDemo(database.db)
 
@@ -111,7 +114,6 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     say('\nstopping…')
-    unannounce?.()
     await fleet.stop()
     await gateway.stop()
     await broker.stop()
@@ -125,6 +127,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  const dataDirLine = dataDirFailureLine(err, 'npm start -- --fresh')
+  if (dataDirLine) {
+    process.stderr.write(`start: ${dataDirLine}\n`)
+    process.exit(1)
+  }
   const advice = { refused: 'is PostgreSQL running there? Check DATABASE_URL, or unset it for the embedded database' }
   process.stderr.write(`start: ${describeStartFailure(err, { debug: wantsStacks(), advice })}\n`)
   process.exit(1)

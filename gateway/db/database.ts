@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import { asDataDirDamage, DataDirDamagedError, setAside } from './data-dir.damage.js'
+import { acquireDataDir, type DataDirLock } from './data-dir.lock.js'
 import { PGliteDialect } from './pglite.dialect.js'
 import { PreparedClient } from './prepared-client.js'
 import type { Database } from './schema.js'
@@ -17,6 +19,10 @@ export interface DatabaseOptions {
    * one session, where the next run's statement of the same name would already exist.
    */
   prepare?: boolean
+  /** Who opens an embedded directory (`npm start`…): what a process refused the directory is told. */
+  role?: string
+  /** Move an existing embedded directory aside (data-dir.damage.ts) and start with an empty one. */
+  fresh?: boolean
 }
 
 export interface DatabaseHandle {
@@ -24,6 +30,10 @@ export interface DatabaseHandle {
   kind: 'postgres' | 'pglite'
   /** The embedded database, for serving it over the wire to the CLI; null on PostgreSQL. */
   pglite: PGlite | null
+  /** The embedded directory's lock (data-dir.lock.ts), held until close; null on PostgreSQL. */
+  lock: DataDirLock | null
+  /** `err` as a DataDirDamagedError when it says the embedded directory's files cannot be read; else `err`. */
+  explain(err: unknown): unknown
   close(): Promise<void>
 }
 
@@ -58,18 +68,38 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // the pool discards it on release.
     pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-    return { db, kind: 'postgres', pglite: null, close: () => db.destroy() }
+    return { db, kind: 'postgres', pglite: null, lock: null, explain: (err) => err, close: () => db.destroy() }
   }
-  mkdirSync(options.dataDir, { recursive: true })
-  const pglite = await PGlite.create(options.dataDir, { parsers: { [INT8_OID]: parseInt8 } })
+  // The lock comes before anything touches the directory: a process refused it has opened nothing.
+  const lock = await acquireDataDir(options.dataDir, options.role ?? 'another process')
+  let pglite: PGlite
+  const log: string[] = []
+  try {
+    const setAsideTo = options.fresh ? setAside(options.dataDir) : null
+    if (setAsideTo) process.stderr.write(`moved ${options.dataDir} aside to ${setAsideTo}; starting with an empty database\n`)
+    mkdirSync(options.dataDir, { recursive: true })
+    // PostgreSQL's own log lines say what is wrong with damaged files; PGlite only aborts.
+    pglite = await PGlite.create(options.dataDir, {
+      parsers: { [INT8_OID]: parseInt8 },
+      onStderr: (line) => { log.push(line); if (log.length > 50) log.shift(); return true },
+    })
+  } catch (err) {
+    await lock.release()
+    // A file-system refusal (permissions, a read-only disk) is not damage: moving the directory aside would not help.
+    if ((err as NodeJS.ErrnoException).syscall) throw err
+    throw asDataDirDamage(err, options.dataDir, log) ?? new DataDirDamagedError(options.dataDir, String(err), { cause: err })
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,
     kind: 'pglite',
     pglite,
+    lock,
+    explain: (err) => asDataDirDamage(err, options.dataDir, log) ?? err,
     close: async () => {
       await db.destroy()
       await pglite.close()
+      await lock.release()
     },
   }
 }

@@ -1,48 +1,33 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
+import { DataDirBusyError, findHolder, type DataDirLock } from './data-dir.lock.js'
 
-// PGlite is one process's database. While `npm start` runs, it serves its PGlite over the
-// PostgreSQL wire protocol on loopback and leaves this note in DATA_DIR, so `npm run fleet`
-// reaches the same data through it instead of opening the files a second time.
-const NOTE = '.embedded-server.json'
+// PGlite is one process's database. While `npm start` or `npm run gateway` holds an embedded
+// directory, it serves its PGlite over the PostgreSQL wire protocol on loopback and announces the
+// port through the directory's lock (data-dir.lock.ts), so `npm run fleet` reaches the same data
+// through it instead of opening the files a second time. Nothing is written to the directory: no
+// note that a killed process would leave behind, or that another process could remove.
 
-export interface EmbeddedServerNote { pid: number; port: number }
-
-export async function serveEmbedded(pglite: PGlite, dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function serveEmbedded(pglite: PGlite, lock: DataDirLock): Promise<{ url: string; stop(): Promise<void> }> {
   const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0 })
   await server.start()
-  const address = server.getServerConn()
-  const port = Number(address.split(':').pop())
-  const note: EmbeddedServerNote = { pid: process.pid, port }
-  writeFileSync(join(dataDir, NOTE), JSON.stringify(note))
+  const port = Number(server.getServerConn().split(':').pop())
+  lock.announce({ dbPort: port })
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
-    stop: async () => {
-      rmSync(join(dataDir, NOTE), { force: true })
-      await server.stop()
-    },
+    url: embeddedUrl(port),
+    stop: () => server.stop(),
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+const embeddedUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`
 
-/** The URL of a running `npm start` that holds DATA_DIR, or null when no process holds it. */
-export function embeddedServerUrl(dataDir: string): string | null {
-  let note: EmbeddedServerNote
-  try {
-    note = JSON.parse(readFileSync(join(dataDir, NOTE), 'utf8')) as EmbeddedServerNote
-  } catch {
-    return null
-  }
-  if (!alive(note.pid)) return null
-  return `postgres://postgres@127.0.0.1:${note.port}/postgres?sslmode=disable`
+/**
+ * The URL of the running process that holds DATA_DIR and serves it; null when no process holds it
+ * (the caller may open it); DataDirBusyError when its holder does not serve it.
+ */
+export async function embeddedServerUrl(dataDir: string): Promise<string | null> {
+  const holder = await findHolder(dataDir)
+  if (!holder) return null
+  if (holder.dbPort === undefined) throw new DataDirBusyError(dataDir, holder)
+  return embeddedUrl(holder.dbPort)
 }

@@ -1,8 +1,9 @@
 // `npm run fleet -- <command> [--option value …]`: provisioning and checks. Readable text on a
 // terminal, one JSON object on stdout when piped or with --json; errors on stderr, one line, with
 // a non-zero exit status.
-import { ConfigError, loadGatewayConfig, wantsStacks, type GatewayConfig } from '../config.js'
+import { ConfigError, loadGatewayConfig, wantsStacks } from '../config.js'
 import { openDatabase } from '../db/database.js'
+import { dataDirFailureLine } from '../db/data-dir.messages.js'
 import { embeddedServerUrl } from '../db/embedded-server.js'
 import { describeStartFailure } from '../../protocol/start-failure.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -12,11 +13,6 @@ import { commandHelp, toolHelp } from './fleet.help.js'
 import { formatHuman } from './fleet.output.js'
 import { FleetError } from './fleet.repository.js'
 
-/** The database the gateway uses: DATABASE_URL, or a running `npm start`'s embedded one, or DATA_DIR's files. */
-function databaseUrl(config: Readonly<GatewayConfig>): string | undefined {
-  return config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined
-}
-
 async function main(): Promise<number> {
   const line = parseCommandLine(process.argv.slice(2))
   if (line.help) {
@@ -24,7 +20,10 @@ async function main(): Promise<number> {
     return 0
   }
   const config = loadGatewayConfig()
-  const database = await openDatabase({ url: databaseUrl(config), dataDir: config.dataDir, poolSize: 1, prepare: false })
+  // While another process holds the embedded database, go through it rather than open its files
+  // twice; refused (DataDirBusyError) when it does not serve them.
+  const url = config.databaseUrl ?? (await embeddedServerUrl(config.dataDir)) ?? undefined
+  const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false, role: 'npm run fleet' })
   try {
     await migrateToLatest(database.db)
     const result = await runFleetCommand(database.db, line.command, line.args)
@@ -38,6 +37,11 @@ async function main(): Promise<number> {
 }
 
 main().then((code) => process.exit(code), (err: unknown) => {
+  const dataDirLine = dataDirFailureLine(err, 'npm start -- --fresh')
+  if (dataDirLine) {
+    process.stderr.write(`fleet: ${dataDirLine}\n`)
+    process.exit(1)
+  }
   if (err instanceof UsageError || err instanceof FleetError || err instanceof ConfigError) {
     const command = FLEET_COMMANDS.find((c) => c === process.argv[2])
     const hint = err instanceof UsageError ? `\n(npm run fleet -- ${command ? `${command} --help lists its options` : '--help lists the commands'})` : ''
