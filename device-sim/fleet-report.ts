@@ -36,6 +36,10 @@ export interface FleetReport {
   ratePerSecond: number
   /** Connection errors by message (at most 5 kinds), e.g. a refused login. */
   connectionErrors: Record<string, number>
+  /** Vends counted in the machines' audits whose sales were never published (the `offline` option). */
+  offline: number
+  /** EVA-DTS audits uploaded, answered stored or rejected, and still unanswered at the end. */
+  audits: { uploaded: number; stored: number; rejected: number; unanswered: number }
 }
 
 /** A progress reading, about once a second. */
@@ -70,6 +74,8 @@ export class FleetCounters {
   invalid = 0
   republished = 0
   restored = 0
+  offline = 0
+  readonly audits = { uploaded: 0, stored: 0, rejected: 0 }
   readonly latency = new LatencyHistogram()
   readonly scheduleLag = new LatencyHistogram()
   readonly connectionErrors = new Map<string, number>()
@@ -105,7 +111,7 @@ export class FleetCounters {
     }
   }
 
-  report(fleet: { machines: number; connected: number; durationS: number; unanswered: number }): FleetReport {
+  report(fleet: { machines: number; connected: number; durationS: number; unanswered: number; auditsUnanswered: number }): FleetReport {
     const durationS = Math.round(fleet.durationS * 1000) / 1000
     return {
       machines: fleet.machines,
@@ -126,6 +132,8 @@ export class FleetCounters {
       scheduleLagMs: this.scheduleLag.summary(),
       ratePerSecond: durationS > 0 ? Math.round((this.sent / durationS) * 10) / 10 : 0,
       connectionErrors: Object.fromEntries(this.connectionErrors),
+      offline: this.offline,
+      audits: { ...this.audits, unanswered: fleet.auditsUnanswered },
     }
   }
 }

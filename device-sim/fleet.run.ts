@@ -61,6 +61,10 @@ export class FleetRun {
           onSent: (kind) => {
             if (kind === 'republish') this.#counters.republished += 1
           },
+          onAudit: (answer) => {
+            this.#counters.audits[answer.status] += 1
+            if (this.#phase === 'draining') this.#wake()
+          },
           onInvalidDisplay: () => {
             this.#counters.invalid += 1
           },
@@ -85,7 +89,14 @@ export class FleetRun {
       connected: this.#machines.filter((m) => m.everConnected).length,
       durationS: Math.max(0, this.#salesEndedAt - this.#salesStartedAt) / 1000,
       unanswered: this.#machines.reduce((n, m) => n + m.state.pendingCount, 0),
+      auditsUnanswered: this.#machines.reduce((n, m) => n + m.pendingAudits, 0),
     })
+  }
+
+  uploadAudits(): number {
+    for (const machine of this.#machines) machine.uploadAudit()
+    this.#counters.audits.uploaded += this.#machines.length
+    return this.#machines.length
   }
 
   stop(): void {
@@ -164,6 +175,8 @@ export class FleetRun {
     // Each start settles within the connect timeout; stop() and abort do not wait for them.
     await Promise.race([Promise.all(starts), this.#halted])
     this.#refreshEligible()
+    // The first audit of the run: the baseline the run's vends are counted from.
+    if (this.#o.audits) this.uploadAudits()
     if (this.#eligible.length === 0 && !this.#ending && this.#machines.length > 0) {
       const reasons = [...this.#counters.connectionErrors.keys()]
       throw new Error(`no machine could connect to ${this.#o.url}${reasons.length ? `: ${reasons.join('; ')}` : ''}`)
@@ -178,14 +191,22 @@ export class FleetRun {
     const start = (this.#salesStartedAt = preciseClock() + (this.#o.idleS ?? 0) * 1000)
     const end = start + this.#o.durationS * 1000
     let k = 0
+    const offline = this.#offlinePlan()
     const scheduled = () => (intervalMs === Infinity ? Infinity : start + k * intervalMs)
     while (!this.#ending) {
       const now = preciseClock()
       // Every sale whose time has come, in order: open loop, never waiting for answers.
       for (; this.#eligible.length > 0 && scheduled() <= now && scheduled() < end; k++) {
         this.#counters.scheduleLag.record(now - scheduled())
-        const machine = pick(this.#random, this.#eligible)
         const sale = generate(new Date())
+        if (offline.due(k)) {
+          const machine = offline.next()
+          const item = { ...sale.items[0]!, qty: 1 }
+          machine.sellOffline({ ...sale, items: [item], payment: { method: 'cash', amount: item.price } })
+          this.#counters.offline += 1
+          continue
+        }
+        const machine = pick(this.#random, this.#eligible)
         machine.sell(sale)
         if (sale.payment.method === 'cash') this.#cashBox.set(machine.id, (this.#cashBox.get(machine.id) ?? 0) + sale.payment.amount)
         this.#counters.sent += 1
@@ -206,6 +227,30 @@ export class FleetRun {
     while (!this.#aborted && this.#inFlight > 0 && preciseClock() < deadline) {
       await this.#wait(deadline - preciseClock()) // woken by the last answer
     }
+    // The closing audit, once the sales are answered: every vend of the run is in it.
+    if (!this.#o.audits || this.#aborted) return
+    this.uploadAudits()
+    while (!this.#aborted && this.#machines.some((m) => m.pendingAudits > 0) && preciseClock() < deadline + 10_000) {
+      await this.#wait(Math.min(TICK_MS * 5, deadline + 10_000 - preciseClock()))
+    }
+  }
+
+  /** Which sales of the run are offline vends (evenly spread) and the machine each goes to (in turn). */
+  #offlinePlan(): { due: (k: number) => boolean; next: () => SimMachine } {
+    const o = this.#o.offline
+    if (!o || o.vends <= 0 || o.machines.length === 0) return { due: () => false, next: () => { throw new Error('no offline machines') } }
+    const machines = o.machines.map((id) => {
+      const m = this.#machines.find((x) => x.id === id)
+      if (!m) throw new Error(`offline machine ${id} is not in the fleet`)
+      return m
+    })
+    const total = Number.isFinite(this.#o.durationS) ? Math.floor(this.#o.rate * this.#o.durationS) : o.vends * 10
+    const step = Math.max(1, Math.floor(total / o.vends))
+    let done = 0
+    return {
+      due: (k) => done < o.vends && k % step === 0,
+      next: () => machines[done++ % machines.length]!,
+    }
   }
 
   async #close(): Promise<void> {
@@ -220,13 +265,15 @@ export class FleetRun {
 
   #startTimers(): void {
     const telemetryMs = (this.#o.telemetryIntervalS ?? 60) * 1000
+    const auditMs = (this.#o.audits?.intervalS ?? 0) * 1000
+    if (auditMs > 0) this.#timers.push(setInterval(() => this.uploadAudits(), auditMs))
     // First readings spread over one interval, so the fleet does not report in one burst.
     const nextTelemetry = this.#machines.map(() => preciseClock() + Math.random() * telemetryMs)
     this.#timers.push(
       setInterval(() => {
         const now = preciseClock()
         for (const [i, machine] of this.#machines.entries()) {
-          if (machine.state.pendingCount > 0) machine.tick(now)
+          if (machine.state.pendingCount > 0 || machine.pendingAudits > 0) machine.tick(now)
           if (telemetryMs > 0 && now >= (nextTelemetry[i] ?? Infinity)) {
             nextTelemetry[i] = now + telemetryMs
             machine.publishTelemetry({
