@@ -36,10 +36,16 @@ export interface FleetReport {
   ratePerSecond: number
   /** Connection errors by message (at most 5 kinds), e.g. a refused login. */
   connectionErrors: Record<string, number>
-  /** Vends counted in the machines' audits whose sales were never published (the `offline` option). */
-  offline: number
+  /** Vends counted in the machines' audits whose sales were never published (the `offline` option): how many, kopecks, per machine. */
+  offline: OfflineVends
   /** EVA-DTS audits uploaded, answered stored or rejected, and still unanswered at the end. */
   audits: { uploaded: number; stored: number; rejected: number; unanswered: number }
+}
+
+export interface OfflineVends {
+  vends: number
+  value: number
+  byMachine: Record<string, { vends: number; value: number }>
 }
 
 /** A progress reading, about once a second. */
@@ -74,7 +80,7 @@ export class FleetCounters {
   invalid = 0
   republished = 0
   restored = 0
-  offline = 0
+  readonly offline: OfflineVends = { vends: 0, value: 0, byMachine: {} }
   readonly audits = { uploaded: 0, stored: 0, rejected: 0 }
   readonly latency = new LatencyHistogram()
   readonly scheduleLag = new LatencyHistogram()
@@ -102,6 +108,14 @@ export class FleetCounters {
         this.unknown += 1
         break
     }
+  }
+
+  offlineVend(machineId: string, value: number): void {
+    this.offline.vends += 1
+    this.offline.value += value
+    const m = (this.offline.byMachine[machineId] ??= { vends: 0, value: 0 })
+    m.vends += 1
+    m.value += value
   }
 
   connectionError(err: Error): void {
@@ -132,7 +146,7 @@ export class FleetCounters {
       scheduleLagMs: this.scheduleLag.summary(),
       ratePerSecond: durationS > 0 ? Math.round((this.sent / durationS) * 10) / 10 : 0,
       connectionErrors: Object.fromEntries(this.connectionErrors),
-      offline: this.offline,
+      offline: structuredClone(this.offline),
       audits: { ...this.audits, unanswered: fleet.auditsUnanswered },
     }
   }

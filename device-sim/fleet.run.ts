@@ -203,7 +203,7 @@ export class FleetRun {
           const machine = offline.next()
           const item = { ...sale.items[0]!, qty: 1 }
           machine.sellOffline({ ...sale, items: [item], payment: { method: 'cash', amount: item.price } })
-          this.#counters.offline += 1
+          this.#counters.offlineVend(machine.id, item.price)
           continue
         }
         const machine = pick(this.#random, this.#eligible)

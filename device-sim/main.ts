@@ -104,7 +104,7 @@ function summary(r: FleetReport): string {
   return (
     `${r.connected}/${r.machines} machines, ${r.durationS} s at ${r.ratePerSecond} sales/s: sent ${r.sent}, ` +
     `receipted ${r.receipted}, rejected ${r.rejected}, lost ${r.unanswered}, duplicates ${r.duplicates}, ` +
-    `republished ${r.republished}` + (r.offline ? `, offline vends ${r.offline}` : '') +
+    `republished ${r.republished}` + (r.offline.vends ? `, offline vends ${r.offline.vends}` : '') +
     (r.audits.uploaded ? `, audits ${r.audits.stored}/${r.audits.uploaded} stored` : '') + `; latency p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms`
   )
 }

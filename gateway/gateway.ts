@@ -52,7 +52,7 @@ export function createGateway(deps: GatewayDeps) {
     // Fleet health: alerts over the shared state, metrics on a registry of this gateway's own.
     const now = deps.now ?? (() => new Date())
     const alerts = createAlertEvaluator({
-      load: createFleetSnapshotLoader(db), thresholds: config.alerts, intervalMs: config.alerts.intervalMs, now,
+      load: createFleetSnapshotLoader(db, { auditSettleMs: config.auditSettleS * 1000 }), thresholds: config.alerts, intervalMs: config.alerts.intervalMs, now,
       logger: logger.child({ component: 'alerts' }),
     })
     const registry = new Registry()

@@ -1,4 +1,5 @@
 // The API's view of a stored audit and of the fleet's unreceipted intervals (pure).
+import type { UnreceiptedInterval } from '../alerts/alert.types.js'
 import type { AuditListRow } from './audit.repository.js'
 import type { ElementValue } from './audit.types.js'
 import type { IntervalReport } from './reconciliation.repository.js'
@@ -18,14 +19,8 @@ export function auditItem(row: AuditListRow) {
   }
 }
 
-export interface UnreceiptedRow {
-  machineId: string
-  intervalId: number
-  from: Date
-  to: Date
-  /** Kopecks and vends without a receipt. */
-  value: number
-  count: number
+/** An unreceipted interval as the fleet-wide list shows it, with the cash/cashless split. */
+export interface UnreceiptedRow extends UnreceiptedInterval {
   cash: number | null
   cashless: number | null
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { machinesWithAuditsSince, reconcileMachine, type IntervalReport } from './reconciliation.repository.js'
 
@@ -17,4 +17,11 @@ export async function fleetUnreceipted(db: Kysely<Database>, now: Date, settleMs
     out.push(...reports.filter((r) => r.verdict === 'unreceipted'))
   }
   return out.sort((a, b) => b.to.getTime() - a.to.getTime())
+}
+
+/** Changes whenever an audit is stored or a correction issued: what the fleet's reconciliation depends on besides time. */
+export async function reconciliationVersion(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ a: number | null; c: number | null }>`
+    select (select max(id) from audits) as a, (select max(id) from audit_corrections) as c`.execute(db)
+  return `${rows[0]?.a ?? 0}/${rows[0]?.c ?? 0}`
 }

@@ -16,7 +16,7 @@ async function main(): Promise<number> {
   const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false })
   try {
     await migrateToLatest(database.db)
-    const result = await runFleetCommand(database.db, command, args)
+    const result = await runFleetCommand(database.db, command, args, new Date(), { providerSecret: config.providerSecret })
     process.stdout.write(`${JSON.stringify(result.output)}\n`)
     return result.exitCode
   } finally {
