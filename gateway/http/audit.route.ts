@@ -5,6 +5,8 @@ import { MACHINE_ID_PATTERN } from '../../protocol/index.js'
 import { auditItem, unreceiptedCsv, unreceiptedRow } from '../audit/audit-view.js'
 import { auditRaw, listAudits } from '../audit/audit.repository.js'
 import { fleetUnreceipted } from '../audit/fleet-reconciliation.js'
+import { atolCorrection } from '../audit/atol-correction.js'
+import { issueCorrection } from '../audit/correction.service.js'
 import { reconcileMachine } from '../audit/reconciliation.repository.js'
 import type { Database } from '../db/schema.js'
 import { decodeCursor, page } from '../operator/cursor.js'
@@ -15,6 +17,8 @@ export interface AuditRouteDeps {
   operatorToken: string
   now: () => Date
   settleMs: number
+  /** Cloud kassas' passwords (config.providerSecret), for corrections on an ATOL kassa. */
+  providerSecret: (name: string) => string | undefined
 }
 
 const AuditsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional() })
@@ -54,6 +58,21 @@ export async function auditRoutes(api: FastifyInstance, deps: AuditRouteDeps): P
       ...(q.data.from && { from: new Date(q.data.from) }), ...(q.data.to && { to: new Date(q.data.to) }), now: deps.now(), settleMs: deps.settleMs,
     })
     return { items, next: null }
+  })
+
+  // The dashboard's "issue a correction receipt" button: the same as `fleet correct`, once per interval ever.
+  const provider = atolCorrection({ providerSecret: deps.providerSecret })
+  api.post<{ Params: { id: string; interval: string } }>('/machines/:id/intervals/:interval/correction', async (req, reply) => {
+    const intervalId = Number(req.params.interval)
+    if (!MACHINE_ID_PATTERN.test(req.params.id) || !Number.isSafeInteger(intervalId) || intervalId < 1) return reply.code(404).send({ error: 'interval not found' })
+    const outcome = await issueCorrection(db, { machineId: req.params.id, intervalId, now: deps.now(), settleMs: deps.settleMs }, provider)
+    if (!outcome.ok) return reply.code(409).send({ error: outcome.reason })
+    const c = outcome.correction
+    return reply.code(outcome.created ? 201 : 200).send({
+      created: outcome.created, status: c.status, total: c.total, cash: c.cash, ecash: c.ecash, vends: c.vends, baseDate: c.base_date,
+      fn: c.fn, fd: c.fd, fp: c.fp, error: c.error,
+      receiptUrl: c.fn !== null && c.fd !== null && c.fp !== null ? `/r/${c.fn}/${c.fd}?fp=${c.fp}` : null,
+    })
   })
 
   // The fleet-wide list of unreceipted amounts; `?format=csv` for a spreadsheet.

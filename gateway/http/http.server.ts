@@ -50,6 +50,7 @@ export function createHttpServer(deps: HttpServerDeps) {
   })
   void app.register(auditRoutes, {
     prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, now: deps.now ?? (() => new Date()), settleMs: deps.config.auditSettleS * 1000,
+    providerSecret: deps.config.providerSecret,
   })
   if (deps.metrics) void app.register(metricsRoutes, { registry: deps.metrics, token: deps.config.metricsToken })
 

@@ -51,9 +51,19 @@ describe('audits against receipts: a fleet with offline cash vends, emulated FN'
     const alerts = gw.alerts.active().filter((a) => a.rule === 'machine_unreceipted')
     expect(alerts.map((a) => a.subject.id).sort()).toEqual([...OFFLINE_MACHINES])
 
+    // The dashboard's button for the first machine, `fleet correct` for the rest.
+    const interval = before.get(OFFLINE_MACHINES[0])![0]
+    const posted = await fetch(`http://127.0.0.1:${gw.httpPort}/api/machines/${OFFLINE_MACHINES[0]}/intervals/${interval.id}/correction`, {
+      method: 'POST', headers: { authorization: 'Bearer test-operator-token-0123456789' },
+    })
+    expect(posted.status).toBe(201)
+    const button = await posted.json() as any
+    expect(button).toMatchObject({ created: true, status: 'done', total: report.offline.byMachine[OFFLINE_MACHINES[0]]!.value })
+    expect((await fetch(`http://127.0.0.1:${gw.httpPort}${button.receiptUrl}`)).status).toBe(200)
     const first = await correctAll(database.handle.db, before)
     expect(first).toHaveLength(3)
-    expect(first.every((o) => o.created && o.status === 'done')).toBe(true)
+    expect(first.map((o) => o.created)).toEqual(OFFLINE_MACHINES.map((_, i) => i > 0))
+    expect(first.every((o) => o.status === 'done')).toBe(true)
     expect(first.reduce((n, o) => n + o.total, 0)).toBe(report.offline.value)
     expect(first.reduce((n, o) => n + o.cash, 0)).toBe(report.offline.value)
     expect(first.reduce((n, o) => n + o.vends, 0)).toBe(OFFLINE_VENDS)

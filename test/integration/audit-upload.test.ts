@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import vm from 'node:vm'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditDisplaySchema, type AuditDisplay } from '../../protocol/index.js'
@@ -92,10 +93,14 @@ describe('audit upload over vending/{id}/audit (PostgreSQL, real broker and gate
     expect(byHash.get(sha256(fixture('not-an-audit.bin')))).toMatchObject({ status: 'rejected', reason: 'no DXS header: not an EVA-DTS audit' })
 
     const items = (await get('/api/machines/VM-002/audits')).body.items as any[]
-    expect(items.map((i) => [i.status, i.crc])).toEqual([['rejected', null], ['rejected', 'bad'], ['stored', 'ok']])
-    expect(items[2].warnings).toEqual(['LF line ends: CR LF restored for the G85 check'])
+    const listed = new Map(items.map((i) => [i.hash, i]))
+    expect(listed.get(sha256(fixture('lf-only.dex')))).toMatchObject({ status: 'stored', crc: 'ok', warnings: ['LF line ends: CR LF restored for the G85 check'] })
+    expect(listed.get(sha256(fixture('bad-crc.dex')))).toMatchObject({ status: 'rejected', crc: 'bad', reason: 'G85 check does not match the report' })
+    const unparseable = listed.get(sha256(fixture('not-an-audit.bin')))
+    expect(unparseable).toMatchObject({ status: 'rejected', crc: null, reason: 'no DXS header: not an EVA-DTS audit' })
+    expect(items.map((i) => i.id)).toEqual(items.map((i) => i.id).sort((a, b) => b - a)) // newest first
     // Kept with its reason and its bytes, as a bad sale is.
-    const rejected = await get(`/api/audits/${items[0].id}/raw`)
+    const rejected = await get(`/api/audits/${unparseable.id}/raw`)
     expect(rejected.body).toBe('{"v":1,"saleId":"x"}')
   })
 
@@ -107,6 +112,19 @@ describe('audit upload over vending/{id}/audit (PostgreSQL, real broker and gate
     expect(m.answers[0]).toMatchObject({ hash: sha256(big) })
     m.client.publish('vending/VM-003/sale', Buffer.alloc(20 * 1024, 'x'), { qos: 1 })
     await waitFor(() => m.closed(), 'the broker to close a connection sending a 20 KiB sale')
+  })
+
+  it('refuses a correction for an interval that does not exist, and serves the dashboard\'s audit view', async () => {
+    const res = await fetch(`http://127.0.0.1:${gw.httpPort}/api/machines/VM-001/intervals/999/correction`, { method: 'POST', headers: { authorization: 'Bearer test-operator-token-0123456789' } })
+    expect(res.status).toBe(409)
+    expect((await res.json() as any).error).toBe('machine VM-001 has no interval 999 (an interval is named by the audit that closes it)')
+    const js = await fetch(`http://127.0.0.1:${gw.httpPort}/audits.js`)
+    expect(js.headers.get('content-type')).toContain('text/javascript')
+    const source = await js.text()
+    expect(source).toContain('/intervals/${interval.id}/correction')
+    expect(source).toContain('window.confirm(text)')
+    // It compiles, and its top level only waits for the page.
+    new vm.Script(source).runInContext(vm.createContext({ document: { addEventListener: () => undefined } }))
   })
 
   it('refuses an audit over 256 KiB and one published to another machine', async () => {
