@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { createAtolClientRegistry } from '../atol/atol-clients.js'
 import { buildCorrectionRequest, correctionExternalId } from '../atol/correction-request.js'
+import { receiptFromReport } from '../atol/receipt-result.js'
 import type { AtolCorrectionRequest } from '../atol/atol.types.js'
 import type { AuditCorrectionRow, Database } from '../db/schema.js'
 import { findKassa, kassaIdentity } from '../fiscalizer/fiscal.repository.js'
@@ -58,12 +59,12 @@ export function atolCorrection(deps: AtolCorrectionDeps): ProviderCorrection {
     while (row.status === 'wait' && row.uuid !== null && Date.now() < deadline) {
       const report = await client.report(row.uuid)
       if (report.kind === 'done') {
-        const p = report.payload
-        await completeCorrection(db, row.id, {
-          status: 'done', fn: p.fn_number, fd: p.fiscal_document_number, fp: String(p.fiscal_document_attribute), signedAt: new Date(), uuid: row.uuid,
-        })
+        const r = receiptFromReport(report.payload, { operation: 'sell', timeZone: kassa.time_zone, expectedTotal: row.total })
+        await completeCorrection(db, row.id, r.ok
+          ? { status: 'done', fn: r.receipt.fn, fd: r.receipt.fd, fp: r.receipt.fp, signedAt: r.receipt.signedAt, report: report.payload }
+          : { status: 'fail', report: report.payload, error: `the provider's report does not fit: ${r.reason}` })
       } else if (report.kind === 'fail') {
-        await completeCorrection(db, row.id, { status: 'fail', uuid: row.uuid, error: `${report.error.code ?? report.error.type}: ${report.error.text}` })
+        await completeCorrection(db, row.id, { status: 'fail', error: `${report.error.code ?? report.error.type}: ${report.error.text}` })
       } else await new Promise((r) => setTimeout(r, deps.pollMs ?? 500))
       row = (await findCorrection(db, planned.intervalAuditId))!
     }

@@ -72,10 +72,20 @@ export async function findCorrection(db: Kysely<Database>, intervalAuditId: numb
   return db.selectFrom('audit_corrections').selectAll().where('interval_audit_id', '=', intervalAuditId).executeTakeFirst()
 }
 
-export async function completeCorrection(db: Kysely<Database> | Transaction<Database>, id: number, signed: { status: AuditCorrectionRow['status']; fn?: string; fd?: number; fp?: string; signedAt?: Date; uuid?: string; error?: string }): Promise<void> {
+export interface CorrectionResult {
+  status: AuditCorrectionRow['status']
+  fn?: string
+  fd?: number
+  fp?: string
+  signedAt?: Date
+  report?: unknown
+  error?: string
+}
+
+export async function completeCorrection(db: Kysely<Database> | Transaction<Database>, id: number, signed: CorrectionResult): Promise<void> {
   await db.updateTable('audit_corrections').set({
     status: signed.status, fn: signed.fn ?? null, fd: signed.fd ?? null, fp: signed.fp ?? null, signed_at: signed.signedAt ?? null,
-    ...(signed.uuid !== undefined && { uuid: signed.uuid }), error: signed.error ?? null,
+    ...(signed.report !== undefined && { report: JSON.stringify(signed.report) }), error: signed.error ?? null,
   }).where('id', '=', id).execute()
 }
 

@@ -204,6 +204,7 @@ export interface AuditCorrectionTable {
   external_id: string | null
   uuid: string | null
   request: Json<unknown> | null
+  report: Json<unknown> | null
   error: string | null
   created_at: DefaultedTimestamp
 }

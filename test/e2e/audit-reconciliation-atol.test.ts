@@ -65,6 +65,15 @@ describe('audits against receipts on an ATOL v5 cloud kassa (the protocol double
 
     const after = await reconciliations(get, creds)
     for (const id of OFFLINE_MACHINES) expect(after.get(id)![0]).toMatchObject({ verdict: 'corrected', correction: { status: 'done', fn: atol.fnNumber } })
+    // Each correction's receipt page, from the provider's report.
+    for (const o of first) {
+      const page = await fetch(`http://127.0.0.1:${gw.httpPort}/r/${o.fn}/${o.fd}?fp=${o.fp}`, { headers: { accept: 'application/json' } })
+      expect(page.status).toBe(200)
+      expect(await page.json()).toMatchObject({
+        title: 'Кассовый чек коррекции', operation: 'Приход', totalKopecks: o.total, kassa: { fn: atol.fnNumber },
+        correction: { type: 'самостоятельно', date: o.baseDate, interval: o.interval }, machine: { number: o.machine },
+      })
+    }
     const verify = await runFleetCommand(database.handle.db, 'verify', {})
     expect(verify.output).toMatchObject({ ok: true, failureCount: 0, providerReceipts: report.sent })
   })

@@ -47,6 +47,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('external_id', 'text')
     .addColumn('uuid', 'text')
     .addColumn('request', 'jsonb')
+    // A cloud kassa's final report (fn, fd, fp, shift, receipt time): its receipt page is built from it.
+    .addColumn('report', 'jsonb')
     .addColumn('error', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()
