@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.js'
 import { fiscalLocalTime, signCorrection } from '../fiscal/index.js'
 import { fnStateFromRow, findKassa, insertDocuments, kassaIdentity, saveFnState } from '../fiscalizer/fiscal.repository.js'
 import { correctionItems } from './correction-items.js'
+import { profileFor } from './counter-profile.js'
 import {
   auditSummary, claimCorrection, completeCorrection, findCorrection, kassaUsualVat, lockFiscalDrive, machineCatalogue,
   receiptedBySku, type NewCorrection,
@@ -29,8 +30,10 @@ export type ProviderCorrection = (db: Kysely<Database>, c: NewCorrection, row: A
 async function plan(db: Kysely<Database>, interval: IntervalReport, kassa: { id: string; provider: string; time_zone: string }): Promise<NewCorrection> {
   const amounts = correctionAmounts(interval.difference!)
   const [before, after] = await Promise.all([auditSummary(db, interval.fromAuditId), auditSummary(db, interval.toAuditId)])
+  // A maker whose product blocks count free vends too cannot itemise: one item for the amount.
+  const itemised = after !== null && profileFor(after.identity)?.productsIncludeFree !== true
   const items = correctionItems({
-    total: amounts.total, vends: amounts.vends, before: before?.products ?? [], after: after?.products ?? [],
+    total: amounts.total, vends: amounts.vends, before: itemised ? before?.products ?? [] : [], after: itemised ? after.products : [],
     scale: 10 ** (2 - (after?.decimals ?? 2)),
     receipted: await receiptedBySku(db, interval.machineId, interval.from, interval.to),
     catalogue: await machineCatalogue(db, interval.machineId), defaultVat: await kassaUsualVat(db, kassa.id),

@@ -20,6 +20,8 @@ export interface CounterProfile {
   cashless?: CounterSource
   /** Values subtracted from `paid.value` (discounts the maker counts gross). */
   less?: readonly string[]
+  /** Its product blocks (PA2) count free vends with the paid ones: products cannot itemise a correction. */
+  productsIncludeFree?: boolean
 }
 
 const STANDARD: Omit<CounterProfile, 'name' | 'note'> = {
@@ -29,8 +31,8 @@ const STANDARD: Omit<CounterProfile, 'name' | 'note'> = {
 }
 
 interface ProfileRule {
-  /** Appendix B maker code: the first three characters of ID101. */
-  maker: string
+  /** Appendix B maker code: the first three characters of ID101; absent: any maker with that model. */
+  maker?: string
   /** ID102 model, when the maker's models differ. */
   model?: RegExp
   profile: CounterProfile
@@ -44,6 +46,10 @@ export const PROFILES: readonly ProfileRule[] = [
     profile: { name: 'fag', note: 'FAG: VA101 = CA201 + DA201 − DA503, net of card discounts', ...STANDARD, cashless: { value: ['DA201'], count: ['DA202'] }, less: ['DA503'] },
   },
   {
+    model: /kikko/i,
+    profile: { name: 'nw-kikko', note: 'N&W Kikko: VA1 only; PA2 counts include free vends (ΣPA203 = VA104 + VA304)', paid: { value: ['VA101'], count: ['VA102'] }, productsIncludeFree: true },
+  },
+  {
     maker: 'ANI',
     profile: { name: 'animo', note: 'Animo: VA1 only, no cash/cashless split', paid: { value: ['VA101'], count: ['VA102'] } },
   },
@@ -52,7 +58,7 @@ export const PROFILES: readonly ProfileRule[] = [
 /** The profile for a machine's identity, or null when none is known. */
 export function profileFor(identity: AuditIdentity): CounterProfile | null {
   const serial = identity.serial ?? ''
-  const rule = PROFILES.find((r) => serial.startsWith(r.maker) && (r.model === undefined || r.model.test(identity.model ?? '')))
+  const rule = PROFILES.find((r) => (r.maker === undefined || serial.startsWith(r.maker)) && (r.model === undefined || r.model.test(identity.model ?? '')))
   return rule?.profile ?? null
 }
 

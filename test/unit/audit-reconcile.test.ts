@@ -58,8 +58,14 @@ describe('what the machine counted between two audits', () => {
   })
 
   it('says the profile is unknown rather than guess for a maker it does not know', () => {
-    const nw = (v: string) => audit('ID1*NWG1234567*Kikko', `VA1*${v}`)
-    expect(countBetween(nw('1*1'), nw('2*2'), 60)).toEqual({ kind: 'profile_unknown', reason: 'no counter profile for maker NWG model Kikko' })
+    const jofemar = (v: string) => audit('ID1*JOF1234567*Coffeemar G250', `VA1*${v}`)
+    expect(countBetween(jofemar('1*1'), jofemar('2*2'), 60)).toEqual({ kind: 'profile_unknown', reason: 'no counter profile for maker JOF model Coffeemar G250' })
+  })
+
+  it('counts VA1 alone for a model whose products include free vends (N&W Kikko)', () => {
+    const kikko = (va: string) => audit('ID1*XYZ0000001*Kikko ES6', `VA1*${va}`, 'VA3*0*40*0*40', 'PA1*1*50', 'PA2*70*3500')
+    const c = countBetween(kikko('3000*60'), kikko('3500*70'), 3600)
+    expect(c).toMatchObject({ kind: 'counted', profile: { name: 'nw-kikko', productsIncludeFree: true }, counted: { total: { value: 500, count: 10 }, cash: null, cashless: null } })
   })
 
   it('nets card discounts for a maker counting VA1 net of them (FAG)', () => {
