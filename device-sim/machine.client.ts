@@ -34,6 +34,8 @@ export interface SimMachineOptions {
   onOutcome?: (outcome: DisplayOutcome, machine: SimMachine) => void
   /** A copy of a sale went out. */
   onSent?: (kind: 'first' | 'republish', sale: Readonly<PendingSale>, machine: SimMachine) => void
+  /** ms before an unanswered audit is uploaded again; default 5000. */
+  auditRetryMs?: number
   /** The gateway answered an audit this machine uploaded. */
   onAudit?: (answer: AuditDisplay, machine: SimMachine) => void
   /** A display message that is not a valid `DisplayMessage`. */
@@ -189,7 +191,7 @@ export class SimMachine {
   #sendAudits(now: number): void {
     for (const audit of this.#audits.values()) {
       if (audit.nextAt > now) continue
-      audit.nextAt = now + AUDIT_RETRY_MS
+      audit.nextAt = now + (this.#options.auditRetryMs ?? AUDIT_RETRY_MS)
       this.#client?.publish(this.#topic('audit'), Buffer.from(audit.bytes), { qos: 1 }, () => undefined)
     }
   }

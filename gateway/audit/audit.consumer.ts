@@ -26,14 +26,20 @@ export function classifyAudit(machineId: string, raw: Uint8Array): NewAudit {
   return { machineId, hash, raw, status: 'stored', reason: null, summary: parsed.audit }
 }
 
+/** Audits (up to 256 KiB each) waiting to be written; beyond it new ones are dropped unanswered and the machines send them again. */
+const QUEUE_MAX = 200
+
 /**
  * Audits on `{prefix}/{id}/audit`: raw bytes, stored once per content and answered with their hash.
- * Audits are rare (one per machine per hour or so): each is written on its own as it comes. The
- * machine republishes until the answer arrives, so a failed write is logged and left to that.
+ * Audits are rare (one per machine per hour or so): they are written one at a time, in arrival
+ * order, off the MQTT handler. The machine republishes until the answer arrives, so a failed write
+ * (or an audit dropped from a full queue) is logged and left to that.
  */
 export function createAuditConsumer(deps: AuditConsumerDeps) {
   const log = deps.logger
-  const inFlight = new Set<Promise<void>>()
+  let tail: Promise<void> = Promise.resolve()
+  let queued = 0
+  let droppedLoggedAt = -Infinity
 
   async function handle(topic: string, machineId: string, raw: Uint8Array): Promise<void> {
     const audit = classifyAudit(machineId, raw)
@@ -55,16 +61,24 @@ export function createAuditConsumer(deps: AuditConsumerDeps) {
   }
 
   function accept(topic: string, machineId: string, payload: Uint8Array): void {
+    if (queued >= QUEUE_MAX) {
+      if (Date.now() - droppedLoggedAt > 10_000) {
+        droppedLoggedAt = Date.now()
+        log.warn({ machineId, queued }, 'audit queue full: audit dropped unanswered (the machine sends it again)')
+      }
+      return
+    }
     // A copy: the MQTT client may reuse the buffer once the handler returns.
     const raw = new Uint8Array(payload)
-    const work = handle(topic, machineId, raw)
+    queued++
+    tail = tail
+      .then(() => handle(topic, machineId, raw))
       .catch((err: unknown) => log.error({ err, machineId }, 'could not store an audit; the machine sends it again'))
-      .finally(() => inFlight.delete(work))
-    inFlight.add(work)
+      .finally(() => { queued-- })
   }
 
   async function stop(): Promise<void> {
-    await Promise.all([...inFlight])
+    await tail
   }
 
   return { accept, stop }
