@@ -53,11 +53,19 @@ export interface ChainAudit {
   summary: ParsedAudit
 }
 
-/** A machine's stored audits with a summary, oldest first, received up to `to`. */
-export async function storedAudits(db: Kysely<Database>, machineId: string, to: Date): Promise<ChainAudit[]> {
-  const rows = await db.selectFrom('audits').select(['id', 'received_at', 'summary'])
+/**
+ * A machine's stored audits with a summary, oldest first, received up to `to`; with `from`, only
+ * from the last complete one before it (the audit that opens the first interval closing in range).
+ */
+export async function storedAudits(db: Kysely<Database>, machineId: string, to: Date, from?: Date): Promise<ChainAudit[]> {
+  let q = db.selectFrom('audits').select(['id', 'received_at', 'summary'])
     .where('machine_id', '=', machineId).where('status', '=', 'stored').where('summary', 'is not', null)
     .where('received_at', '<=', to)
-    .orderBy('received_at').orderBy('id').execute()
+  if (from) {
+    q = q.where('received_at', '>=', sql<Date>`coalesce((
+      select max(received_at) from audits where machine_id = ${machineId} and status = 'stored'
+        and (summary->>'complete')::boolean and received_at < ${from}), '-infinity'::timestamptz)`)
+  }
+  const rows = await q.orderBy('received_at').orderBy('id').execute()
   return rows.map((r) => ({ id: r.id, receivedAt: r.received_at, summary: r.summary as ParsedAudit }))
 }

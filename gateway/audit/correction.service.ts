@@ -61,7 +61,10 @@ export async function issueCorrection(db: Kysely<Database>, req: CorrectionReque
     return { ok: true, created: false, correction: existing }
   }
 
-  const intervals = await reconcileMachine(db, req.machineId, { now: req.now, settleMs: req.settleMs })
+  const closing = await db.selectFrom('audits').select('received_at').where('id', '=', req.intervalId).where('machine_id', '=', req.machineId).executeTakeFirst()
+  const intervals = closing
+    ? await reconcileMachine(db, req.machineId, { from: closing.received_at, to: closing.received_at, now: req.now, settleMs: req.settleMs })
+    : []
   const interval = intervals.find((i) => i.id === req.intervalId)
   if (!interval) return { ok: false, reason: `machine ${req.machineId} has no interval ${req.intervalId} (an interval is named by the audit that closes it)` }
   if (!existing && interval.verdict !== 'unreceipted') {

@@ -79,9 +79,9 @@ export async function correctionsOf(db: Kysely<Database>, machineId: string): Pr
 /** The machine's intervals whose closing audit was received in [from, to], newest first. */
 export async function reconcileMachine(db: Kysely<Database>, machineId: string, opts: ReconcileOptions): Promise<IntervalReport[]> {
   const to = opts.to ?? opts.now
-  // The whole chain up to `to`: an interval's opening audit may be older than `from`. Truncated
+  // From the audit opening the first interval in range (it may be older than `from`). Truncated
   // audits are kept but never reconciled on.
-  const chain = (await storedAudits(db, machineId, to)).filter((a) => a.summary.complete)
+  const chain = (await storedAudits(db, machineId, to, opts.from)).filter((a) => a.summary.complete)
   const corrections = await correctionsOf(db, machineId)
   const reports: IntervalReport[] = []
   for (let i = 1; i < chain.length; i++) {

@@ -11,7 +11,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
     .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id'))
     .addColumn('hash', 'text', (c) => c.notNull())
-    .addColumn('received_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    // Milliseconds, as JavaScript holds them: interval bounds read back compare equal in SQL.
+    .addColumn('received_at', sql`timestamptz(3)`, (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('raw', 'bytea', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('stored', 'rejected')`))
     .addColumn('reason', 'text')
