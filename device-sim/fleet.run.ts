@@ -4,6 +4,7 @@ import { FleetCounters, type FleetReport, type FleetSnapshot } from './fleet-rep
 import type { FleetOptions } from './fleet.js'
 import { DEFAULT_RETRY, type DisplayOutcome } from './machine.js'
 import { preciseClock, SimMachine } from './machine.client.js'
+import { offlinePlan } from './offline-plan.js'
 import { pick, seededRandom, type Random } from './random.js'
 import { createStateWriter, readStateFile, type StateWriter, type StoredSale } from './state-file.js'
 
@@ -191,7 +192,7 @@ export class FleetRun {
     const start = (this.#salesStartedAt = preciseClock() + (this.#o.idleS ?? 0) * 1000)
     const end = start + this.#o.durationS * 1000
     let k = 0
-    const offline = this.#offlinePlan()
+    const offline = offlinePlan(this.#o, this.#machines)
     const scheduled = () => (intervalMs === Infinity ? Infinity : start + k * intervalMs)
     while (!this.#ending) {
       const now = preciseClock()
@@ -232,24 +233,6 @@ export class FleetRun {
     this.uploadAudits()
     while (!this.#aborted && this.#machines.some((m) => m.pendingAudits > 0) && preciseClock() < deadline + 10_000) {
       await this.#wait(Math.min(TICK_MS * 5, deadline + 10_000 - preciseClock()))
-    }
-  }
-
-  /** Which sales of the run are offline vends (evenly spread) and the machine each goes to (in turn). */
-  #offlinePlan(): { due: (k: number) => boolean; next: () => SimMachine } {
-    const o = this.#o.offline
-    if (!o || o.vends <= 0 || o.machines.length === 0) return { due: () => false, next: () => { throw new Error('no offline machines') } }
-    const machines = o.machines.map((id) => {
-      const m = this.#machines.find((x) => x.id === id)
-      if (!m) throw new Error(`offline machine ${id} is not in the fleet`)
-      return m
-    })
-    const total = Number.isFinite(this.#o.durationS) ? Math.floor(this.#o.rate * this.#o.durationS) : o.vends * 10
-    const step = Math.max(1, Math.floor(total / o.vends))
-    let done = 0
-    return {
-      due: (k) => done < o.vends && k % step === 0,
-      next: () => machines[done++ % machines.length]!,
     }
   }
 
