@@ -176,8 +176,14 @@ export class FleetRun {
     // Each start settles within the connect timeout; stop() and abort do not wait for them.
     await Promise.race([Promise.all(starts), this.#halted])
     this.#refreshEligible()
-    // The first audit of the run: the baseline the run's vends are counted from.
-    if (this.#o.audits) this.uploadAudits()
+    // The first audit of the run: the baseline the run's vends are counted from. Sales wait for it
+    // to be stored (at most 10 s): a vend counted after the read but sold before the gateway
+    // received it would fall on the wrong side of the interval's bound.
+    if (this.#o.audits) {
+      this.uploadAudits()
+      const until = preciseClock() + 10_000
+      while (!this.#ending && this.#machines.some((m) => m.connected && m.pendingAudits > 0) && preciseClock() < until) await this.#wait(TICK_MS)
+    }
     if (this.#eligible.length === 0 && !this.#ending && this.#machines.length > 0) {
       const reasons = [...this.#counters.connectionErrors.keys()]
       throw new Error(`no machine could connect to ${this.#o.url}${reasons.length ? `: ${reasons.join('; ')}` : ''}`)

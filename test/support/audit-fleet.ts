@@ -13,7 +13,7 @@ export const OFFLINE_VENDS = 37
 
 export async function sellWithOfflineVends(url: string, machines: readonly Credentials[]): Promise<FleetReport> {
   return runFleet({
-    url, machines, rate: 100, durationS: SALES / 100, idleS: 2, seed: 15, telemetryIntervalS: 0, drainTimeoutS: 60,
+    url, machines, rate: 100, durationS: SALES / 100, seed: 15, telemetryIntervalS: 0, drainTimeoutS: 60,
     audits: { intervalS: 0 }, offline: { machines: OFFLINE_MACHINES, vends: OFFLINE_VENDS },
   })
 }
