@@ -1,4 +1,4 @@
-import { MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, type MachineChannel } from '../protocol/index.js'
+import { AUDIT_MAX_BYTES, MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, type MachineChannel } from '../protocol/index.js'
 
 // Topic rules (docs/contract.md#logins-and-topic-rules): a machine speaks only for itself; the gateway's service
 // user reads every machine's uplink and writes every machine's display. Pure: no I/O, no Aedes.
@@ -8,7 +8,7 @@ export type Identity =
   | { kind: 'machine'; id: string; /** the hash it logged in against, to notice a rotation */ secretHash: string }
   | { kind: 'service' }
 
-const MACHINE_UPLINK: readonly MachineChannel[] = ['sale', 'telemetry', 'status']
+const MACHINE_UPLINK: readonly MachineChannel[] = ['sale', 'telemetry', 'status', 'audit']
 
 export function canPublish(prefix: string, who: Identity, topic: string): boolean {
   const parsed = parseMachineTopic(prefix, topic)
@@ -21,6 +21,12 @@ export function canPublish(prefix: string, who: Identity, topic: string): boolea
 export function canSetWill(prefix: string, who: Identity, topic: string): boolean {
   if (who.kind === 'service') return canPublish(prefix, who, topic)
   return topic === machineTopic(prefix, who.id, 'status')
+}
+
+/** The payload cap of a machine's publish: the contract's 16 KiB, or 256 KiB on its own `audit` topic. */
+export function machinePayloadLimit(prefix: string, who: Identity, topic: string | null, defaultLimit: number): number {
+  if (who.kind !== 'machine' || topic === null) return defaultLimit
+  return topic === machineTopic(prefix, who.id, 'audit') ? Math.max(defaultLimit, AUDIT_MAX_BYTES) : defaultLimit
 }
 
 /** Retained messages are for presence only; a retained sale would be replayed to every new subscriber. */

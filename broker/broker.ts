@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Aedes, type Client } from 'aedes'
 import type { Logger } from 'pino'
-import type { Identity } from './acl.js'
+import { AUDIT_MAX_BYTES } from '../protocol/index.js'
+import { machinePayloadLimit, type Identity } from './acl.js'
 import { createAuthenticator } from './auth.js'
 import type { BrokerConfig } from './config.js'
 import { createCredentialsWatcher } from './credentials.watcher.js'
@@ -90,8 +91,12 @@ export function createBroker(deps: BrokerDeps): Broker {
     directory: deps.directory, intervalMs: config.credentialsPollMs, onChange: onCredentialsChange, logger: log,
   })
 
-  const packetLimit = (client: Client): number =>
-    identities.get(client)?.kind === 'service' ? limits.gatewayMaxPacket : limits.machineMaxPayload + PACKET_HEADROOM
+  const packetLimit = (client: Client, topic: string | null): number => {
+    const identity = identities.get(client)
+    if (identity?.kind === 'service') return limits.gatewayMaxPacket
+    // A publish to the machine's own audit topic may carry 256 KiB; anything else the usual cap.
+    return (identity ? machinePayloadLimit(config.topicPrefix, identity, topic, limits.machineMaxPayload) : limits.machineMaxPayload) + PACKET_HEADROOM
+  }
   let guardMissingLogged = false
 
   // Logged at most every 10 s: at the limit, a line per refused socket would flood the log.
@@ -112,7 +117,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
     const client = aedes.handle(conn, req)
-    const guarded = guardPacketSize(client, () => packetLimit(client), (err) => {
+    const guarded = guardPacketSize(client, (topic) => packetLimit(client, topic), (err) => {
       counters.oversize++
       log.warn({ clientId: client.id, bytes: err.length, limit: err.limit }, 'packet too large: connection closed')
     })
@@ -149,7 +154,7 @@ export function createBroker(deps: BrokerDeps): Broker {
         // Before any listener opens, so no retained message is stored unindexed (retained-index.ts).
         indexBrokerRetained(aedes)
         watcher.start()
-        const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload + PACKET_HEADROOM) + 16
+        const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload, AUDIT_MAX_BYTES) + PACKET_HEADROOM + 16
         const maxSockets = limits.maxConnections + SERVICE_RESERVE
         listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop }, handle)
         return listeners.ports

@@ -1,7 +1,7 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes'
 import type { Logger } from 'pino'
 import { isMachineId } from '../protocol/index.js'
-import { canPublish, canReceive, canSetWill, canSubscribe, mayRetain, type Identity } from './acl.js'
+import { canPublish, canReceive, canSetWill, canSubscribe, machinePayloadLimit, mayRetain, type Identity } from './acl.js'
 import { SERVICE_USERNAME, type Authenticator } from './auth.js'
 import type { BrokerLimits } from './config.js'
 import type { PublishLimiter } from './rate-limit.js'
@@ -115,7 +115,7 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
     }
     if (identity.kind === 'service') return callback(null)
     // Fallback for the parser guard (packet-size.guard.ts), which normally refuses far earlier.
-    if (packet.payload.length > deps.limits.machineMaxPayload) {
+    if (packet.payload.length > machinePayloadLimit(prefix, identity, packet.topic, deps.limits.machineMaxPayload)) {
       counters.oversize++
       log.warn({ ...who(client), bytes: packet.payload.length }, 'payload too large: connection closed')
       return callback(new Error('payload too large'))

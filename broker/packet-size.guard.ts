@@ -9,7 +9,9 @@ import type { Client } from 'aedes'
 // authorizePublish stays as the fallback (it runs after buffering, but still refuses).
 
 interface ParserInternals {
-  packet: { length: number }
+  packet: { length: number; cmd?: string }
+  /** The bytes read after the fixed header (mqtt-packet's BufferList). */
+  _list: { length: number; readUInt16BE(offset: number): number; toString(encoding: 'utf8', start: number, end: number): string }
   _parseLength(): boolean
   _emitError(err: Error): void
 }
@@ -22,18 +24,31 @@ export class PacketTooLargeError extends Error {
 }
 
 /**
- * Makes the client's parser refuse any packet whose remaining length exceeds `limit()` (read per
- * packet, because the limit depends on who logged in). The parser's error closes the connection.
+ * The topic of a PUBLISH whose length is known, when its first bytes have arrived with the header
+ * (they follow it at once, and a client writes them in the same segment): null otherwise.
+ */
+function peekTopic(parser: ParserInternals): string | null {
+  if (parser.packet.cmd !== 'publish') return null
+  const list = parser._list
+  if (list.length < 2) return null
+  const length = list.readUInt16BE(0)
+  return list.length >= 2 + length ? list.toString('utf8', 2, 2 + length) : null
+}
+
+/**
+ * Makes the client's parser refuse any packet whose remaining length exceeds `limit(topic)` (read
+ * per packet, because the limit depends on who logged in and, for a PUBLISH, on its topic when
+ * already read; null when not). The parser's error closes the connection.
  * Returns false when the parser does not have the expected shape (an Aedes or mqtt-packet upgrade).
  */
-export function guardPacketSize(client: Client, limit: () => number, onRefused: (err: PacketTooLargeError) => void): boolean {
+export function guardPacketSize(client: Client, limit: (topic: string | null) => number, onRefused: (err: PacketTooLargeError) => void): boolean {
   const parser = (client as unknown as { _parser?: Partial<ParserInternals> })._parser
   if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') return false
   const parseLength = parser._parseLength
   parser._parseLength = function guardedParseLength(this: ParserInternals): boolean {
     const complete = parseLength.call(this)
     if (complete) {
-      const max = limit()
+      const max = limit(peekTopic(this))
       if (this.packet.length > max) {
         const err = new PacketTooLargeError(this.packet.length, max)
         onRefused(err)

@@ -22,6 +22,10 @@ export const USAGE = `usage: npm run sim -- --machines N --rate R --duration S [
   --retry-initial MS  first republish after MS (default 2000); doubles up to --retry-max
   --retry-max MS      longest wait between copies (default 30000)
   --telemetry S       seconds between telemetry readings per machine, 0 for none (default 60)
+  --audit S           EVA-DTS audits: each machine uploads one at start, every S seconds (0: only
+                      at start, at the end and on SIGUSR2), and after the drain (default: none)
+  --offline-vends N   N of the sales are "offline" cash vends: counted in the audit, never published
+  --offline-machines A,B  the machines that make them (default: the first three)
   --json              progress lines as JSON; the final report is always JSON on stdout
   --help`
 
@@ -44,6 +48,9 @@ const ArgsSchema = z.object({
   'retry-initial': num(1).default(2_000),
   'retry-max': num(1).default(30_000),
   telemetry: num(0).default(60),
+  audit: num(0).optional(),
+  'offline-vends': int(0).default(0),
+  'offline-machines': z.string().regex(/^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$/, 'must be machine ids separated by commas').optional(),
   json: z.boolean().default(false),
   help: z.boolean().default(false),
 })
@@ -67,6 +74,10 @@ export interface SimArgs {
   retryInitialMs: number
   retryMaxMs: number
   telemetryIntervalS: number
+  /** s between audits; undefined: no audits. */
+  auditIntervalS: number | undefined
+  offlineVends: number
+  offlineMachines: string[] | undefined
   json: boolean
   help: boolean
 }
@@ -112,6 +123,9 @@ export function parseSimArgs(argv: readonly string[], env: SimEnv): ParsedArgs {
       retryInitialMs: a['retry-initial'],
       retryMaxMs: a['retry-max'],
       telemetryIntervalS: a.telemetry,
+      auditIntervalS: a.audit,
+      offlineVends: a['offline-vends'],
+      offlineMachines: a['offline-machines']?.split(','),
       json: a.json,
       help: a.help,
     },

@@ -53,6 +53,8 @@ export async function runSimCli(argv: readonly string[], findRunningDemo: FindRu
     drainTimeoutS: args.drainTimeoutS,
     retry: { initialMs: args.retryInitialMs, maxMs: args.retryMaxMs },
     telemetryIntervalS: args.telemetryIntervalS,
+    ...(args.auditIntervalS !== undefined && { audits: { intervalS: args.auditIntervalS } }),
+    ...(args.offlineVends > 0 && { offline: { machines: args.offlineMachines ?? machines.slice(0, 3).map((m) => m.id), vends: args.offlineVends } }),
     ...(catalogue && { catalogue }),
     ...(args.seed !== undefined && { seed: args.seed }),
     ...(args.stateFile !== undefined && { stateFile: args.stateFile }),
@@ -66,6 +68,8 @@ export async function runSimCli(argv: readonly string[], findRunningDemo: FindRu
     },
     signal: onSecondInterrupt(() => void fleet.stop()),
   })
+  // An audit on demand: `kill -USR2 <pid>` has every machine upload one now.
+  if (args.auditIntervalS !== undefined) process.on('SIGUSR2', () => process.stderr.write(`\naudits uploaded: ${fleet.uploadAudits()}\n`))
   let report: FleetReport
   try {
     report = await fleet.done
@@ -122,7 +126,8 @@ function summary(r: FleetReport): string {
   return (
     `${r.connected}/${r.machines} machines, ${r.durationS} s at ${r.ratePerSecond} sales/s: sent ${r.sent}, ` +
     `receipted ${r.receipted}, rejected ${r.rejected}, lost ${r.unanswered}, duplicates ${r.duplicates}, ` +
-    `republished ${r.republished}; latency p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms`
+    `republished ${r.republished}` + (r.offline.vends ? `, offline vends ${r.offline.vends}` : '') +
+    (r.audits.uploaded ? `, audits ${r.audits.stored}/${r.audits.uploaded} stored` : '') + `; latency p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms`
   )
 }
 

@@ -36,6 +36,16 @@ export interface FleetReport {
   ratePerSecond: number
   /** Connection errors by message (at most 5 kinds), e.g. a refused login. */
   connectionErrors: Record<string, number>
+  /** Vends counted in the machines' audits whose sales were never published (the `offline` option): how many, kopecks, per machine. */
+  offline: OfflineVends
+  /** EVA-DTS audits uploaded, answered stored or rejected, and still unanswered at the end. */
+  audits: { uploaded: number; stored: number; rejected: number; unanswered: number }
+}
+
+export interface OfflineVends {
+  vends: number
+  value: number
+  byMachine: Record<string, { vends: number; value: number }>
 }
 
 /** A progress reading, about once a second. */
@@ -70,6 +80,8 @@ export class FleetCounters {
   invalid = 0
   republished = 0
   restored = 0
+  readonly offline: OfflineVends = { vends: 0, value: 0, byMachine: {} }
+  readonly audits = { uploaded: 0, stored: 0, rejected: 0 }
   readonly latency = new LatencyHistogram()
   readonly scheduleLag = new LatencyHistogram()
   readonly connectionErrors = new Map<string, number>()
@@ -98,6 +110,14 @@ export class FleetCounters {
     }
   }
 
+  offlineVend(machineId: string, value: number): void {
+    this.offline.vends += 1
+    this.offline.value += value
+    const m = (this.offline.byMachine[machineId] ??= { vends: 0, value: 0 })
+    m.vends += 1
+    m.value += value
+  }
+
   connectionError(err: Error): void {
     const key = err.message
     if (this.connectionErrors.has(key) || this.connectionErrors.size < 5) {
@@ -105,7 +125,7 @@ export class FleetCounters {
     }
   }
 
-  report(fleet: { machines: number; connected: number; durationS: number; unanswered: number }): FleetReport {
+  report(fleet: { machines: number; connected: number; durationS: number; unanswered: number; auditsUnanswered: number }): FleetReport {
     const durationS = Math.round(fleet.durationS * 1000) / 1000
     return {
       machines: fleet.machines,
@@ -126,6 +146,8 @@ export class FleetCounters {
       scheduleLagMs: this.scheduleLag.summary(),
       ratePerSecond: durationS > 0 ? Math.round((this.sent / durationS) * 10) / 10 : 0,
       connectionErrors: Object.fromEntries(this.connectionErrors),
+      offline: structuredClone(this.offline),
+      audits: { ...this.audits, unanswered: fleet.auditsUnanswered },
     }
   }
 }

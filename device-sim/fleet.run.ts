@@ -4,6 +4,7 @@ import { FleetCounters, type FleetReport, type FleetSnapshot } from './fleet-rep
 import type { FleetOptions } from './fleet.js'
 import { DEFAULT_RETRY, type DisplayOutcome } from './machine.js'
 import { preciseClock, SimMachine } from './machine.client.js'
+import { offlinePlan } from './offline-plan.js'
 import { pick, seededRandom, type Random } from './random.js'
 import { createStateWriter, readStateFile, type StateWriter, type StoredSale } from './state-file.js'
 
@@ -61,6 +62,10 @@ export class FleetRun {
           onSent: (kind) => {
             if (kind === 'republish') this.#counters.republished += 1
           },
+          onAudit: (answer) => {
+            this.#counters.audits[answer.status] += 1
+            if (this.#phase === 'draining') this.#wake()
+          },
           onInvalidDisplay: () => {
             this.#counters.invalid += 1
           },
@@ -85,7 +90,14 @@ export class FleetRun {
       connected: this.#machines.filter((m) => m.everConnected).length,
       durationS: Math.max(0, this.#salesEndedAt - this.#salesStartedAt) / 1000,
       unanswered: this.#machines.reduce((n, m) => n + m.state.pendingCount, 0),
+      auditsUnanswered: this.#machines.reduce((n, m) => n + m.pendingAudits, 0),
     })
+  }
+
+  uploadAudits(): number {
+    for (const machine of this.#machines) machine.uploadAudit()
+    this.#counters.audits.uploaded += this.#machines.length
+    return this.#machines.length
   }
 
   stop(): void {
@@ -164,6 +176,14 @@ export class FleetRun {
     // Each start settles within the connect timeout; stop() and abort do not wait for them.
     await Promise.race([Promise.all(starts), this.#halted])
     this.#refreshEligible()
+    // The first audit of the run: the baseline the run's vends are counted from. Sales wait for it
+    // to be stored (at most 10 s): a vend counted after the read but sold before the gateway
+    // received it would fall on the wrong side of the interval's bound.
+    if (this.#o.audits) {
+      this.uploadAudits()
+      const until = preciseClock() + 10_000
+      while (!this.#ending && this.#machines.some((m) => m.connected && m.pendingAudits > 0) && preciseClock() < until) await this.#wait(TICK_MS)
+    }
     if (this.#eligible.length === 0 && !this.#ending && this.#machines.length > 0) {
       const reasons = [...this.#counters.connectionErrors.keys()]
       throw Object.assign(new Error(`no machine could connect to ${this.#o.url}${reasons.length ? `: ${reasons.join('; ')}` : ''}`), { reasons })
@@ -178,14 +198,22 @@ export class FleetRun {
     const start = (this.#salesStartedAt = preciseClock() + (this.#o.idleS ?? 0) * 1000)
     const end = start + this.#o.durationS * 1000
     let k = 0
+    const offline = offlinePlan(this.#o, this.#machines)
     const scheduled = () => (intervalMs === Infinity ? Infinity : start + k * intervalMs)
     while (!this.#ending) {
       const now = preciseClock()
       // Every sale whose time has come, in order: open loop, never waiting for answers.
       for (; this.#eligible.length > 0 && scheduled() <= now && scheduled() < end; k++) {
         this.#counters.scheduleLag.record(now - scheduled())
-        const machine = pick(this.#random, this.#eligible)
         const sale = generate(new Date())
+        if (offline.due(k)) {
+          const machine = offline.next()
+          const item = { ...sale.items[0]!, qty: 1 }
+          machine.sellOffline({ ...sale, items: [item], payment: { method: 'cash', amount: item.price } })
+          this.#counters.offlineVend(machine.id, item.price)
+          continue
+        }
+        const machine = pick(this.#random, this.#eligible)
         machine.sell(sale)
         if (sale.payment.method === 'cash') this.#cashBox.set(machine.id, (this.#cashBox.get(machine.id) ?? 0) + sale.payment.amount)
         this.#counters.sent += 1
@@ -206,6 +234,12 @@ export class FleetRun {
     while (!this.#aborted && this.#inFlight > 0 && preciseClock() < deadline) {
       await this.#wait(deadline - preciseClock()) // woken by the last answer
     }
+    // The closing audit, once the sales are answered: every vend of the run is in it.
+    if (!this.#o.audits || this.#aborted) return
+    this.uploadAudits()
+    while (!this.#aborted && this.#machines.some((m) => m.pendingAudits > 0) && preciseClock() < deadline + 10_000) {
+      await this.#wait(Math.min(TICK_MS * 5, deadline + 10_000 - preciseClock()))
+    }
   }
 
   async #close(): Promise<void> {
@@ -220,13 +254,15 @@ export class FleetRun {
 
   #startTimers(): void {
     const telemetryMs = (this.#o.telemetryIntervalS ?? 60) * 1000
+    const auditMs = (this.#o.audits?.intervalS ?? 0) * 1000
+    if (auditMs > 0) this.#timers.push(setInterval(() => this.uploadAudits(), auditMs))
     // First readings spread over one interval, so the fleet does not report in one burst.
     const nextTelemetry = this.#machines.map(() => preciseClock() + Math.random() * telemetryMs)
     this.#timers.push(
       setInterval(() => {
         const now = preciseClock()
         for (const [i, machine] of this.#machines.entries()) {
-          if (machine.state.pendingCount > 0) machine.tick(now)
+          if (machine.state.pendingCount > 0 || machine.pendingAudits > 0) machine.tick(now)
           if (telemetryMs > 0 && now >= (nextTelemetry[i] ?? Infinity)) {
             nextTelemetry[i] = now + telemetryMs
             machine.publishTelemetry({

@@ -41,6 +41,13 @@ export interface FleetOptions {
   /** ms before a machine's first reconnect attempt; each machine takes 1–5× it, so they do not come back at once; default 1000. */
   reconnectPeriodMs?: number
   progressIntervalMs?: number
+  /** EVA-DTS audits: each machine uploads one when connected, every `intervalS` (0: none on a schedule), and after the drain. */
+  audits?: { intervalS?: number }
+  /**
+   * "Offline" vends: `vends` of the run's sales, spread evenly over it, go to these machines (in turn)
+   * as one-item cash vends that are counted in the machine's audit and never published.
+   */
+  offline?: { machines: readonly string[]; vends: number }
   onReceipt?: (machineId: string, display: ReceiptDisplay, latencyMs: number) => void
   onProgress?: (snapshot: FleetSnapshot) => void
   /** Aborting ends the run at once: no drain; unanswered sales are reported (and kept in the state file). */
@@ -53,6 +60,8 @@ export interface FleetHandle {
   /** Ends the sales phase now; outstanding sales drain as they would after the duration. */
   stop(): Promise<FleetReport>
   snapshot(): FleetSnapshot
+  /** Every machine uploads an audit now (connected ones at once, the others once connected); returns how many. */
+  uploadAudits(): number
 }
 
 /** Runs a fleet for `durationS`, drains, closes, and reports; bad options reject. */
@@ -64,6 +73,6 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
 export function startFleet(options: FleetOptions): FleetHandle {
   const run = new FleetRun(options)
   const done = run.run()
-  return { done, stop: () => (run.stop(), done), snapshot: () => run.snapshot() }
+  return { done, stop: () => (run.stop(), done), snapshot: () => run.snapshot(), uploadAudits: () => run.uploadAudits() }
 }
 

@@ -1,13 +1,16 @@
 import type { Socket } from 'node:net'
 import mqtt, { type MqttClient } from 'mqtt'
+import { createHash } from 'node:crypto'
 import {
   DEFAULT_TOPIC_PREFIX,
-  DisplayMessageSchema,
+  MachineDisplaySchema,
   machineTopic,
+  type AuditDisplay,
   type SaleEvent,
   type Status,
   type Telemetry,
 } from '../protocol/index.js'
+import { AuditCounters } from './audit-counters.js'
 import { MachineState, type DisplayOutcome, type PendingSale, type RetryPolicy } from './machine.js'
 import type { StoredSale } from './state-file.js'
 
@@ -31,14 +34,25 @@ export interface SimMachineOptions {
   onOutcome?: (outcome: DisplayOutcome, machine: SimMachine) => void
   /** A copy of a sale went out. */
   onSent?: (kind: 'first' | 'republish', sale: Readonly<PendingSale>, machine: SimMachine) => void
+  /** ms before an unanswered audit is uploaded again; default 5000. */
+  auditRetryMs?: number
+  /** The gateway answered an audit this machine uploaded. */
+  onAudit?: (answer: AuditDisplay, machine: SimMachine) => void
   /** A display message that is not a valid `DisplayMessage`. */
   onInvalidDisplay?: (reason: string, machine: SimMachine) => void
 }
+
+/** ms before an unanswered audit is uploaded again. */
+const AUDIT_RETRY_MS = 5_000
 
 /** One simulated vending machine on its own MQTT connection (MQTT 3.1.1, client id = username = machine id). */
 export class SimMachine {
   readonly id: string
   readonly state: MachineState
+  /** Its own EVA-DTS counters: every vend, published or not. */
+  readonly counters: AuditCounters
+  /** Audits uploaded and not yet answered, by SHA-256: republished until their answer comes, as sales are. */
+  readonly #audits = new Map<string, { bytes: Uint8Array; nextAt: number }>()
   /** The last connection error, kept for the report; a machine keeps reconnecting unless refused. */
   lastError: Error | null = null
   /** The broker refused the login (CONNACK 4 or 5): the machine gives up. */
@@ -55,6 +69,7 @@ export class SimMachine {
     this.id = options.id
     this.#prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX
     this.#clock = options.clock ?? preciseClock
+    this.counters = new AuditCounters({ machineId: options.id })
     this.state = new MachineState({
       ...(options.retry && { retry: options.retry }),
       ...(options.random && { random: options.random }),
@@ -123,6 +138,7 @@ export class SimMachine {
           this.#ready = true
           this.everConnected = true
           this.#sendDue(this.#clock()) // sales taken while it was connecting
+          this.#sendAudits(this.#clock())
           settle()
         })
       })
@@ -145,8 +161,39 @@ export class SimMachine {
   /** A customer paid: the sale is kept until answered and sent now if connected. */
   sell(sale: SaleEvent): void {
     const now = this.#clock()
+    this.counters.record(sale.items, sale.payment.method)
     const pending = this.state.add(sale.saleId, JSON.stringify(sale), now)
     if (this.connected) this.#send(pending, now)
+  }
+
+  /**
+   * A vend made while the machine could not (or did not) report it: counted in its audit, the sale
+   * never published. What a cash vend during a link outage or a firmware fault looks like.
+   */
+  sellOffline(sale: SaleEvent): void {
+    this.counters.record(sale.items, sale.payment.method)
+  }
+
+  /** Audits waiting for their answer. */
+  get pendingAudits(): number {
+    return this.#audits.size
+  }
+
+  /** Reads the counters into an audit and uploads it (now if connected, else at the next tick); returns its SHA-256. */
+  uploadAudit(now = this.#clock()): string {
+    const bytes = this.counters.render(new Date(now))
+    const hash = createHash('sha256').update(bytes).digest('hex')
+    this.#audits.set(hash, { bytes, nextAt: now })
+    if (this.connected) this.#sendAudits(now)
+    return hash
+  }
+
+  #sendAudits(now: number): void {
+    for (const audit of this.#audits.values()) {
+      if (audit.nextAt > now) continue
+      audit.nextAt = now + (this.#options.auditRetryMs ?? AUDIT_RETRY_MS)
+      this.#client?.publish(this.#topic('audit'), Buffer.from(audit.bytes), { qos: 1 }, () => undefined)
+    }
   }
 
   /** Takes back sales from a state file; they go out at the next tick once connected. */
@@ -156,7 +203,9 @@ export class SimMachine {
 
   /** Sends every copy that is due; call it a few times a second. Returns how many went out. */
   tick(now = this.#clock()): number {
-    return this.connected ? this.#sendDue(now) : 0
+    if (!this.connected) return 0
+    if (this.#audits.size > 0) this.#sendAudits(now)
+    return this.#sendDue(now)
   }
 
   /** Telemetry is QoS 0: losing a reading costs nothing, the next one replaces it. */
@@ -219,15 +268,20 @@ export class SimMachine {
       this.#options.onInvalidDisplay?.('display message is not JSON', this)
       return
     }
-    const parsed = DisplayMessageSchema.safeParse(json)
+    const parsed = MachineDisplaySchema.safeParse(json)
     if (!parsed.success) {
       this.#options.onInvalidDisplay?.(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), this)
       return
     }
-    this.#options.onOutcome?.(this.state.onDisplay(parsed.data, this.#clock()), this)
+    const message = parsed.data
+    if (message.type === 'audit') {
+      if (this.#audits.delete(message.hash)) this.#options.onAudit?.(message, this)
+      return
+    }
+    this.#options.onOutcome?.(this.state.onDisplay(message, this.#clock()), this)
   }
 
-  #topic(channel: 'sale' | 'telemetry' | 'status' | 'display'): string {
+  #topic(channel: 'sale' | 'telemetry' | 'status' | 'display' | 'audit'): string {
     return machineTopic(this.#prefix, this.id, channel)
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
-import { parseMachineTopic } from '../protocol/index.js'
+import { machineTopic, parseMachineTopic } from '../protocol/index.js'
+import { createAuditConsumer } from './audit/audit.consumer.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
 import { createFleetSnapshotLoader } from './alerts/fleet-snapshot.js'
@@ -51,7 +52,7 @@ export function createGateway(deps: GatewayDeps) {
     // Fleet health: alerts over the shared state, metrics on a registry of this gateway's own.
     const now = deps.now ?? (() => new Date())
     const alerts = createAlertEvaluator({
-      load: createFleetSnapshotLoader(db), thresholds: config.alerts, intervalMs: config.alerts.intervalMs, now,
+      load: createFleetSnapshotLoader(db, { auditSettleMs: config.auditSettleS * 1000 }), thresholds: config.alerts, intervalMs: config.alerts.intervalMs, now,
       logger: logger.child({ component: 'alerts' }),
     })
     const registry = new Registry()
@@ -98,6 +99,14 @@ export function createGateway(deps: GatewayDeps) {
       ? createDatabaseProbe({ url: config.databaseUrl, onHealth: (ok) => { probeHealthy = ok } })
       : null
     const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
+    const publisherClient = mqtt.publisher
+    const audits = createAuditConsumer({
+      db, logger: logger.child({ component: 'audits' }),
+      // No outbox row: a lost answer is made good by the machine's republish, answered the same.
+      answer: (machineId, message) => {
+        publisherClient.publish(machineTopic(config.topicPrefix, machineId, 'display'), JSON.stringify(message), { qos: 1 }, () => undefined)
+      },
+    })
     const ingest = mqtt.ingest
     // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
     ingest.handleMessage = (packet, done) => {
@@ -106,6 +115,9 @@ export function createGateway(deps: GatewayDeps) {
       const parsed = parseMachineTopic(config.topicPrefix, topic)
       if (parsed?.channel === 'status' || parsed?.channel === 'telemetry') {
         presence.accept(topic, parsed.machineId, parsed.channel, payload)
+        done()
+      } else if (parsed?.channel === 'audit') {
+        audits.accept(topic, parsed.machineId, payload)
         done()
       } else {
         sales.accept(topic, parsed?.machineId ?? null, payload, () => done())
@@ -130,6 +142,7 @@ export function createGateway(deps: GatewayDeps) {
       // Stop reading sales first, so nothing new arrives while the rest drains.
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
       await sales.stop()
+      await audits.stop()
       await fiscalizer.stop()
       await atol.stop()
       await presence.stop()

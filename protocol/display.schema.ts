@@ -33,3 +33,17 @@ export type RejectedDisplay = z.infer<typeof RejectedDisplaySchema>
 
 export const DisplayMessageSchema = z.discriminatedUnion('type', [ReceiptDisplaySchema, RejectedDisplaySchema])
 export type DisplayMessage = z.infer<typeof DisplayMessageSchema>
+
+/** The answer to an uploaded audit: stored (or already stored), or rejected with the reason. */
+export const AuditDisplaySchema = z.strictObject({
+  v: z.literal(1),
+  type: z.literal('audit'),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  status: z.enum(['stored', 'rejected']),
+  reason: z.string().min(1).optional(),
+})
+export type AuditDisplay = z.infer<typeof AuditDisplaySchema>
+
+/** Everything a machine may find on its display topic: a sale's answer or an audit's. */
+export const MachineDisplaySchema = z.discriminatedUnion('type', [ReceiptDisplaySchema, RejectedDisplaySchema, AuditDisplaySchema])
+export type MachineDisplay = z.infer<typeof MachineDisplaySchema>

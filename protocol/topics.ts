@@ -4,8 +4,11 @@ export const DEFAULT_TOPIC_PREFIX = 'vending'
 /** Machine ids are 1–64 of [A-Za-z0-9_-]: safe in a topic level, a client id and a URL. */
 export const MACHINE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
 
-export type MachineChannel = 'sale' | 'telemetry' | 'status' | 'display'
-export const MACHINE_CHANNELS: readonly MachineChannel[] = ['sale', 'telemetry', 'status', 'display']
+export type MachineChannel = 'sale' | 'telemetry' | 'status' | 'display' | 'audit'
+export const MACHINE_CHANNELS: readonly MachineChannel[] = ['sale', 'telemetry', 'status', 'display', 'audit']
+
+/** bytes; an EVA-DTS audit (raw DEX/UCS bytes on `{prefix}/{id}/audit`) may be this large, on that topic only. */
+export const AUDIT_MAX_BYTES = 256 * 1024
 
 export function isMachineId(id: string): boolean {
   return MACHINE_ID_PATTERN.test(id)

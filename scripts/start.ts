@@ -94,11 +94,15 @@ async function main(): Promise<void> {
   say(`  receipts      ${gatewayConfig.publicUrl}/r/{fn}/{fd}?fp=…`)
   if (embedded) say(`  fleet CLI     npm run fleet -- list   (reaches this process's database; npm run sim finds this broker)`)
   say(`  demo fleet    ${machines.map((m) => m.id).join(', ')} selling about 2 items a second; Ctrl-C stops everything`)
+  say(`  audits        every minute; ${machines[1]?.id ?? 'one machine'} makes 3 cash vends it never reports (see the dashboard's reconciliation)`)
   say('')
 
   let first = true
   const fleet = startFleet({
     url: mqttUrl, prefix: gatewayConfig.topicPrefix, machines, rate: 2, durationS: Infinity, telemetryIntervalS: 30,
+    // Audits every minute, and three cash vends VM-002 never reports: the dashboard's reconciliation
+    // then shows them unreceipted, and its button issues their correction receipt.
+    audits: { intervalS: 60 }, offline: { machines: machines.slice(1, 2).map((m) => m.id), vends: 3 },
     onReceipt: (machineId, display, latencyMs) => {
       if (first) {
         first = false

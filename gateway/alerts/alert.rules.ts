@@ -1,6 +1,7 @@
 // Alert rules: pure functions of the fleet's state, the thresholds and the clock.
 import type { KassaState, MachineState } from '../operator/fleet-state.js'
 import type { AlertCandidate, AlertRule, AlertThresholds, FleetSnapshot, Severity } from './alert.types.js'
+import { machinesUnreceipted } from './unreceipted.rule.js'
 
 const MIN_MS = 60_000
 const HOUR_MS = 60 * MIN_MS
@@ -11,7 +12,7 @@ export const OFD_BLOCK_DAYS = 30
 type Machine = MachineState & { usualHours: readonly number[] }
 const at = (base: Date, plusMs: number) => new Date(base.getTime() + plusMs)
 
-function alert(rule: AlertRule, severity: Severity, subject: 'machine' | 'kassa', id: string, message: string,
+export function alert(rule: AlertRule, severity: Severity, subject: 'machine' | 'kassa', id: string, message: string,
   since: Date | null, details: Record<string, unknown> = {}): AlertCandidate {
   const link = subject === 'machine' ? `/api/machines/${encodeURIComponent(id)}` : `/api/kassas/${encodeURIComponent(id)}`
   return { key: `${rule}:${id}`, rule, severity, subject: { kind: subject, id }, link, message, since, details }
@@ -114,5 +115,6 @@ export function evaluateRules(s: FleetSnapshot, t: AlertThresholds, now: Date): 
     found.push(kassaShiftLong(k, t, now), kassaFnExpiry(k, t, now), kassaFnMemory(k, t), kassaOfdUnsent(k, t, now),
       kassaPendingOld(k, t, now), kassaFnBlocked(k))
   }
+  found.push(...machinesUnreceipted(s.unreceipted ?? []))
   return found.filter((a): a is AlertCandidate => a !== null)
 }

@@ -23,6 +23,7 @@ export interface AlertThresholds {
 
 export type AlertRule =
   | 'machine_offline' | 'machine_no_sales' | 'machine_temperature' | 'machine_errors'
+  | 'machine_unreceipted'
   | 'kassa_shift_long' | 'kassa_fn_expiry' | 'kassa_fn_memory' | 'kassa_ofd_unsent' | 'kassa_pending_old' | 'kassa_fn_blocked'
 
 export type Severity = 'warning' | 'critical'
@@ -45,7 +46,20 @@ export interface Alert {
 /** What a rule returns: `since` null means "not derivable from the data": the evaluator fills in first seen. */
 export type AlertCandidate = Omit<Alert, 'since'> & { since: Date | null }
 
+/** An interval between two audits in which a machine counted vends that got no receipt. */
+export interface UnreceiptedInterval {
+  machineId: string
+  intervalId: number
+  from: Date
+  to: Date
+  /** Kopecks and vends without a receipt. */
+  value: number
+  count: number
+}
+
 export interface FleetSnapshot {
   machines: readonly (MachineState & { usualHours: readonly number[] })[]
   kassas: readonly KassaState[]
+  /** Settled reconciliation intervals with the verdict `unreceipted` (absent: not loaded). */
+  unreceipted?: readonly UnreceiptedInterval[]
 }

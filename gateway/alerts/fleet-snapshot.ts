@@ -2,16 +2,22 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { listKassaStates } from '../operator/kassa-state.repository.js'
 import { listMachineStates, usualHours } from '../operator/machine-state.repository.js'
-import type { FleetSnapshot } from './alert.types.js'
+import { unreceiptedRow } from '../audit/audit-view.js'
+import { fleetUnreceipted, reconciliationVersion } from '../audit/fleet-reconciliation.js'
+import type { FleetSnapshot, UnreceiptedInterval } from './alert.types.js'
 
 /** Pages of this many keep each statement short while covering a fleet of any size. */
 const PAGE = 1000
 /** Usual hours read a week of sales per machine and change slowly: recomputed this often (ms). */
 const USUAL_HOURS_TTL_MS = 10 * 60_000
 
-/** Reads the whole fleet's state as the alert rules see it. */
-export function createFleetSnapshotLoader(db: Kysely<Database>) {
+/** Reconciling every machine with audits costs queries per interval: the unreceipted list is refreshed this often (ms). */
+const UNRECEIPTED_TTL_MS = 60_000
+
+/** Reads the whole fleet's state as the alert rules see it; `auditSettleMs` is the gateway's AUDIT_SETTLE_S. */
+export function createFleetSnapshotLoader(db: Kysely<Database>, options: { auditSettleMs?: number } = {}) {
   let hours: { at: number; byMachine: Map<string, number[]> } | null = null
+  let unreceipted: { at: number; key: string; list: UnreceiptedInterval[] } | null = null
 
   return async function load(now: Date): Promise<FleetSnapshot> {
     const machines = []
@@ -25,6 +31,12 @@ export function createFleetSnapshotLoader(db: Kysely<Database>) {
     // Aged on the evaluation clock, so a clock that jumps (tests, a resumed VM) refreshes it.
     if (!hours || Math.abs(now.getTime() - hours.at) > USUAL_HOURS_TTL_MS) hours = { at: now.getTime(), byMachine: await usualHours(db) }
     const byMachine = hours.byMachine
-    return { machines: machines.map((m) => ({ ...m, usualHours: byMachine.get(m.id) ?? [] })), kassas }
+    // Recomputed at once when an audit or a correction arrived, else when the TTL passed (settling).
+    const key = await reconciliationVersion(db)
+    if (!unreceipted || unreceipted.key !== key || Math.abs(now.getTime() - unreceipted.at) > UNRECEIPTED_TTL_MS) {
+      const reports = await fleetUnreceipted(db, now, options.auditSettleMs ?? 300_000)
+      unreceipted = { at: now.getTime(), key, list: reports.map(unreceiptedRow) }
+    }
+    return { machines: machines.map((m) => ({ ...m, usualHours: byMachine.get(m.id) ?? [] })), kassas, unreceipted: unreceipted.list }
   }
 }

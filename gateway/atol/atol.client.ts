@@ -3,8 +3,10 @@
 // It never logs, and the password leaves this closure only in the getToken body.
 import {
   AtolErrorResponseSchema, AtolGetTokenResponseSchema, AtolRegisterResponseSchema, AtolReportResponseSchema,
-  AtolSellRequestSchema, type AtolOperation, type AtolProviderError, type AtolReportPayload, type AtolSellRequest,
+  AtolCorrectionRequestSchema, AtolSellRequestSchema, type AtolCorrectionRequest, type AtolOperation, type AtolProviderError,
+  type AtolReportPayload, type AtolSellRequest,
 } from './atol.types.js'
+import type { z } from 'zod'
 import {
   DEFAULT_DUPLICATE_ERROR_CODES, REPORT_NOT_READY_CODES, isRetryableFail, isRetryableStatus,
 } from './retry-policy.js'
@@ -58,6 +60,8 @@ export interface AtolClient {
   getToken(): Promise<AtolTokenResult>
   sell(body: AtolSellRequest): Promise<AtolSellResult>
   sellRefund(body: AtolSellRequest): Promise<AtolSellResult>
+  /** A correction receipt (form 31): `POST {group}/sell_correction`. */
+  sellCorrection(body: AtolCorrectionRequest): Promise<AtolSellResult>
   report(uuid: string): Promise<AtolReportResult>
 }
 
@@ -153,8 +157,8 @@ export function createAtolClient(options: AtolClientOptions): AtolClient {
     }
   }
 
-  async function register(operation: AtolOperation, body: AtolSellRequest): Promise<AtolSellResult> {
-    const valid = AtolSellRequestSchema.safeParse(body)
+  async function register(operation: AtolOperation | 'sell_correction', body: unknown, schema: z.ZodType = AtolSellRequestSchema): Promise<AtolSellResult> {
+    const valid = schema.safeParse(body)
     if (!valid.success) {
       const text = valid.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
       return { kind: 'error', retryable: false, status: null, error: localError('invalid_request', text) }
@@ -199,6 +203,7 @@ export function createAtolClient(options: AtolClientOptions): AtolClient {
     getToken,
     sell: (body) => register('sell', body),
     sellRefund: (body) => register('sell_refund', body),
+    sellCorrection: (body) => register('sell_correction', body, AtolCorrectionRequestSchema),
     report,
   }
 }

@@ -82,6 +82,25 @@ export type AtolSellRequest = z.infer<typeof AtolSellRequestSchema>
 
 // ---- Provider responses (tolerant) ----
 
+/**
+ * A correction receipt (FFD 1.2 form 31) at `POST {group}/sell_correction`: the receipt's fields
+ * under the key `correction`, plus `correction_info` (1173 `self` = 0 | `instruction` = 1; 1178
+ * `base_date` dd.mm.yyyy; 1179 `base_number` only by order of the tax authority).
+ */
+export const AtolCorrectionRequestSchema = z.strictObject({
+  external_id: z.string().min(1).max(128),
+  timestamp: z.string().regex(ATOL_DATE_TIME_PATTERN),
+  service: z.strictObject({ callback_url: z.string().min(1).max(256) }).optional(),
+  correction: AtolReceiptSchema.extend({
+    correction_info: z.strictObject({
+      type: z.enum(['self', 'instruction']),
+      base_date: z.string().regex(/^\d{2}\.\d{2}\.\d{4}$/),
+      base_number: z.string().min(1).max(32).optional(),
+    }),
+  }),
+})
+export type AtolCorrectionRequest = z.infer<typeof AtolCorrectionRequestSchema>
+
 /** `{error_id, code, text, type}`; type is `system` | `driver` | `timeout` | … (kept open). */
 export const AtolErrorSchema = z.looseObject({
   error_id: z.string().nullish(),

@@ -169,6 +169,46 @@ export interface ProviderReceiptTable {
   created_at: DefaultedTimestamp
 }
 
+/** An EVA-DTS audit as a machine uploaded it (0005-audits). */
+export interface AuditTable {
+  id: Generated<number>
+  machine_id: string
+  /** SHA-256 of `raw`, hex. */
+  hash: string
+  received_at: DefaultedTimestamp
+  raw: Uint8Array
+  status: 'stored' | 'rejected'
+  reason: string | null
+  summary: Json<unknown> | null
+}
+
+/** The correction receipt of one reconciliation interval (0005-audits). */
+export interface AuditCorrectionTable {
+  id: Generated<number>
+  /** The audit closing the interval: one correction per interval, ever. */
+  interval_audit_id: number
+  machine_id: string
+  kassa_id: string
+  provider: string
+  status: 'sending' | 'wait' | 'done' | 'fail'
+  total: number
+  cash: number
+  ecash: number
+  vends: number
+  base_date: string
+  items: Json<unknown>
+  fn: string | null
+  fd: number | null
+  fp: string | null
+  signed_at: Timestamp | null
+  external_id: string | null
+  uuid: string | null
+  request: Json<unknown> | null
+  report: Json<unknown> | null
+  error: string | null
+  created_at: DefaultedTimestamp
+}
+
 export interface Database {
   kassas: KassaTable
   fiscal_drives: FiscalDriveTable
@@ -180,6 +220,8 @@ export interface Database {
   telemetry_history: TelemetryHistoryTable
   atol_attempts: AtolAttemptTable
   provider_receipts: ProviderReceiptTable
+  audits: AuditTable
+  audit_corrections: AuditCorrectionTable
 }
 
 export type KassaRow = Selectable<KassaTable>
@@ -190,3 +232,5 @@ export type NewSale = Insertable<SaleTable>
 export type FiscalDocumentRow = Selectable<FiscalDocumentTable>
 export type AtolAttemptRow = Selectable<AtolAttemptTable>
 export type ProviderReceiptRow = Selectable<ProviderReceiptTable>
+export type AuditRow = Selectable<AuditTable>
+export type AuditCorrectionRow = Selectable<AuditCorrectionTable>

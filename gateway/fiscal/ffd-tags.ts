@@ -28,10 +28,15 @@ const TIME = { kind: 'unixtime' } as const
 export const TLV_MAX_LENGTH = 0xffff
 
 export const FFD_TAGS: ReadonlyMap<number, TlvType> = new Map<number, TlvType>([
-  // Documents (FFD form codes): 2 shift open report, 3 receipt, 5 shift close report.
+  // Documents (FFD form codes): 2 shift open report, 3 receipt, 5 shift close report, 31 correction receipt.
   [2, { kind: 'stlv', max: TLV_MAX_LENGTH }],
   [3, { kind: 'stlv', max: TLV_MAX_LENGTH }],
   [5, { kind: 'stlv', max: TLV_MAX_LENGTH }],
+  [31, { kind: 'stlv', max: TLV_MAX_LENGTH }], // кассовый чек коррекции
+  [1173, BYTE], // correction type: 0 self, 1 by order of the tax authority
+  [1174, { kind: 'stlv', max: 292 }], // basis of the correction: 1178 (+ 1179 by order)
+  [1178, TIME], // date of the corrected settlements (local midnight as if UTC)
+  [1179, { kind: 'string', max: 32 }], // number of the tax authority's order (1173 = 1 only)
   [1209, BYTE], // FFD version: 4 = 1.2
   [1040, U32], // fiscal document number, across all documents of the FN
   [1041, { kind: 'fixed', width: 16, digits: true }], // FN serial number

@@ -5,7 +5,8 @@ import { formatReceiptQr } from '../../protocol/index.js'
 import type { SignedTlv } from './fiscal-sign.js'
 import { fiscalLocalTime } from './fiscal-time.js'
 import { DEFAULT_MAX_SHIFT_MS, docsForReceipt, expiredBlock, fullBlock, shiftDue } from './fn-limits.js'
-import type { FnBlock, FnModel, FnState, KassaIdentity, SaleToSign, SignedDocument, SignResult } from './fn.types.js'
+import { buildCorrection } from './correction-document.js'
+import type { CorrectionToSign, FnBlock, FnModel, FnState, KassaIdentity, SaleToSign, SignedDocument, SignResult } from './fn.types.js'
 import { buildReceipt, receiptProblem } from './receipt-document.js'
 import { buildShiftClose, buildShiftOpen } from './shift-report.js'
 
@@ -85,6 +86,34 @@ class Signer {
     this.state = { ...this.state, receiptsInShift: receiptInShift }
   }
 
+  /** A correction receipt counts as a receipt of the shift (1042), as on a real FN. */
+  correction(c: CorrectionToSign): void {
+    const receiptInShift = this.state.receiptsInShift + 1
+    const { shiftNumber: shift } = this.state
+    const total = c.cash + c.ecash
+    const doc = { type: 31, shift, receiptInShift, saleRowId: null, operation: 1, total } as const
+    this.issue(doc, (fd) => buildCorrection({ ...this.header(fd), shift, receiptInShift, ...c }, this.state.secret))
+    this.state = { ...this.state, receiptsInShift: receiptInShift }
+  }
+
+  /**
+   * Gets the FN ready for one more receipt: refuses when it is expired or full, closes a shift about
+   * to pass `maxShiftMs` and opens one when none is open. The block, or null when ready.
+   */
+  readyForReceipt(maxShiftMs: number): FnBlock | null {
+    const expired = expiredBlock(this.state, this.now)
+    if (expired) return expired
+    if (shiftDue(this.state, this.now, maxShiftMs)) {
+      const noRoom = fullBlock(this.state, 1)
+      if (noRoom) return noRoom
+      this.closeShift()
+    }
+    const full = fullBlock(this.state, docsForReceipt(this.state, this.now, maxShiftMs))
+    if (full) return full
+    if (this.state.shiftOpenedAt === null) this.openShift()
+    return null
+  }
+
   readonly refused: { saleRowId: string; reason: string }[] = []
 
   result(blocked: FnBlock | null): SignResult {
@@ -112,18 +141,25 @@ export function signSales(
       signer.refused.push({ saleRowId: sale.saleRowId, reason: problem })
       continue
     }
-    const expired = expiredBlock(signer.state, now)
-    if (expired) return signer.result(expired)
-    if (shiftDue(signer.state, now, maxShiftMs)) {
-      const noRoom = fullBlock(signer.state, 1)
-      if (noRoom) return signer.result(noRoom)
-      signer.closeShift()
-    }
-    const full = fullBlock(signer.state, docsForReceipt(signer.state, now, maxShiftMs))
-    if (full) return signer.result(full)
-    if (signer.state.shiftOpenedAt === null) signer.openShift()
+    const blocked = signer.readyForReceipt(maxShiftMs)
+    if (blocked) return signer.result(blocked)
     signer.receipt(sale)
   }
+  return signer.result(null)
+}
+
+/** Signs one correction receipt at `now`, opening (or renewing) the shift as for a sale. */
+export function signCorrection(
+  state: FnState,
+  kassa: KassaIdentity,
+  correction: CorrectionToSign,
+  now: Date,
+  maxShiftMs: number = DEFAULT_MAX_SHIFT_MS,
+): SignResult {
+  const signer = new Signer(state, kassa, now)
+  const blocked = signer.readyForReceipt(maxShiftMs)
+  if (blocked) return signer.result(blocked)
+  signer.correction(correction)
   return signer.result(null)
 }
 

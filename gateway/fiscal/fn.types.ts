@@ -54,6 +54,17 @@ export interface MachinePlace {
   place: string
 }
 
+/** A self-correction (1173 = 0) for vends that got no receipt: one приход (1054 = 1) receipt of form 31. */
+export interface CorrectionToSign {
+  machine: MachinePlace
+  items: readonly SaleItem[]
+  /** FFD 1031 and 1081, kopecks; their sum is the total (1020). */
+  cash: number
+  ecash: number
+  /** FFD 1178: the date of the corrected settlements on the kassa's calendar, YYYY-MM-DD. */
+  baseDate: string
+}
+
 export interface SaleToSign {
   /** The sales row this receipt is for. */
   saleRowId: string
@@ -66,8 +77,8 @@ export interface SaleToSign {
   total: number
 }
 
-/** 2 shift open report, 3 receipt, 5 shift close report (FFD form codes). */
-export type DocumentType = 2 | 3 | 5
+/** 2 shift open report, 3 receipt, 5 shift close report, 31 correction receipt (FFD form codes). */
+export type DocumentType = 2 | 3 | 5 | 31
 
 export interface SignedDocument {
   fd: number

@@ -14,6 +14,7 @@ export {
   type ShiftCloseInput, type ShiftOpenInput,
 } from './shift-report.js'
 export { DEFAULT_MAX_SHIFT_MS, SHIFT_LIMIT_MS, SHIFT_SAFETY_MS, fnExpiresAt } from './fn-limits.js'
-export { closeShiftIfDue, newFnState, receiptQr, signSales, type NewFnStateInput } from './fn.js'
+export { closeShiftIfDue, newFnState, receiptQr, signCorrection, signSales, type NewFnStateInput } from './fn.js'
+export { CORRECTION_RECEIPT, CORRECTION_SELF, baseDateSeconds, buildCorrection, correctionFields, type CorrectionInput } from './correction-document.js'
 export { fnHealth, type FnHealth } from './fn-health.js'
 export { decodeDocument, verifyDocument, verifyNumbering, type DecodedDocument, type DecodedItem, type NumberingReport, type VerifyResult } from './verify.js'

@@ -39,7 +39,7 @@ export interface ReceiptInput extends DocumentHeader {
   total: number
 }
 
-function itemFields(item: SaleItem, line: VatLine): TlvField {
+export function itemFields(item: SaleItem, line: VatLine): TlvField {
   return tlvField(1059, [
     tlvField(1030, fitText(item.name, 128)), // item name
     tlvField(1079, item.price), // unit price, kopecks
@@ -53,13 +53,18 @@ function itemFields(item: SaleItem, line: VatLine): TlvField {
   ])
 }
 
-/** The receipt's fields without 1077, in canonical order. */
-export function receiptFields(input: ReceiptInput): TlvField[] {
-  const lines: VatLine[] = input.items.map((item) => {
+/** Each item's sum, VAT code and VAT (tags 1043, 1199, 1200). */
+export function vatLines(items: readonly SaleItem[]): VatLine[] {
+  return items.map((item) => {
     const code = vatCode(item.vat)
     const sum = item.price * item.qty
     return { code, sum, vat: vatSumForCode(sum, code) }
   })
+}
+
+/** The receipt's fields without 1077, in canonical order. */
+export function receiptFields(input: ReceiptInput): TlvField[] {
+  const lines = vatLines(input.items)
   const itemsTotal = lines.reduce((n, l) => n + l.sum, 0)
   if (itemsTotal !== input.total) {
     throw new RangeError(`receipt total ${input.total} does not equal the items' total ${itemsTotal}`)

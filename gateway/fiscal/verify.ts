@@ -40,6 +40,10 @@ export interface DecodedDocument {
   cash: number | null
   ecash: number | null
   items: DecodedItem[]
+  /** Correction receipts (form 31): 1173, and 1178 / 1179 from the basis 1174. */
+  correctionType: number | null
+  correctionDate: number | null
+  correctionOrder: string | null
   /** Receipt-level 1102–1107, by tag. */
   vatTotals: Record<number, number>
   /** Close report counters: 1118, 1111, 1097, 1098 (local seconds). */
@@ -91,8 +95,8 @@ function decodeItem(value: TlvValue): DecodedItem {
 export function decodeDocument(tlv: Uint8Array): DecodedDocument {
   const outer = decodeTlv(tlv)
   const doc = outer[0]
-  if (outer.length !== 1 || doc === undefined || ![2, 3, 5].includes(doc.tag)) {
-    throw new TlvError('expected one document: STLV tag 2, 3 or 5')
+  if (outer.length !== 1 || doc === undefined || ![2, 3, 5, 31].includes(doc.tag)) {
+    throw new TlvError('expected one document: STLV tag 2, 3, 5 or 31')
   }
   const f = new Fields(doc.value as readonly TlvField[], `document ${doc.tag}`)
   const sign = f.get(1077)
@@ -103,16 +107,23 @@ export function decodeDocument(tlv: Uint8Array): DecodedDocument {
     if (v !== null) vatTotals[tag] = v
   }
   const type = doc.tag as DocumentType
+  const receipt = type === 3 || type === 31
+  const basis = f.get(1174)
+  const basisFields = Array.isArray(basis) ? new Fields(basis as readonly TlvField[], 'basis 1174') : null
+  if (type === 31 && basisFields === null) throw new TlvError('correction receipt: required tag 1174 is missing')
   return {
     type,
     ffdVersion: f.need(1209, f.num), fd: f.need(1040, f.num), fn: f.need(1041, f.str),
     signedAtLocal: f.need(1012, f.num), regNumber: f.need(1037, f.str), inn: f.need(1018, f.str),
     userName: f.str(1048), shift: f.need(1038, f.num),
-    receiptInShift: type === 3 ? f.need(1042, f.num) : null,
-    operation: type === 3 ? f.need(1054, f.num) : null,
+    receiptInShift: receipt ? f.need(1042, f.num) : null,
+    operation: receipt ? f.need(1054, f.num) : null,
     sno: f.num(1055), machineNumber: f.str(1036), address: f.str(1009), place: f.str(1187),
-    total: type === 3 ? f.need(1020, f.num) : null, cash: f.num(1031), ecash: f.num(1081),
+    total: receipt ? f.need(1020, f.num) : null, cash: f.num(1031), ecash: f.num(1081),
     items: f.all(1059).map(decodeItem), vatTotals,
+    correctionType: type === 31 ? f.need(1173, f.num) : null,
+    correctionDate: basisFields === null ? null : basisFields.need(1178, basisFields.num),
+    correctionOrder: basisFields?.str(1179) ?? null,
     receiptsInShift: f.num(1118), documentsInShift: f.num(1111), unsentCount: f.num(1097), firstUnsentLocal: f.num(1098),
     fiscalSign: sign, fp: fpFromSign(sign),
   }
@@ -146,7 +157,7 @@ export function verifyDocument(tlv: Uint8Array, secret: Uint8Array): VerifyResul
     if (err instanceof TlvError) return { ok: false, reason: `malformed document: ${err.message}` }
     throw err
   }
-  const problem = doc.type === 3 ? receiptSumsProblem(doc) : null
+  const problem = doc.type === 3 || doc.type === 31 ? receiptSumsProblem(doc) : null
   return problem === null ? { ok: true, doc } : { ok: false, reason: `FD ${doc.fd}: ${problem}` }
 }
 

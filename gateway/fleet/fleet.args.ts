@@ -95,6 +95,13 @@ const SCHEMAS = {
   }),
   list: z.strictObject({}),
   verify: z.strictObject({}),
+  correct: z.strictObject({
+    machine: machineId,
+    // An interval is named by the id of the audit that closes it (GET /api/machines/{id}/reconciliation).
+    interval: z.coerce.number().int().min(1),
+    // s after the closing audit before its sales are taken as complete (the gateway's AUDIT_SETTLE_S).
+    'settle-s': z.coerce.number().int().min(0).max(86_400).default(300),
+  }),
 } as const
 
 export type FleetCommand = keyof typeof SCHEMAS

@@ -7,6 +7,8 @@ import { addKassa, addMachine, findKassaOrFail, FleetError, listFleet, moveMachi
 import { defaultCredentialsPath, importMachines } from './fleet.import.js'
 import { verifyFiscalData } from './verify.js'
 import { atolConfigFromArgs } from './atol-kassa.js'
+import { issueCorrection } from '../audit/correction.service.js'
+import { atolCorrection } from '../audit/atol-correction.js'
 
 export interface CommandResult {
   /** Printed as one JSON object on stdout. */
@@ -15,7 +17,14 @@ export interface CommandResult {
   exitCode: number
 }
 
-type Handler<C extends FleetCommand> = (db: Kysely<Database>, args: FleetArgs<C>, now: Date) => Promise<CommandResult>
+/** What some commands need beyond the database: the cloud kassas' passwords (config.providerSecret). */
+export interface FleetContext {
+  providerSecret: (name: string) => string | undefined
+  /** For tests: the fetch cloud-kassa clients use. */
+  fetch?: typeof fetch
+}
+
+type Handler<C extends FleetCommand> = (db: Kysely<Database>, args: FleetArgs<C>, now: Date, context: FleetContext) => Promise<CommandResult>
 const ok = (output: unknown): CommandResult => ({ output, exitCode: 0 })
 
 const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
@@ -75,8 +84,19 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     const report = await verifyFiscalData(db)
     return { output: report, exitCode: report.ok ? 0 : 1 }
   },
+  correct: async (db, a, now, context) => {
+    const outcome = await issueCorrection(db, { machineId: a.machine, intervalId: a.interval, now, settleMs: a['settle-s'] * 1000 }, atolCorrection(context))
+    if (!outcome.ok) throw new FleetError(outcome.reason)
+    const c = outcome.correction
+    return ok({
+      machine: c.machine_id, interval: c.interval_audit_id, created: outcome.created, status: c.status, kassa: c.kassa_id,
+      total: c.total, cash: c.cash, ecash: c.ecash, vends: c.vends, baseDate: c.base_date, fn: c.fn, fd: c.fd, fp: c.fp, error: c.error,
+    })
+  },
 }
 
-export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date()): Promise<CommandResult> {
-  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now)
+const NO_SECRETS: FleetContext = { providerSecret: () => undefined }
+
+export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date(), context = NO_SECRETS): Promise<CommandResult> {
+  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now, context)
 }

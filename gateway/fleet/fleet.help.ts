@@ -74,6 +74,15 @@ export const COMMAND_HELP: Record<FleetCommand, CommandHelp> = {
   },
   list: { usage: 'list', summary: 'kassas and machines', options: [] },
   verify: { usage: 'verify', summary: 'check every fiscal document (sign, numbering, totals); exit 1 naming what failed', options: [] },
+  correct: {
+    usage: 'correct --machine VM-101 --interval 42 [--settle-s 300]',
+    summary: 'issue the one correction receipt (FFD 1.2 form 31) of an interval reconciliation found unreceipted',
+    options: [
+      ['--machine ID', 'the machine whose audits disagree with its receipts'],
+      ['--interval N', 'the interval: the id of the audit that closes it (GET /api/machines/{id}/reconciliation)'],
+      ['--settle-s S', "s after the closing audit before its sales count as complete (default 300, as the gateway's AUDIT_SETTLE_S)"],
+    ],
+  },
 }
 
 const COMMON = `Output: readable text on a terminal; one JSON object when piped or with --json.

@@ -26,7 +26,7 @@ async function main(): Promise<number> {
   const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false, role: 'npm run fleet' })
   try {
     await migrateToLatest(database.db)
-    const result = await runFleetCommand(database.db, line.command, line.args)
+    const result = await runFleetCommand(database.db, line.command, line.args, new Date(), { providerSecret: config.providerSecret })
     const json = line.json || !process.stdout.isTTY
     // Written before exiting: process.exit() would cut a large answer to a pipe short at 64 KiB.
     await new Promise<void>((resolve, reject) => process.stdout.write(`${json ? JSON.stringify(result.output) : formatHuman(line.command, result.output)}\n`, (err) => (err ? reject(err) : resolve())))

@@ -10,6 +10,8 @@ export interface VerifyReport {
   fns: number
   documents: number
   receipts: number
+  /** Correction receipts (form 31), each checked against the interval it corrects. */
+  corrections: number
   /** Receipts signed by a cloud kassa's FN (checked without a sign: verify-provider.ts). */
   providerReceipts: number
   failureCount: number
@@ -33,15 +35,17 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
   }
   let documents = 0
   let receipts = 0
+  let corrections = 0
   const drives = await db.selectFrom('fiscal_drives').select(['fn', 'secret', 'next_fd']).orderBy('fn').execute()
   for (const drive of drives) {
     const fds: number[] = []
     for (let after = 0; ;) {
-      const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null }>`
-        select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind
+      const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null; correction_total: number | null }>`
+        select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind, c.total as correction_total
         from fiscal_documents d
         left join sales s on s.id = d.sale_row_id
         left join sales o on s.kind = 'refund' and o.machine_id = s.machine_id and o.sale_id = s.refund_of
+        left join audit_corrections c on d.type = 31 and c.fn = d.fn and c.fd = d.fd
         where d.fn = ${drive.fn} and d.fd > ${after} order by d.fd limit ${PAGE}`.execute(db)
       for (const row of rows.rows) {
         documents++
@@ -57,6 +61,12 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
           const expected = row.kind === 'refund' ? row.refund_total : row.sale_total
           if (expected === null) fail({ fn: drive.fn, fd: row.fd, reason: 'receipt has no sale' })
           else if (expected !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `receipt total ${doc.total} differs from its sale's ${expected}` })
+        }
+        if (row.type === 31) {
+          corrections++
+          if (row.correction_total === null) fail({ fn: drive.fn, fd: row.fd, reason: 'correction receipt corrects no interval' })
+          else if (row.correction_total !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `correction total ${doc.total} differs from its interval's ${row.correction_total}` })
+          if (doc.total !== row.total) fail({ fn: drive.fn, fd: row.fd, reason: `stored total ${row.total} differs from the signed ${doc.total}` })
         }
       }
       if (rows.rows.length < PAGE) break
@@ -75,5 +85,5 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
       and not exists (select 1 from fiscal_documents d where d.sale_row_id = s.id and d.type = 3)
       and not exists (select 1 from provider_receipts p where p.sale_row_id = s.id)`.execute(db)
   for (const o of orphans.rows) fail({ fn: o.fn ?? '', fd: null, reason: `sale ${o.machine_id}/${o.sale_id} is done without a receipt` })
-  return { ok: failureCount === 0, fns: drives.length, documents, receipts, providerReceipts, failureCount, failures }
+  return { ok: failureCount === 0, fns: drives.length, documents, receipts, corrections, providerReceipts, failureCount, failures }
 }

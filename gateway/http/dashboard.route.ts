@@ -6,6 +6,7 @@ const ASSETS = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+  '/audits.js': { file: 'audits.js', type: 'text/javascript; charset=utf-8' },
 } as const
 
 // Everything the page shows comes from machines (ids, error texts), so no inline script or

@@ -9,6 +9,7 @@ import { dashboardRoutes } from './dashboard.route.js'
 import { metricsRoutes } from './metrics.route.js'
 import { operatorRoutes } from './operator.route.js'
 import { registerReceiptRoutes } from './receipt.route.js'
+import { auditRoutes } from './audit.route.js'
 
 export interface Readiness {
   migrated: boolean
@@ -46,6 +47,10 @@ export function createHttpServer(deps: HttpServerDeps) {
   void app.register(operatorRoutes, {
     prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, publicUrl: deps.config.publicUrl,
     now: deps.now ?? (() => new Date()), alerts: deps.alerts ?? (() => []),
+  })
+  void app.register(auditRoutes, {
+    prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, now: deps.now ?? (() => new Date()), settleMs: deps.config.auditSettleS * 1000,
+    providerSecret: deps.config.providerSecret,
   })
   if (deps.metrics) void app.register(metricsRoutes, { registry: deps.metrics, token: deps.config.metricsToken })
 

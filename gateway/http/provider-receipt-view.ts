@@ -40,5 +40,6 @@ export function providerReceiptView(r: StoredProviderReceipt): ReceiptView {
       fd: r.fd, fp: r.fp, shift: r.shift, receiptInShift: r.receipt_in_shift,
       at: fiscalLocalTime(r.signed_at, r.time_zone).iso, qr: r.qr,
     },
+    correction: null,
   }
 }

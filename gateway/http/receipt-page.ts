@@ -26,6 +26,7 @@ td:last-child{text-align:right}.vat td{color:#555;font-size:.85rem}.total td{fon
 ${v.test ? '<p class="test">ТЕСТОВЫЙ ЧЕК: подписан эмулятором фискального накопителя (ФН 9999…), не является фискальным документом</p>' : ''}
 <h1>${esc(v.title)}</h1>
 ${v.operation ? `<p>Признак расчёта: <strong>${esc(v.operation)}</strong></p>` : ''}
+${v.correction ? `<table class="correction">${row('Тип коррекции', v.correction.type)}${row('Дата расчётов без чека', v.correction.date)}${row('Номер предписания', v.correction.order)}${row('Интервал сверки (аудит)', v.correction.interval)}</table>` : ''}
 <table class="seller">
 ${row('Продавец', v.seller.name)}${row('ИНН', v.seller.inn)}${row('СНО', v.seller.sno)}
 ${row('Адрес расчётов', v.machine.address)}${row('Место расчётов', v.machine.place)}

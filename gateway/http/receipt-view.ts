@@ -9,7 +9,7 @@ const VAT_LABELS: Record<number, string> = {
 export const SNO_LABELS: Record<string, string> = {
   osn: 'ОСН', usn_income: 'УСН доход', usn_income_outcome: 'УСН доход − расход', esn: 'ЕСХН', patent: 'ПСН',
 }
-const DOC_TITLES: Record<number, string> = { 2: 'Отчёт об открытии смены', 3: 'Кассовый чек', 5: 'Отчёт о закрытии смены' }
+const DOC_TITLES: Record<number, string> = { 2: 'Отчёт об открытии смены', 3: 'Кассовый чек', 5: 'Отчёт о закрытии смены', 31: 'Кассовый чек коррекции' }
 
 /** What the receipt page shows, in JSON too: the fiscal data as signed, the item names as the machine sent them. */
 export interface ReceiptView {
@@ -25,6 +25,8 @@ export interface ReceiptView {
   cash: string | null
   electronic: string | null
   fiscal: { fd: number; fp: string; shift: number; receiptInShift: number | null; at: string; qr: string | null }
+  /** A correction receipt's basis: self-correction (1173 = 0) or by order, the date corrected (1178), the interval. */
+  correction: { type: 'самостоятельно' | 'по предписанию'; date: string; order: string | null; interval: number | null } | null
 }
 
 export function receiptView(r: StoredReceipt): ReceiptView {
@@ -32,7 +34,7 @@ export function receiptView(r: StoredReceipt): ReceiptView {
   // Names as the machine sent them (the TLV holds their CP866 form, which may substitute characters).
   const originals: readonly SaleItem[] = r.refund_items ?? r.items ?? []
   const local = fiscalLocalTime(r.signed_at, r.time_zone)
-  const isReceipt = r.type === 3
+  const isReceipt = r.type === 3 || r.type === 31
   return {
     title: DOC_TITLES[r.type] ?? `Документ ${r.type}`,
     test: r.fn.startsWith('9999'),
@@ -57,6 +59,11 @@ export function receiptView(r: StoredReceipt): ReceiptView {
       qr: isReceipt
         ? formatReceiptQr({ t: local.qrT, s: r.total, fn: r.fn, i: r.fd, fp: r.fp, n: r.operation ?? 1 })
         : null,
+    },
+    correction: r.type !== 31 || doc.correctionDate === null ? null : {
+      type: doc.correctionType === 1 ? 'по предписанию' : 'самостоятельно',
+      date: new Date(doc.correctionDate * 1000).toISOString().slice(0, 10),
+      order: doc.correctionOrder, interval: r.correction_interval,
     },
   }
 }

@@ -28,6 +28,8 @@ export interface StoredReceipt {
   items: SaleItem[] | null
   refund_items: SaleItem[] | null
   payment_method: PaymentMethod | null
+  /** For a correction receipt: the reconciliation interval it corrects. */
+  correction_interval: number | null
 }
 
 /** A fiscal document with what the receipt page shows beside it; the original item names come from the sale. */
@@ -37,11 +39,12 @@ export async function findReceipt(db: Kysely<Database>, fn: string, fd: number):
            k.id as kassa_id, k.name as kassa_name, k.inn, k.reg_number, k.sno, k.time_zone,
            m.id as machine_id, m.number as machine_number, m.address, m.place,
            s.sale_id, s.refund_of, s.items, o.items as refund_items,
-           coalesce(o.payment_method, s.payment_method) as payment_method
+           coalesce(o.payment_method, s.payment_method) as payment_method, c.interval_audit_id as correction_interval
     from fiscal_documents d
     join kassas k on k.id = d.kassa_id
     left join sales s on s.id = d.sale_row_id
-    left join machines m on m.id = s.machine_id
+    left join audit_corrections c on d.type = 31 and c.fn = d.fn and c.fd = d.fd
+    left join machines m on m.id = coalesce(s.machine_id, c.machine_id)
     left join sales o on s.kind = 'refund' and o.machine_id = s.machine_id and o.sale_id = s.refund_of
     where d.fn = ${fn} and d.fd = ${fd}`.execute(db)
   return rows.rows[0] ?? null

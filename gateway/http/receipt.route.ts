@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { renderReceiptPage } from './receipt-page.js'
 import { findProviderReceipt } from './provider-receipt.repository.js'
+import { findProviderCorrectionView } from './provider-correction.js'
 import { providerReceiptView } from './provider-receipt-view.js'
 import { findReceipt } from './receipt.repository.js'
 import { receiptView } from './receipt-view.js'
@@ -16,9 +17,11 @@ export function registerReceiptRoutes(app: FastifyInstance, db: Kysely<Database>
     const stored = await findReceipt(db, fn, Number(fd))
     // Not an emulated FN's document: a receipt a cloud kassa's FN signed, perhaps.
     const provider = stored ? null : await findProviderReceipt(db, fn, Number(fd))
-    const found = stored ?? provider
+    // Else a correction receipt a cloud kassa's FN signed.
+    const correction = stored || provider ? null : await findProviderCorrectionView(db, fn, Number(fd))
+    const found = stored ?? provider ?? correction
     if (!found || found.fp !== req.query.fp) return notFound()
-    const view = stored ? receiptView(stored) : providerReceiptView(provider!)
+    const view = stored ? receiptView(stored) : provider ? providerReceiptView(provider) : correction!.view
     if (req.headers.accept?.includes('application/json')) return reply.send(view)
     return reply.type('text/html; charset=utf-8').send(await renderReceiptPage(view))
   })

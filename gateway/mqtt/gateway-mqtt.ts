@@ -13,7 +13,7 @@ export interface GatewayMqttOptions {
 }
 
 export interface GatewayMqtt {
-  /** Persistent session (clean: false) subscribed to every machine's sale, telemetry and status. */
+  /** Persistent session (clean: false) subscribed to every machine's sale, telemetry, status and audit. */
   ingest: MqttClient
   /** Publishes display messages; a separate connection so a slow ingest never delays a PUBACK. */
   publisher: MqttClient
@@ -57,7 +57,8 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   let subscribed = false
   const filters = { [fleetFilter(options.topicPrefix, 'sale')]: { qos: 1 as const },
     [fleetFilter(options.topicPrefix, 'telemetry')]: { qos: 1 as const },
-    [fleetFilter(options.topicPrefix, 'status')]: { qos: 1 as const } }
+    [fleetFilter(options.topicPrefix, 'status')]: { qos: 1 as const },
+    [fleetFilter(options.topicPrefix, 'audit')]: { qos: 1 as const } }
   ingest.on('connect', () => {
     ingest.subscribe(filters, (err, granted) => {
       const refused = granted?.filter((g) => g.qos === 128) ?? []

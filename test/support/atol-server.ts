@@ -4,6 +4,7 @@
 //   POST {base}/getToken                 {login, pass} → {token, error: null, timestamp}
 //   POST {base}/{group}/sell             receipt → {uuid, status: 'wait', error: null, timestamp}
 //   POST {base}/{group}/sell_refund      the same
+//   POST {base}/{group}/sell_correction  a correction receipt under `correction` (+ correction_info) → the same
 //   GET  {base}/{group}/report/{uuid}    {uuid, status: wait|done|fail, error, payload, …}
 //
 // It checks request bodies on its own (not with the gateway's zod schemas, so a bug there is not
@@ -19,7 +20,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { invalidReason, isObject } from './atol-validate.js'
+import { invalidCorrectionReason, invalidReason, isObject } from './atol-validate.js'
 
 export const CODES = {
   badToken: 11, // missing, unknown or expired Token header (HTTP 401)
@@ -32,6 +33,7 @@ export const CODES = {
   internal: 50, // injected 5xx
 } as const
 
+export type Operation = 'sell' | 'sell_refund' | 'sell_correction'
 export type DuplicateBehaviour = 'conflict-with-uuid' | 'conflict-without-uuid' | 'accept-existing'
 export interface AtolErrorBody { error_id: string; code: number; text: string; type: string }
 
@@ -59,7 +61,7 @@ export interface AtolServerOptions {
 export interface AtolServerDocument {
   uuid: string
   externalId: string
-  operation: 'sell' | 'sell_refund'
+  operation: Operation
   request: Record<string, any>
   acceptedAt: Date
   status: 'wait' | 'done' | 'fail'
@@ -71,7 +73,7 @@ export interface AtolServerDocument {
 }
 
 /** Every document the emulated FN numbered: shift reports take numbers too, with no gap. */
-export interface FnDocument { fd: number; kind: 'shift_open' | 'shift_close' | 'receipt'; shift: number; uuid: string | null; fp: string }
+export interface FnDocument { fd: number; kind: 'shift_open' | 'shift_close' | 'receipt' | 'correction'; shift: number; uuid: string | null; fp: string }
 
 export interface AtolServer {
   /** Base URL ending in `/`, e.g. `http://127.0.0.1:PORT/possystem/v5/`. */
@@ -183,15 +185,16 @@ export async function createAtolServer(options: AtolServerOptions = {}): Promise
       }
       const receiptDatetime = atolDateTime(new Date(t), timeZone)
       const fd = fn.nextFd
-      const fp = sign([fnNumber, fd, receiptDatetime, doc.operation, doc.request.receipt.total, doc.externalId])
+      const receipt = doc.operation === 'sell_correction' ? doc.request.correction : doc.request.receipt
+      const fp = sign([fnNumber, fd, receiptDatetime, doc.operation, receipt.total, doc.externalId])
       fn.nextFd++
-      fnDocs.push({ fd, kind: 'receipt', shift: fn.shift, uuid: doc.uuid, fp })
+      fnDocs.push({ fd, kind: doc.operation === 'sell_correction' ? 'correction' : 'receipt', shift: fn.shift, uuid: doc.uuid, fp })
       fn.receiptsInShift++
       doc.status = 'done'
       doc.signedAt = new Date(Math.floor(t / 1000) * 1000)
       doc.fp = fp
       doc.payload = {
-        total: doc.request.receipt.total,
+        total: receipt.total,
         fns_site: 'www.nalog.gov.ru',
         fn_number: fnNumber,
         shift_number: fn.shift,
@@ -238,8 +241,9 @@ export async function createAtolServer(options: AtolServerOptions = {}): Promise
     return issuedAt !== undefined && now().getTime() - issuedAt < lifetime
   }
 
-  async function register(req: IncomingMessage, res: ServerResponse, operation: 'sell' | 'sell_refund', body: unknown): Promise<void> {
-    const reason = invalidReason(body, options.requireClientContact ?? true, options.inn)
+  async function register(req: IncomingMessage, res: ServerResponse, operation: Operation, body: unknown): Promise<void> {
+    const check = operation === 'sell_correction' ? invalidCorrectionReason : invalidReason
+    const reason = check(body, options.requireClientContact ?? true, options.inn)
     if (reason !== null) return refuse(res, 400, CODES.invalid, `Ошибка валидации входного чека: ${reason}`)
     const request = body as Record<string, any>
     const existing = byExternalId.get(request.external_id)
@@ -308,7 +312,7 @@ export async function createAtolServer(options: AtolServerOptions = {}): Promise
       return reply(res, 200, { error: null, token, timestamp: stamp() })
     }
     const [g, op, uuid] = segments
-    const isRegister = req.method === 'POST' && segments.length === 2 && (op === 'sell' || op === 'sell_refund')
+    const isRegister = req.method === 'POST' && segments.length === 2 && (op === 'sell' || op === 'sell_refund' || op === 'sell_correction')
     const isReport = req.method === 'GET' && segments.length === 3 && op === 'report'
     if (!isRegister && !isReport) return refuse(res, 404, CODES.route, `unknown endpoint ${req.method} ${path}`)
     if (!tokenValid(req)) {
@@ -316,7 +320,7 @@ export async function createAtolServer(options: AtolServerOptions = {}): Promise
       return refuse(res, 401, CODES.badToken, 'Передан некорректный или просроченный токен')
     }
     if (g !== group) return refuse(res, 400, CODES.badGroup, `group_code ${g} is not served`)
-    if (isRegister) return register(req, res, op as 'sell' | 'sell_refund', body.value)
+    if (isRegister) return register(req, res, op as Operation, body.value)
 
     const doc = byUuid.get(uuid ?? '')
     if (!doc) return refuse(res, 404, CODES.notFound, 'Состояние чека не найдено. Попробуйте позднее')

@@ -62,3 +62,27 @@ export function invalidReason(body: unknown, requireClient: boolean, inn: string
   }
   return paid === total ? null : 'payments must add up to total'
 }
+
+/**
+ * Why the double refuses a sell_correction body (a correction receipt, FFD 1.2 form 31), or null:
+ * the document goes under `correction` (not `receipt`) with `correction_info` {type: self |
+ * instruction, base_date dd.mm.yyyy, base_number only by instruction}; the rest is checked as a
+ * sell receipt is.
+ */
+export function invalidCorrectionReason(body: unknown, requireClient: boolean, inn: string | undefined): string | null {
+  if (!isObject(body)) return 'body is not a JSON object'
+  if (body.receipt !== undefined) return 'sell_correction carries its document under `correction`, not `receipt`'
+  const c = body.correction
+  if (!isObject(c)) return 'correction is missing'
+  const info = c.correction_info
+  if (!isObject(info)) return 'correction.correction_info is missing'
+  if (info.type !== 'self' && info.type !== 'instruction') return 'correction_info.type: self or instruction'
+  if (typeof info.base_date !== 'string' || !/^\d{2}\.\d{2}\.\d{4}$/.test(info.base_date)) return 'correction_info.base_date: dd.mm.yyyy'
+  if (info.type === 'instruction' ? !isText(info.base_number, 32) : info.base_number !== undefined) {
+    return 'correction_info.base_number: the order number, given only for type instruction'
+  }
+  const { correction_info: _info, ...receipt } = c
+  const { correction: _correction, ...envelope } = body
+  const reason = invalidReason({ ...envelope, receipt }, requireClient, inn)
+  return reason === null ? null : `correction: ${reason}`
+}

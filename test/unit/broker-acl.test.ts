@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest'
-import { canPublish, canReceive, canSetWill, canSubscribe, mayRetain, type Identity } from '../../broker/acl.js'
+import { canPublish, canReceive, canSetWill, canSubscribe, machinePayloadLimit, mayRetain, type Identity } from '../../broker/acl.js'
 
 const P = 'vending'
 const a: Identity = { kind: 'machine', id: 'VM-A', secretHash: 'h' }
 const gateway: Identity = { kind: 'service' }
 
 describe('machine topic rules', () => {
-  it('publishes only its own sale, telemetry and status', () => {
-    for (const ch of ['sale', 'telemetry', 'status']) expect(canPublish(P, a, `vending/VM-A/${ch}`)).toBe(true)
-    for (const topic of ['vending/VM-A/display', 'vending/VM-B/sale', 'vending/VM-A/sale/x', 'other/VM-A/sale',
+  it('publishes only its own sale, telemetry, status and audit', () => {
+    for (const ch of ['sale', 'telemetry', 'status', 'audit']) expect(canPublish(P, a, `vending/VM-A/${ch}`)).toBe(true)
+    for (const topic of ['vending/VM-A/display', 'vending/VM-B/sale', 'vending/VM-B/audit', 'vending/VM-A/sale/x', 'other/VM-A/sale',
       '$SYS/x/new/clients', 'vending/+/sale', 'vending/#', 'vending/VM-A', '']) {
       expect(canPublish(P, a, topic), topic).toBe(false)
     }
+  })
+
+  it('may send 256 KiB on its own audit topic only; 16 KiB anywhere else, or before the topic is read', () => {
+    expect(machinePayloadLimit(P, a, 'vending/VM-A/audit', 16_384)).toBe(262_144)
+    for (const topic of ['vending/VM-A/sale', 'vending/VM-B/audit', 'vending/VM-A/audit/x', null]) {
+      expect(machinePayloadLimit(P, a, topic, 16_384), String(topic)).toBe(16_384)
+    }
+    expect(machinePayloadLimit(P, gateway, 'vending/VM-A/audit', 16_384)).toBe(16_384)
   })
 
   it('subscribes only to its own display, with no wildcards', () => {

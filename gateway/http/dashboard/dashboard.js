@@ -75,6 +75,9 @@ async function all(path) {
   }
 }
 
+// Shared with the dashboard's other scripts (audits.js).
+globalThis.dashboard = { h, rub, time }
+
 // ---------- views ----------
 
 function renderAlerts(list, alerts) {
