@@ -20,6 +20,10 @@ export interface BrokerCounters {
   rateLimited: number
   oversize: number
   credentialClosures: number
+  /** Logins refused unchecked while their address or machine id was locked out (login-throttle.ts). */
+  loginsLockedOut: number
+  /** Stored scrypt hashes rewritten in the keyed scheme after a good login. */
+  secretsUpgraded: number
 }
 
 export interface HookDeps {
@@ -46,9 +50,12 @@ function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
 
+function remoteAddress(client: Client): string | undefined {
+  return client.req?.socket.remoteAddress ?? (client.conn as { remoteAddress?: string }).remoteAddress
+}
+
 function who(client: Client): Record<string, unknown> {
-  const conn = client.conn as { remoteAddress?: string }
-  return { clientId: client.id, remote: client.req?.socket.remoteAddress ?? conn.remoteAddress }
+  return { clientId: client.id, remote: remoteAddress(client) }
 }
 
 export function installHooks(aedes: Aedes, deps: HookDeps): void {
@@ -68,14 +75,24 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
       log.warn({ ...who(client), limit: deps.limits.maxConnections }, 'machine connection refused: broker full')
       return done(refusal(SERVER_UNAVAILABLE, 'server unavailable'), false)
     }
-    const attempt = { clientId: client.id, username, password, willTopic: willTopics.get(client) }
+    const attempt = { clientId: client.id, username, password, willTopic: willTopics.get(client), address: remoteAddress(client) }
     deps.authenticator.login(attempt).then((result) => {
       if (result.ok) {
         identities.set(client, result.identity)
         return done(null, true)
       }
+      if ('unavailable' in result) {
+        // Shed by the full queue (counted there), or a stored hash made with another key.
+        if (result.unavailable === 'key-mismatch') {
+          counters.authErrors++
+          log.error({ ...who(client) }, 'login not checked: the stored secret hash was made with another MACHINE_SECRET_KEY than the broker\'s')
+        }
+        return done(refusal(SERVER_UNAVAILABLE, 'server unavailable'), false)
+      }
       counters.authFailures++
-      log.warn({ ...who(client), username: username?.slice(0, 80), reason: result.reason }, 'login refused')
+      // A flood is logged by its counters, not a line per attempt.
+      if (result.reason === 'locked-out') counters.loginsLockedOut++
+      else log.warn({ ...who(client), username: username?.slice(0, 80), reason: result.reason }, 'login refused')
       done(refusal(NOT_AUTHORIZED, 'not authorized'), false)
     }, (err: unknown) => {
       // The directory is unreachable: "server unavailable" tells the machine to come back later.

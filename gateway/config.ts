@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
+import { DEFAULT_TOPIC_PREFIX, parseMachineSecretKey } from '../protocol/index.js'
 import type { AlertThresholds } from './alerts/alert.types.js'
 
 const port = z.coerce.number().int().min(0).max(65535)
@@ -136,8 +137,20 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       concurrency: e.ATOL_CONCURRENCY, pollMs: e.ATOL_POLL_MS, leaseMs: e.ATOL_LEASE_MS,
       callbackUrl: e.ATOL_CALLBACK_URL?.replace(/\/$/, ''),
     }),
-    providerSecret: (name: string) => (name in GatewayEnvSchema.shape ? undefined : env[name] || undefined),
+    providerSecret: (name: string) => (name in GatewayEnvSchema.shape || name.startsWith('MACHINE_SECRET_KEY') ? undefined : env[name] || undefined),
   })
+}
+
+/**
+ * MACHINE_SECRET_KEY (or the file MACHINE_SECRET_KEY_FILE names) for the fleet CLI, which stores new
+ * machine secrets as their keyed hash; the broker checks them with the same key. The gateway itself
+ * never needs it.
+ */
+export function loadMachineSecretKey(env: Record<string, string | undefined> = process.env): string {
+  const file = env.MACHINE_SECRET_KEY_FILE || undefined
+  const key = parseMachineSecretKey(env.MACHINE_SECRET_KEY || undefined, file === undefined ? undefined : { name: file, read: () => readFileSync(file, 'utf8') }, env.NODE_ENV === 'production')
+  if (!key.ok) throw new ConfigError([key.problem])
+  return key.key
 }
 
 /** The gateway schema's variable names, for the docker-compose check. */

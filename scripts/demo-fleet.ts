@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../gateway/db/schema.js'
-import { runFleetCommand } from '../gateway/fleet/fleet.commands.js'
+import { runFleetCommand, type FleetOptions } from '../gateway/fleet/fleet.commands.js'
 
 export const DEMO_KASSA = {
   id: 'DEMO', name: 'ООО «Вендинг-Демо»', inn: '7707083893', reg: '0000000001012345',
@@ -19,7 +19,7 @@ const PLACES = [
  * The demo kassa and five machines, provisioned through the same commands an operator runs. A
  * machine's secret is shown only once, so on a restart the demo machines get fresh ones.
  */
-export async function provisionDemo(db: Kysely<Database>, count: number = PLACES.length): Promise<{ id: string; secret: string }[]> {
+export async function provisionDemo(db: Kysely<Database>, count: number = PLACES.length, options: FleetOptions = {}): Promise<{ id: string; secret: string }[]> {
   if (!(await db.selectFrom('kassas').select('id').where('id', '=', DEMO_KASSA.id).executeTakeFirst())) {
     await runFleetCommand(db, 'add-kassa', DEMO_KASSA)
   }
@@ -29,8 +29,8 @@ export async function provisionDemo(db: Kysely<Database>, count: number = PLACES
   for (const [id, address, place] of places) {
     const exists = await db.selectFrom('machines').select('id').where('id', '=', id).executeTakeFirst()
     const { output } = exists
-      ? await runFleetCommand(db, 'rotate-secret', { id })
-      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place })
+      ? await runFleetCommand(db, 'rotate-secret', { id }, new Date(), options)
+      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place }, new Date(), options)
     machines.push(output as { id: string; secret: string })
   }
   return machines

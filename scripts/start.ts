@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const gateway = createGateway({ config: gatewayConfig, database, logger })
   const started = await gateway.start()
   const httpUrl = `http://localhost:${started.httpPort}`
-  const machines = await provisionDemo(database.db)
+  const machines = await provisionDemo(database.db, undefined, configs.broker.machineSecretKey === undefined ? {} : { machineSecretKey: configs.broker.machineSecretKey })
 
   say(`vending gateway is running (${database.kind === 'pglite' ? `embedded database in ${configs.gateway.dataDir}` : 'PostgreSQL'})`)
   say(`  MQTT broker   ${mqttUrl}`)

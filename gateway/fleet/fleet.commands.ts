@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { hashSecret, newSecret } from '../../protocol/index.js'
+import { DEV_MACHINE_SECRET_KEY, keyedSecretHash, newSecret } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import { validateFleetArgs, type FleetArgs, type FleetCommand } from './fleet.args.js'
 import { addKassa, addMachine, findKassaOrFail, FleetError, listFleet, moveMachine, replaceFn, updateCredentials } from './fleet.repository.js'
@@ -13,8 +13,17 @@ export interface CommandResult {
   exitCode: number
 }
 
-type Handler<C extends FleetCommand> = (db: Kysely<Database>, args: FleetArgs<C>, now: Date) => Promise<CommandResult>
+export interface FleetOptions {
+  /** MACHINE_SECRET_KEY: new secrets are stored as their keyed hash, which the broker checks with the same key. */
+  machineSecretKey?: string
+  /** A cloud kassa's password by its variable name (config.providerSecret), for `verify` to ask the provider. */
+  providerSecret?: (name: string) => string | undefined
+  fetch?: typeof fetch
+}
+
+type Handler<C extends FleetCommand> = (db: Kysely<Database>, args: FleetArgs<C>, now: Date, options: FleetOptions) => Promise<CommandResult>
 const ok = (output: unknown): CommandResult => ({ output, exitCode: 0 })
+const hashOf = (secret: string, o: FleetOptions): string => keyedSecretHash(secret, o.machineSecretKey ?? DEV_MACHINE_SECRET_KEY)
 
 const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
   'add-kassa': async (db, a, now) => {
@@ -27,7 +36,7 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     await addKassa(db, { id: a.id, name: a.name, inn: a.inn, reg: a.reg!, sno: a.sno, tz: a.tz, fn: a.fn!, fnModel: a['fn-model'], docLimit: a['doc-limit'] }, now)
     return ok({ id: a.id, fn: a.fn, tz: a.tz })
   },
-  'add-machine': async (db, a) => {
+  'add-machine': async (db, a, _now, o) => {
     const kassa = await findKassaOrFail(db, a.kassa)
     const tz = a.tz ?? kassa.time_zone
     // Tag 1012 and the QR carry the kassa's local time, which must be the place of settlement's.
@@ -35,12 +44,12 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     const number = a.number ?? a.id
     if (number.length > 20) throw new FleetError(`machine id ${a.id} is longer than the 20 characters of tag 1036: give --number`)
     const secret = newSecret()
-    await addMachine(db, { id: a.id, kassaId: kassa.id, number, address: a.address, place: a.place, tz, secretHash: await hashSecret(secret) })
+    await addMachine(db, { id: a.id, kassaId: kassa.id, number, address: a.address, place: a.place, tz, secretHash: hashOf(secret, o) })
     return ok({ id: a.id, secret })
   },
-  'rotate-secret': async (db, a) => {
+  'rotate-secret': async (db, a, _now, o) => {
     const secret = newSecret()
-    await updateCredentials(db, a.id, { secretHash: await hashSecret(secret) })
+    await updateCredentials(db, a.id, { secretHash: hashOf(secret, o) })
     return ok({ id: a.id, secret })
   },
   'disable-machine': async (db, a) => {
@@ -65,6 +74,6 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
   },
 }
 
-export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date()): Promise<CommandResult> {
-  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now)
+export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date(), options: FleetOptions = {}): Promise<CommandResult> {
+  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now, options)
 }

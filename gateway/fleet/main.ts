@@ -1,6 +1,6 @@
 // `npm run fleet -- <command> [--option value …]`: provisioning and checks. One JSON object on
 // stdout; errors on stderr with a non-zero exit status.
-import { ConfigError, loadGatewayConfig } from '../config.js'
+import { ConfigError, loadGatewayConfig, loadMachineSecretKey } from '../config.js'
 import { openDatabase } from '../db/database.js'
 import { embeddedServerUrl } from '../db/embedded-server.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -11,12 +11,13 @@ import { FleetError } from './fleet.repository.js'
 async function main(): Promise<number> {
   const { command, args } = parseFleetArgs(process.argv.slice(2))
   const config = loadGatewayConfig()
+  const machineSecretKey = loadMachineSecretKey()
   // While `npm start` holds the embedded database, go through it rather than open its files twice.
   const url = config.databaseUrl ?? embeddedServerUrl(config.dataDir) ?? undefined
   const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false })
   try {
     await migrateToLatest(database.db)
-    const result = await runFleetCommand(database.db, command, args)
+    const result = await runFleetCommand(database.db, command, args, new Date(), { machineSecretKey, providerSecret: config.providerSecret })
     process.stdout.write(`${JSON.stringify(result.output)}\n`)
     return result.exitCode
   } finally {

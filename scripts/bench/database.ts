@@ -1,4 +1,4 @@
-import { randomBytes, scryptSync } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import { migrateToLatest } from '../../gateway/db/migrate.js'
 import { parseFleetArgs } from '../../gateway/fleet/fleet.args.js'
 import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
 import { createScratchDatabase } from '../lib/database-admin.js'
+import { DEV_MACHINE_SECRET_KEY, keyedSecretHash } from '../../protocol/index.js'
 
 // The run's own database: a fresh one on the DATABASE_URL server, dropped after; or embedded PGlite
 // in a temp dir, removed after. Provisioned here, then closed: the broker and gateway open it.
@@ -30,16 +31,6 @@ export async function createBenchDatabase(serverUrl: string | undefined): Promis
   return { kind: 'postgres', url: scratch.url, dataDir: undefined, drop: scratch.drop }
 }
 
-/**
- * The `scrypt$N$r$p$salt$hash` format of protocol/secret.ts at N = 16 instead of 16384. A login
- * at production cost is ~40 ms of CPU (measured by `loginKdfMs`), so 10,000 first logins would
- * measure the KDF for minutes, not the transport; every machine shares one secret for the same reason.
- */
-function cheapHash(secret: string): string {
-  const salt = randomBytes(16)
-  const key = scryptSync(secret, salt, 32, { N: 16, r: 1, p: 1 })
-  return ['scrypt', 16, 1, 1, salt.toString('base64url'), key.toString('base64url')].join('$')
-}
 
 const machineId = (i: number) => `BM-${String(i).padStart(5, '0')}`
 const kassaId = (k: number) => `BK-${String(k).padStart(3, '0')}`
@@ -63,7 +54,8 @@ export async function provisionBench(db: BenchDatabase, count: number, perKassa:
     // (broker/credentials.watcher.ts, CHANGE_OVERLAP_MS): reported, not measured here.
     const provisionedAt = new Date(Date.now() - 3_600_000)
     const secret = randomBytes(24).toString('base64url')
-    const secretHash = cheapHash(secret)
+    // The keyed hash the fleet CLI writes, under the key the bench's broker runs with; one secret for all.
+    const secretHash = keyedSecretHash(secret, DEV_MACHINE_SECRET_KEY)
     const machines: BenchMachine[] = []
     for (let start = 1; start <= count; start += 1000) {
       const rows = []
