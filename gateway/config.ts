@@ -41,6 +41,14 @@ const GatewayEnvSchema = z.object({
   ATOL_POLL_MS: positiveInt.max(60_000).default(1000),
   ATOL_LEASE_MS: positiveInt.min(1000).max(3_600_000).default(60_000),
   ATOL_CALLBACK_URL: z.url().optional(),
+  // The HTTP server under load and abuse (gateway/http/connection-cap.ts, load-shedding.ts, receipt-rate-limit.ts).
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(5_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
+  HTTP_MAX_IN_FLIGHT: positiveInt.max(100_000).default(64),
+  HTTP_TRUST_PROXY: z.string().regex(/^(true|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be true or a comma-separated list of addresses/CIDRs').optional(),
+  RECEIPT_RATE_PER_S: z.coerce.number().positive().max(10_000).default(2),
+  RECEIPT_RATE_BURST: positiveInt.max(100_000).default(20),
 })
 
 export interface GatewayConfig {
@@ -66,8 +74,22 @@ export interface GatewayConfig {
   alerts: Readonly<AlertThresholds & { intervalMs: number }>
   /** Telemetry samples kept per machine: received within `days`, at most `rowsPerMachine`. */
   telemetryHistory: Readonly<{ days: number; rowsPerMachine: number }>
-  /** When set, `GET /metrics` needs it as a Bearer token; unset, the scrape endpoint is open. */
+  /** When set, `GET /metrics` needs it as a Bearer token; unset (allowed outside production only), the scrape endpoint is open. */
   metricsToken: string | undefined
+  http: {
+    /** Open connections at most; 0 = half the process's open-file limit, at most 10,000 (the rest stays for the database and MQTT). */
+    maxConnections: number
+    /** ms a client may take to send its request headers, and its whole request. */
+    headersTimeoutMs: number
+    requestTimeoutMs: number
+    /** Requests handled at once (health probes aside); more are answered 503 at once. */
+    maxInFlight: number
+    /** Fastify's trustProxy: whose X-Forwarded-For to believe for the client's address. */
+    trustProxy: boolean | string[]
+    /** Receipt lookups per client address: sustained per second, and burst. */
+    receiptRatePerS: number
+    receiptBurst: number
+  }
   atol: {
     /** HTTP requests in flight per kassa. */
     concurrency: number
@@ -106,6 +128,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     const problems = [
       ...(present.GATEWAY_MQTT_PASSWORD === undefined || e.GATEWAY_MQTT_PASSWORD === 'gateway-dev-password' ? ['GATEWAY_MQTT_PASSWORD: required in production, and not the development default'] : []),
       ...(present.OPERATOR_TOKEN === undefined || e.OPERATOR_TOKEN === 'dev-operator-token' ? ['OPERATOR_TOKEN: required in production, and not the development default'] : []),
+      // The scrape shows kassa ids and fleet state: never open in production.
+      ...(e.METRICS_TOKEN === undefined ? ['METRICS_TOKEN: required in production (GET /metrics is served only with it)'] : []),
     ]
     if (problems.length > 0) throw new ConfigError(problems)
   }
@@ -133,6 +157,12 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     }),
     telemetryHistory: Object.freeze({ days: e.TELEMETRY_HISTORY_DAYS, rowsPerMachine: e.TELEMETRY_HISTORY_ROWS }),
     metricsToken: e.METRICS_TOKEN,
+    http: Object.freeze({
+      maxConnections: e.HTTP_MAX_CONNECTIONS, headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      trustProxy: e.HTTP_TRUST_PROXY === undefined ? false : e.HTTP_TRUST_PROXY === 'true' ? true : e.HTTP_TRUST_PROXY.split(','),
+      receiptRatePerS: e.RECEIPT_RATE_PER_S, receiptBurst: e.RECEIPT_RATE_BURST,
+    }),
     atol: Object.freeze({
       concurrency: e.ATOL_CONCURRENCY, pollMs: e.ATOL_POLL_MS, leaseMs: e.ATOL_LEASE_MS,
       callbackUrl: e.ATOL_CALLBACK_URL?.replace(/\/$/, ''),
