@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { Registry } from 'prom-client'
+import { Counter, Registry } from 'prom-client'
 import { parseMachineTopic } from '../protocol/index.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
@@ -116,7 +116,11 @@ export function createGateway(deps: GatewayDeps) {
       readiness: () => ({ migrated, database: ingestHealthy && probeHealthy, broker: mqtt?.ready() ?? false }),
       alerts: alerts.active, metrics: registry, now,
     })
-    registerAtolCallbackRoute(http.app, atol)
+    const callbacks = new Counter({
+      name: 'gateway_atol_callbacks_total', labelNames: ['outcome'], registers: [registry],
+      help: 'Provider callbacks by outcome: confirmed by the provider, forged (disagreed with it), unverified, unknown uuid',
+    })
+    registerAtolCallbackRoute(http.app, atol, (outcome) => callbacks.inc({ outcome }))
     const httpPort = await http.listen()
     publisher.start()
     presence.start()
