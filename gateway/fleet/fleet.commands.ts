@@ -68,8 +68,8 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     return ok({ kassa: a.kassa, fn: a.fn, previous })
   },
   list: async (db) => ok(await listFleet(db)),
-  verify: async (db) => {
-    const report = await verifyFiscalData(db)
+  verify: async (db, _a, _now, o) => {
+    const report = await verifyFiscalData(db, { ...(o.providerSecret && { providerSecret: o.providerSecret }), ...(o.fetch && { fetch: o.fetch }) })
     return { output: report, exitCode: report.ok ? 0 : 1 }
   },
 }

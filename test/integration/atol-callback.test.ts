@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseReceiptQr, type ReceiptDisplay, type SaleEvent } from '../../protocol/index.js'
-import { ATOL_FN, ATOL_KASSA, atolGatewayEnv, provisionAtolFleet } from '../support/atol-kassa.js'
+import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
+import { ATOL_FN, ATOL_KASSA, ATOL_PASSWORD_ENV, atolGatewayEnv, provisionAtolFleet } from '../support/atol-kassa.js'
 import { createAtolServer, type AtolServer } from '../support/atol-server.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
@@ -161,5 +162,38 @@ describe('the provider calls back with the result (POST /atol/callback/{kassaId}
       expect(documentsFor(uuid)).toHaveLength(1)
       expect(await attemptsOf(s.saleId)).toEqual({ n: 1, state: 'done' })
     })
+  })
+
+  it('fleet verify asks the provider about every attempt, and reports a sale the provider signed twice', async () => {
+    const providerSecret = (name: string) => (name === ATOL_PASSWORD_ENV ? server.password : undefined)
+    const clean = await runFleetCommand(database.handle.db, 'verify', {}, new Date(), { providerSecret })
+    expect(clean.output).toMatchObject({ ok: true, failureCount: 0, providerUnchecked: 0 })
+    const attempts = (await sql<{ n: number }>`select count(*)::int as n from atol_attempts where uuid is not null`.execute(database.handle.db)).rows[0]!.n
+    expect((clean.output as { providerChecked: number }).providerChecked).toBe(attempts)
+    // Without the kassa's password here, nothing can be asked: counted, not failed.
+    expect((await runFleetCommand(database.handle.db, 'verify', {})).output).toMatchObject({ ok: true, providerChecked: 0, providerUnchecked: attempts })
+
+    // What a forged "fail" did before callbacks were checked: a second external_id for a sale already
+    // submitted, signed by the provider as a second document, and recorded here as failed.
+    const s = sale()
+    const uuid = await submitted(s)
+    const first = (await sql<{ sale_row_id: number; request: unknown }>`select sale_row_id, request from atol_attempts where uuid = ${uuid}`.execute(database.handle.db)).rows[0]!
+    const { token } = await (await fetch(`${server.url}getToken`, { method: 'POST', body: JSON.stringify({ login: server.login, pass: server.password }) })).json() as { token: string }
+    const second = await (await fetch(`${server.url}${server.group}/sell`, {
+      method: 'POST', headers: { token, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...(first.request as Record<string, unknown>), external_id: `${s.saleId}-2` }),
+    })).json() as { uuid: string }
+    await sql`insert into atol_attempts (sale_row_id, kassa_id, attempt, external_id, operation, request, status, uuid)
+              values (${first.sale_row_id}, 'KA', 2, ${`${s.saleId}-2`}, 'sell', ${JSON.stringify(first.request)}::jsonb, 'fail', ${second.uuid})`.execute(database.handle.db)
+    clock += WAIT_MS
+    await callback('KA', await providerReport(uuid))
+    await waitFor(() => m.displaysFor(s.saleId).length === 1, 'the receipt', 3000)
+
+    const report = await runFleetCommand(database.handle.db, 'verify', {}, new Date(), { providerSecret })
+    expect(report.exitCode).toBe(1)
+    expect((report.output as { failures: { reason: string }[] }).failures.map((f) => f.reason)).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^recorded as fail, but the provider signed it .*attempt 2, uuid ${second.uuid}`)),
+      expect.stringMatching(new RegExp(`^one sale, 2 documents signed by the provider: .*${second.uuid}`)),
+    ]))
   })
 })
