@@ -73,7 +73,7 @@ describe('authentication queue', () => {
 
 describe('pre-login connection guard', () => {
   it('closes the oldest silent socket of an address at its bound, and the oldest of all at the total', () => {
-    const g = createConnectionGuard({ perAddress: 3, max: 5 })
+    const g = createConnectionGuard({ perAddress: 3, max: 5, minAgeMs: 0 })
     const a = Array.from({ length: 4 }, () => new PassThrough())
     a.forEach((s) => g.admit(s, '10.0.0.1'))
     expect(a.map((s) => s.destroyed)).toEqual([true, false, false, false])
@@ -84,8 +84,21 @@ describe('pre-login connection guard', () => {
     expect(g.stats()).toEqual({ prelogin: 5, evicted: 2 })
   })
 
+  it('leaves an address\'s sockets younger than minAgeMs alone (a storm through a load balancer); the total bound still holds', () => {
+    let t = 0
+    const g = createConnectionGuard({ perAddress: 2, max: 4, minAgeMs: 1000, now: () => t })
+    const young = Array.from({ length: 4 }, () => new PassThrough())
+    young.forEach((s) => g.admit(s, '10.9.9.9'))
+    expect(young.some((s) => s.destroyed)).toBe(false)
+    t = 1500
+    const late = new PassThrough()
+    g.admit(late, '10.9.9.9')
+    expect(young[0]!.destroyed).toBe(true) // silent for 1.5 s: the address's bound takes it
+    expect(g.stats().prelogin).toBe(4)
+  })
+
   it('stops counting a socket once it logged in', () => {
-    const g = createConnectionGuard({ perAddress: 1, max: 10 })
+    const g = createConnectionGuard({ perAddress: 1, max: 10, minAgeMs: 0 })
     const first = new PassThrough()
     g.admit(first, '10.0.0.1')
     g.loggedIn(first)
