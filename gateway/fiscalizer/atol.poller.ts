@@ -67,6 +67,7 @@ export function createAtolPoller(deps: AtolPollerDeps) {
   let saturated = false
   let stopped = false
   let timer: NodeJS.Timeout | null = null
+  const askingProvider = new Map<string, Promise<AtolReportResult>>()
 
   function track(task: Promise<void>): void {
     tasks.add(task)
@@ -186,7 +187,14 @@ export function createAtolPoller(deps: AtolPollerDeps) {
     if (!found) return 'unknown'
     const kassa = await deps.clients.forKassa(kassaId, found.providerConfig)
     if (!kassa.ok) return 'unverified'
-    const report = await kassa.kassa.client.report(uuid)
+    // Repeated callbacks for one uuid (a provider's retries, or someone who learned it) share one
+    // request to the provider.
+    let asking = askingProvider.get(uuid)
+    if (!asking) {
+      asking = kassa.kassa.client.report(uuid).finally(() => askingProvider.delete(uuid))
+      askingProvider.set(uuid, asking)
+    }
+    const report = await asking
     if (report.kind === 'error' || report.kind === 'timeout') {
       log.info({ kassaId, uuid, saleId: found.row.saleId }, 'callback received, but the provider could not be asked for the report; the poller will')
       return 'unverified'
