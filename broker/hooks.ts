@@ -58,8 +58,21 @@ function who(client: Client): Record<string, unknown> {
   return { clientId: client.id, remote: remoteAddress(client) }
 }
 
+/** Refused logins logged a second at most; a flood is seen in its counters and a summary line. */
+const REFUSALS_LOGGED_PER_S = 20
+
 export function installHooks(aedes: Aedes, deps: HookDeps): void {
   const { prefix, counters, identities, liveMachines, logger: log } = deps
+  let refusalWindow = { start: 0, logged: 0, unlogged: 0 }
+  function logRefusal(fields: Record<string, unknown>): void {
+    const now = deps.now()
+    if (now - refusalWindow.start >= 1000) {
+      if (refusalWindow.unlogged > 0) log.warn({ unlogged: refusalWindow.unlogged }, 'login refusals beyond the log rate were not logged one by one')
+      refusalWindow = { start: now, logged: 0, unlogged: 0 }
+    }
+    if (refusalWindow.logged++ < REFUSALS_LOGGED_PER_S) log.warn(fields, 'login refused')
+    else refusalWindow.unlogged++
+  }
   const willTopics = new WeakMap<Client, string>()
   const cut = new WeakSet<Client>()
 
@@ -92,7 +105,7 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
       counters.authFailures++
       // A flood is logged by its counters, not a line per attempt.
       if (result.reason === 'locked-out') counters.loginsLockedOut++
-      else log.warn({ ...who(client), username: username?.slice(0, 80), reason: result.reason }, 'login refused')
+      else logRefusal({ ...who(client), username: username?.slice(0, 80), reason: result.reason })
       done(refusal(NOT_AUTHORIZED, 'not authorized'), false)
     }, (err: unknown) => {
       // The directory is unreachable: "server unavailable" tells the machine to come back later.
