@@ -4,23 +4,25 @@ import { Aedes, type Client } from 'aedes'
 import type { Logger } from 'pino'
 import { AUDIT_MAX_BYTES } from '../protocol/index.js'
 import { machinePayloadLimit, type Identity } from './acl.js'
+import { createAuthQueue } from './auth-queue.js'
 import { createAuthenticator } from './auth.js'
-import type { BrokerConfig } from './config.js'
+import { BROKER_GUARD_DEFAULTS, type BrokerConfig } from './config.js'
+import { createConnectionGuard } from './connection-guard.js'
 import { createCredentialsWatcher } from './credentials.watcher.js'
 import { installHooks, type BrokerCounters } from './hooks.js'
 import { openListeners, type BrokerPorts, type Listeners } from './listeners.js'
 import type { MachineCredentialsChange, MachineDirectory } from './machine-directory.js'
 import { guardPacketSize } from './packet-size.guard.js'
+import { createLoginThrottle } from './login-throttle.js'
 import { PublishLimiter } from './rate-limit.js'
 import { guardEmitterRecursion } from './mq-recursion.guard.js'
 import { indexBrokerRetained } from './retained-index.js'
+import { DEV_MACHINE_SECRET_KEY } from '../protocol/index.js'
 
 /** bytes a machine's packet may exceed its payload cap by: topic (≤ ~140), packet id, fixed header; CONNECT fits too. */
 export const PACKET_HEADROOM = 1024
-/** Sockets allowed beyond `maxConnections`, so the gateway can log in while the fleet fills the broker. */
+/** Logged-in connections allowed beyond `maxConnections` for gateways only, so they log in while the fleet fills the broker. */
 export const SERVICE_RESERVE = 16
-/** ms a new socket may take to send CONNECT (Aedes' default is 30 s) before its slot is freed. */
-const CONNECT_TIMEOUT_MS = 10_000
 
 export interface BrokerDeps {
   config: BrokerConfig
@@ -36,6 +38,14 @@ export interface BrokerStats extends BrokerCounters {
   machines: number
   /** Open sockets, logged in or not. */
   sockets: number
+  /** Sockets not logged in yet. */
+  prelogin: number
+  /** Silent sockets closed to make room for new ones (connection-guard.ts). */
+  preloginEvicted: number
+  /** Logins answered CONNACK 3 because the authentication queue was full. */
+  loginsShed: number
+  /** Machines whose credentials the broker holds in memory. */
+  knownMachines: number
 }
 
 export interface Broker {
@@ -54,22 +64,35 @@ export function createBroker(deps: BrokerDeps): Broker {
   const counters: BrokerCounters = {
     connectionsRefused: 0, authFailures: 0, authErrors: 0, forbiddenPublishes: 0, forbiddenSubscribes: 0,
     forwardsBlocked: 0, rateDelayed: 0, rateLimited: 0, oversize: 0, credentialClosures: 0,
+    loginsLockedOut: 0, secretsUpgraded: 0,
   }
+  const guardConfig = config.guard ?? BROKER_GUARD_DEFAULTS
   const identities = new WeakMap<Client, Identity>()
   const liveMachines = new Map<string, Client>()
   const timers = new Set<NodeJS.Timeout>()
   const sockets = new Set<Duplex>()
-  const authenticator = createAuthenticator({ directory: deps.directory, gatewayPassword: config.gatewayPassword, topicPrefix: config.topicPrefix })
+  const authQueue = createAuthQueue({ concurrency: guardConfig.authConcurrency, maxWaiting: guardConfig.authQueue, maxWaitMs: guardConfig.authWaitMs })
+  const authenticator = createAuthenticator({
+    directory: deps.directory, gatewayPassword: config.gatewayPassword, topicPrefix: config.topicPrefix,
+    secretKey: config.machineSecretKey ?? DEV_MACHINE_SECRET_KEY, queue: authQueue,
+    throttle: createLoginThrottle({ failures: guardConfig.loginFailures, lockoutMs: guardConfig.lockoutMs, lockoutMaxMs: guardConfig.lockoutMaxMs }),
+    ...(deps.now ? { now: deps.now } : {}),
+    onUpgrade: () => { counters.secretsUpgraded++ },
+    onUpgradeError: (machineId, err) => log.warn({ err, machineId }, 'could not rewrite a scrypt secret hash; it is tried again at the next login'),
+  })
+  const connectionGuard = createConnectionGuard({ perAddress: guardConfig.preloginPerAddress, max: guardConfig.preloginMax })
   const limiter = new PublishLimiter({ ratePerS: limits.ratePerS, burst: limits.rateBurst })
 
   // maxInflightInbound: QoS 2 publishes awaiting PUBREL per client. Machines use QoS 0/1, so a small cap.
-  const aedes = new Aedes({ connectTimeout: CONNECT_TIMEOUT_MS, maxInflightInbound: 64 })
+  // connectTimeout: a socket that sends no CONNECT is closed after it (Aedes' default is 30 s).
+  const aedes = new Aedes({ connectTimeout: guardConfig.connectTimeoutMs, maxInflightInbound: 64 })
   // A long publish queue would otherwise drain as one recursion and overflow the stack (mq-recursion.guard.ts).
   if (!guardEmitterRecursion(aedes)) log.warn('mqemitter changed shape: publish bursts are not guarded against stack overflow (mq-recursion.guard.ts)')
   installHooks(aedes, {
     prefix: config.topicPrefix, limits, authenticator, limiter, identities, liveMachines, counters, timers,
     now: deps.now ?? Date.now, logger: log,
   })
+  aedes.on('client', (client) => connectionGuard.loggedIn(client.conn as Duplex))
   aedes.on('clientError', (client, err) => log.debug({ err, clientId: client.id }, 'client connection error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err }, 'connection error before login'))
   // Aedes emits 'error' for persistence failures; unhandled, an EventEmitter error would end the process.
@@ -77,7 +100,7 @@ export function createBroker(deps: BrokerDeps): Broker {
   emitter.on('error', (err: Error) => log.error({ err }, 'broker error'))
 
   function onCredentialsChange(change: MachineCredentialsChange): void {
-    authenticator.forget(change.id)
+    authenticator.learn(change)
     if (change.disabled) limiter.forget(change.id)
     const client = liveMachines.get(change.id)
     const identity = client && identities.get(client)
@@ -105,17 +128,20 @@ export function createBroker(deps: BrokerDeps): Broker {
     counters.connectionsRefused++
     if (Date.now() - dropLoggedAt < 10_000) return
     dropLoggedAt = Date.now()
-    log.warn({ limit: limits.maxConnections + SERVICE_RESERVE, refused: counters.connectionsRefused }, 'connection refused: socket limit reached')
+    log.warn({ limit: maxSockets, refused: counters.connectionsRefused }, 'connection refused: socket limit reached')
   }
 
+  // Logged-in machines, gateways' reserve, and sockets not logged in yet (bounded by the guard).
+  const maxSockets = limits.maxConnections + SERVICE_RESERVE + guardConfig.preloginMax
   function handle(conn: Duplex, req?: IncomingMessage): void {
-    if (sockets.size >= limits.maxConnections + SERVICE_RESERVE) { // all listeners together
+    if (sockets.size >= maxSockets) { // all listeners together
       onDrop()
       conn.destroy()
       return
     }
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
+    connectionGuard.admit(conn, req?.socket.remoteAddress ?? (conn as { remoteAddress?: string }).remoteAddress)
     const client = aedes.handle(conn, req)
     const guarded = guardPacketSize(client, (topic) => packetLimit(client, topic), (err) => {
       counters.oversize++
@@ -136,6 +162,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     state = 'stopped'
     const closing = listeners?.close() // stops accepting now; resolves once connections are gone
     listeners = undefined
+    authQueue.close()
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
     for (const conn of sockets) conn.destroy() // sockets that never logged in are not Aedes clients
     await closing
@@ -155,7 +182,6 @@ export function createBroker(deps: BrokerDeps): Broker {
         indexBrokerRetained(aedes)
         watcher.start()
         const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload, AUDIT_MAX_BYTES) + PACKET_HEADROOM + 16
-        const maxSockets = limits.maxConnections + SERVICE_RESERVE
         listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop }, handle)
         return listeners.ports
       } catch (err) {
@@ -165,6 +191,10 @@ export function createBroker(deps: BrokerDeps): Broker {
     },
     stop,
     checkCredentials: () => watcher.runOnce(),
-    stats: () => ({ ...counters, connections: aedes.connectedClients ?? 0, machines: liveMachines.size, sockets: sockets.size }),
+    stats: () => ({
+      ...counters, connections: aedes.connectedClients ?? 0, machines: liveMachines.size, sockets: sockets.size,
+      prelogin: connectionGuard.stats().prelogin, preloginEvicted: connectionGuard.stats().evicted,
+      loginsShed: authQueue.stats().shed, knownMachines: authenticator.known(),
+    }),
   }
 }

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
+import { DEFAULT_TOPIC_PREFIX, parseMachineSecretKey } from '../protocol/index.js'
 
 // The broker's environment (README.md#configuration). Only this file reads process.env, and only
 // through the `env` argument main.ts passes in.
@@ -23,6 +24,39 @@ export interface BrokerLimits {
   gatewayMaxPacket: number
 }
 
+/** Defences against floods of logins and of sockets that never log in (login-throttle.ts, auth-queue.ts, connection-guard.ts). */
+export interface BrokerGuardConfig {
+  /** ms a new socket may take to send CONNECT before it is closed. */
+  connectTimeoutMs: number
+  /** Sockets not yet logged in, per remote address; at the limit the address's oldest is closed. */
+  preloginPerAddress: number
+  /** Sockets not yet logged in, all addresses; at the limit the oldest is closed. */
+  preloginMax: number
+  /** Failed logins from one address, or for one machine id, before a lockout. */
+  loginFailures: number
+  /** ms of the first lockout; each further failure while locked doubles it, up to lockoutMaxMs. */
+  lockoutMs: number
+  lockoutMaxMs: number
+  /** Logins needing the database or scrypt checked at once; more wait in the queue. */
+  authConcurrency: number
+  /** Logins that may wait; beyond, or after authWaitMs, a login is answered CONNACK 3 at once. */
+  authQueue: number
+  /** ms a login may wait in the queue. */
+  authWaitMs: number
+}
+
+export const BROKER_GUARD_DEFAULTS: Readonly<BrokerGuardConfig> = Object.freeze({
+  connectTimeoutMs: 5_000,
+  preloginPerAddress: 64,
+  preloginMax: 2_000,
+  loginFailures: 10,
+  lockoutMs: 1_000,
+  lockoutMaxMs: 60_000,
+  authConcurrency: 4,
+  authQueue: 256,
+  authWaitMs: 2_000,
+})
+
 export interface BrokerTlsConfig {
   port: number
   certFile: string
@@ -43,6 +77,10 @@ export interface BrokerConfig {
   limits: BrokerLimits
   /** ms between checks for rotated or disabled machines. */
   credentialsPollMs: number
+  /** The key of stored machine-secret hashes (MACHINE_SECRET_KEY); the fleet CLI must hold the same. Default: the development key. */
+  machineSecretKey?: string
+  /** Default: BROKER_GUARD_DEFAULTS. */
+  guard?: Readonly<BrokerGuardConfig>
 }
 
 export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
@@ -74,6 +112,17 @@ const BrokerEnvSchema = z.object({
   BROKER_MACHINE_MAX_PAYLOAD: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.machineMaxPayload),
   BROKER_GATEWAY_MAX_PACKET: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.gatewayMaxPacket),
   BROKER_CREDENTIALS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  MACHINE_SECRET_KEY: z.string().optional(),
+  MACHINE_SECRET_KEY_FILE: z.string().min(1).optional(),
+  BROKER_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(BROKER_GUARD_DEFAULTS.connectTimeoutMs),
+  BROKER_PRELOGIN_PER_ADDRESS: positiveInt.max(1_000_000).default(BROKER_GUARD_DEFAULTS.preloginPerAddress),
+  BROKER_PRELOGIN_MAX: positiveInt.max(1_000_000).default(BROKER_GUARD_DEFAULTS.preloginMax),
+  BROKER_LOGIN_FAILURES: positiveInt.max(10_000).default(BROKER_GUARD_DEFAULTS.loginFailures),
+  BROKER_LOCKOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(BROKER_GUARD_DEFAULTS.lockoutMs),
+  BROKER_LOCKOUT_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(BROKER_GUARD_DEFAULTS.lockoutMaxMs),
+  BROKER_AUTH_CONCURRENCY: positiveInt.max(256).default(BROKER_GUARD_DEFAULTS.authConcurrency),
+  BROKER_AUTH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(BROKER_GUARD_DEFAULTS.authQueue),
+  BROKER_AUTH_WAIT_MS: z.coerce.number().int().min(10).max(60_000).default(BROKER_GUARD_DEFAULTS.authWaitMs),
 })
 
 export class BrokerConfigError extends Error {
@@ -107,7 +156,10 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
     problems.push('GATEWAY_MQTT_PASSWORD: required in production, and not the development default')
   }
   if (options.standalone && !has('DATABASE_URL')) problems.push('DATABASE_URL: required by the standalone broker')
-  if (problems.length > 0 || !parsed.success) throw new BrokerConfigError(problems)
+  const file = present.MACHINE_SECRET_KEY_FILE
+  const key = parseMachineSecretKey(present.MACHINE_SECRET_KEY, file === undefined ? undefined : { name: file, read: () => readFileSync(file, 'utf8') }, production)
+  if (!key.ok) problems.push(key.problem)
+  if (problems.length > 0 || !parsed.success || !key.ok) throw new BrokerConfigError(problems)
 
   const e = parsed.data
   const tls = e.MQTT_TLS_PORT !== undefined && e.MQTT_TLS_CERT && e.MQTT_TLS_KEY
@@ -130,6 +182,18 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
       gatewayMaxPacket: e.BROKER_GATEWAY_MAX_PACKET,
     }),
     credentialsPollMs: e.BROKER_CREDENTIALS_POLL_MS,
+    machineSecretKey: key.key,
+    guard: Object.freeze({
+      connectTimeoutMs: e.BROKER_CONNECT_TIMEOUT_MS,
+      preloginPerAddress: e.BROKER_PRELOGIN_PER_ADDRESS,
+      preloginMax: e.BROKER_PRELOGIN_MAX,
+      loginFailures: e.BROKER_LOGIN_FAILURES,
+      lockoutMs: e.BROKER_LOCKOUT_MS,
+      lockoutMaxMs: Math.max(e.BROKER_LOCKOUT_MS, e.BROKER_LOCKOUT_MAX_MS),
+      authConcurrency: e.BROKER_AUTH_CONCURRENCY,
+      authQueue: e.BROKER_AUTH_QUEUE,
+      authWaitMs: e.BROKER_AUTH_WAIT_MS,
+    }),
   })
 }
 

@@ -20,6 +20,10 @@ export interface BrokerCounters {
   rateLimited: number
   oversize: number
   credentialClosures: number
+  /** Logins refused unchecked while their address or machine id was locked out (login-throttle.ts). */
+  loginsLockedOut: number
+  /** Stored scrypt hashes rewritten in the keyed scheme after a good login. */
+  secretsUpgraded: number
 }
 
 export interface HookDeps {
@@ -46,13 +50,29 @@ function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
 
-function who(client: Client): Record<string, unknown> {
-  const conn = client.conn as { remoteAddress?: string }
-  return { clientId: client.id, remote: client.req?.socket.remoteAddress ?? conn.remoteAddress }
+function remoteAddress(client: Client): string | undefined {
+  return client.req?.socket.remoteAddress ?? (client.conn as { remoteAddress?: string }).remoteAddress
 }
+
+function who(client: Client): Record<string, unknown> {
+  return { clientId: client.id, remote: remoteAddress(client) }
+}
+
+/** Refused logins logged a second at most; a flood is seen in its counters and a summary line. */
+const REFUSALS_LOGGED_PER_S = 20
 
 export function installHooks(aedes: Aedes, deps: HookDeps): void {
   const { prefix, counters, identities, liveMachines, logger: log } = deps
+  let refusalWindow = { start: 0, logged: 0, unlogged: 0 }
+  function logRefusal(fields: Record<string, unknown>): void {
+    const now = deps.now()
+    if (now - refusalWindow.start >= 1000) {
+      if (refusalWindow.unlogged > 0) log.warn({ unlogged: refusalWindow.unlogged }, 'login refusals beyond the log rate were not logged one by one')
+      refusalWindow = { start: now, logged: 0, unlogged: 0 }
+    }
+    if (refusalWindow.logged++ < REFUSALS_LOGGED_PER_S) log.warn(fields, 'login refused')
+    else refusalWindow.unlogged++
+  }
   const willTopics = new WeakMap<Client, string>()
   const cut = new WeakSet<Client>()
 
@@ -68,14 +88,24 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
       log.warn({ ...who(client), limit: deps.limits.maxConnections }, 'machine connection refused: broker full')
       return done(refusal(SERVER_UNAVAILABLE, 'server unavailable'), false)
     }
-    const attempt = { clientId: client.id, username, password, willTopic: willTopics.get(client) }
+    const attempt = { clientId: client.id, username, password, willTopic: willTopics.get(client), address: remoteAddress(client) }
     deps.authenticator.login(attempt).then((result) => {
       if (result.ok) {
         identities.set(client, result.identity)
         return done(null, true)
       }
+      if ('unavailable' in result) {
+        // Shed by the full queue (counted there), or a stored hash made with another key.
+        if (result.unavailable === 'key-mismatch') {
+          counters.authErrors++
+          log.error({ ...who(client) }, 'login not checked: the stored secret hash was made with another MACHINE_SECRET_KEY than the broker\'s')
+        }
+        return done(refusal(SERVER_UNAVAILABLE, 'server unavailable'), false)
+      }
       counters.authFailures++
-      log.warn({ ...who(client), username: username?.slice(0, 80), reason: result.reason }, 'login refused')
+      // A flood is logged by its counters, not a line per attempt.
+      if (result.reason === 'locked-out') counters.loginsLockedOut++
+      else logRefusal({ ...who(client), username: username?.slice(0, 80), reason: result.reason })
       done(refusal(NOT_AUTHORIZED, 'not authorized'), false)
     }, (err: unknown) => {
       // The directory is unreachable: "server unavailable" tells the machine to come back later.

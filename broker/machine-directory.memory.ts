@@ -14,6 +14,13 @@ export class MemoryMachineDirectory implements MachineDirectory {
     return row ? { secretHash: row.secretHash, disabled: row.disabled } : null
   }
 
+  async upgradeSecretHash(id: string, from: string, to: string): Promise<boolean> {
+    const row = this.#rows.get(id)
+    if (row?.secretHash !== from) return false
+    this.#rows.set(id, { ...row, secretHash: to, credentialsAt: new Date() })
+    return true
+  }
+
   async changedSince(since: Date): Promise<MachineCredentialsChange[]> {
     return [...this.#rows.values()].filter((r) => r.credentialsAt > since).map((r) => ({ ...r }))
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { MachineCredentials, MachineCredentialsChange, MachineDirectory } from './machine-directory.js'
 
 // The columns of `machines` the broker reads (gateway/db/migrations/0001-initial.ts). Declared here
@@ -23,6 +23,12 @@ export function createMachineDirectoryRepository(db: Kysely<BrokerDatabase>): Ma
         .where('id', '=', id)
         .executeTakeFirst()
       return row ? { secretHash: row.secret_hash, disabled: row.disabled } : null
+    },
+
+    async upgradeSecretHash(id: string, from: string, to: string): Promise<boolean> {
+      const row = await db.updateTable('machines').set({ secret_hash: to, credentials_at: sql`now()` })
+        .where('id', '=', id).where('secret_hash', '=', from).returning('id').executeTakeFirst()
+      return row !== undefined
     },
 
     async changedSince(since: Date): Promise<MachineCredentialsChange[]> {

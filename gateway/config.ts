@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
+import { DEFAULT_TOPIC_PREFIX, parseMachineSecretKey } from '../protocol/index.js'
 import type { AlertThresholds } from './alerts/alert.types.js'
 
 const port = z.coerce.number().int().min(0).max(65535)
@@ -41,6 +42,14 @@ const GatewayEnvSchema = z.object({
   ATOL_POLL_MS: positiveInt.max(60_000).default(1000),
   ATOL_LEASE_MS: positiveInt.min(1000).max(3_600_000).default(60_000),
   ATOL_CALLBACK_URL: z.url().optional(),
+  // The HTTP server under load and abuse (gateway/http/connection-cap.ts, load-shedding.ts, receipt-rate-limit.ts).
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(5_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
+  HTTP_MAX_IN_FLIGHT: positiveInt.max(100_000).default(64),
+  HTTP_TRUST_PROXY: z.string().regex(/^(true|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be true or a comma-separated list of addresses/CIDRs').optional(),
+  RECEIPT_RATE_PER_S: z.coerce.number().positive().max(10_000).default(2),
+  RECEIPT_RATE_BURST: positiveInt.max(100_000).default(20),
 })
 
 export interface GatewayConfig {
@@ -68,8 +77,22 @@ export interface GatewayConfig {
   telemetryHistory: Readonly<{ days: number; rowsPerMachine: number }>
   /** s after an audit before its interval gets a verdict: sales sold before it may still be on their way. */
   auditSettleS: number
-  /** When set, `GET /metrics` needs it as a Bearer token; unset, the scrape endpoint is open. */
+  /** When set, `GET /metrics` needs it as a Bearer token; unset (allowed outside production only), the scrape endpoint is open. */
   metricsToken: string | undefined
+  http: {
+    /** Open connections at most; 0 = half the process's open-file limit, at most 10,000 (the rest stays for the database and MQTT). */
+    maxConnections: number
+    /** ms a client may take to send its request headers, and its whole request. */
+    headersTimeoutMs: number
+    requestTimeoutMs: number
+    /** Requests handled at once (health probes aside); more are answered 503 at once. */
+    maxInFlight: number
+    /** Fastify's trustProxy: whose X-Forwarded-For to believe for the client's address. */
+    trustProxy: boolean | string[]
+    /** Receipt lookups per client address: sustained per second, and burst. */
+    receiptRatePerS: number
+    receiptBurst: number
+  }
   atol: {
     /** HTTP requests in flight per kassa. */
     concurrency: number
@@ -108,6 +131,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     const problems = [
       ...(present.GATEWAY_MQTT_PASSWORD === undefined || e.GATEWAY_MQTT_PASSWORD === 'gateway-dev-password' ? ['GATEWAY_MQTT_PASSWORD: required in production, and not the development default'] : []),
       ...(present.OPERATOR_TOKEN === undefined || e.OPERATOR_TOKEN === 'dev-operator-token' ? ['OPERATOR_TOKEN: required in production, and not the development default'] : []),
+      // The scrape shows kassa ids and fleet state: never open in production.
+      ...(e.METRICS_TOKEN === undefined ? ['METRICS_TOKEN: required in production (GET /metrics is served only with it)'] : []),
     ]
     if (problems.length > 0) throw new ConfigError(problems)
   }
@@ -136,17 +161,35 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     telemetryHistory: Object.freeze({ days: e.TELEMETRY_HISTORY_DAYS, rowsPerMachine: e.TELEMETRY_HISTORY_ROWS }),
     auditSettleS: e.AUDIT_SETTLE_S,
     metricsToken: e.METRICS_TOKEN,
+    http: Object.freeze({
+      maxConnections: e.HTTP_MAX_CONNECTIONS, headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      trustProxy: e.HTTP_TRUST_PROXY === undefined ? false : e.HTTP_TRUST_PROXY === 'true' ? true : e.HTTP_TRUST_PROXY.split(','),
+      receiptRatePerS: e.RECEIPT_RATE_PER_S, receiptBurst: e.RECEIPT_RATE_BURST,
+    }),
     atol: Object.freeze({
       concurrency: e.ATOL_CONCURRENCY, pollMs: e.ATOL_POLL_MS, leaseMs: e.ATOL_LEASE_MS,
       callbackUrl: e.ATOL_CALLBACK_URL?.replace(/\/$/, ''),
     }),
-    providerSecret: (name: string) => (name in GatewayEnvSchema.shape ? undefined : env[name] || undefined),
+    providerSecret: (name: string) => (name in GatewayEnvSchema.shape || name.startsWith('MACHINE_SECRET_KEY') ? undefined : env[name] || undefined),
   })
 }
 
 /** LOG_LEVEL asks for stacks with start failures (read on its own: the failure may be the config). */
 export function wantsStacks(env: Record<string, string | undefined> = process.env): boolean {
   return env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace'
+}
+
+/**
+ * MACHINE_SECRET_KEY (or the file MACHINE_SECRET_KEY_FILE names) for the fleet CLI, which stores new
+ * machine secrets as their keyed hash; the broker checks them with the same key. The gateway itself
+ * never needs it.
+ */
+export function loadMachineSecretKey(env: Record<string, string | undefined> = process.env): string {
+  const file = env.MACHINE_SECRET_KEY_FILE || undefined
+  const key = parseMachineSecretKey(env.MACHINE_SECRET_KEY || undefined, file === undefined ? undefined : { name: file, read: () => readFileSync(file, 'utf8') }, env.NODE_ENV === 'production')
+  if (!key.ok) throw new ConfigError([key.problem])
+  return key.key
 }
 
 /** The gateway schema's variable names, for the docker-compose check. */

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino'
-import { Registry } from 'prom-client'
+import { Counter, Registry } from 'prom-client'
 import { machineTopic, parseMachineTopic } from '../protocol/index.js'
 import { createAuditConsumer } from './audit/audit.consumer.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
 import { createFleetSnapshotLoader } from './alerts/fleet-snapshot.js'
 import type { GatewayConfig } from './config.js'
-import type { DatabaseHandle } from './db/database.js'
+import { openDatabase, type DatabaseHandle } from './db/database.js'
 import { createDatabaseProbe } from './db/health.js'
 import { migrateToLatest } from './db/migrate.js'
 import { createStatisticsKeeper } from './db/statistics.js'
@@ -20,6 +20,9 @@ import { createPresenceConsumer } from './machines/presence.consumer.js'
 import { createGatewayMetrics } from './metrics/gateway.metrics.js'
 import { connectGatewayMqtt, type GatewayMqtt } from './mqtt/gateway-mqtt.js'
 import { createTelemetryHistory } from './operator/telemetry-history.writer.js'
+
+/** Database connections of the HTTP server (pages, operator API), apart from the gateway's own pool. */
+const HTTP_POOL_SIZE = 4
 
 export interface GatewayDeps {
   config: Readonly<GatewayConfig>
@@ -123,12 +126,21 @@ export function createGateway(deps: GatewayDeps) {
         sales.accept(topic, parsed?.machineId ?? null, payload, () => done())
       }
     }
+    // HTTP reads through a small pool of its own, so a flood of page requests never holds the
+    // connections ingest and the fiscalizer need (embedded PGlite is one connection anyway).
+    const httpDatabase = database.kind === 'postgres' && config.databaseUrl
+      ? await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: HTTP_POOL_SIZE })
+      : null
     const http = createHttpServer({
-      db, config, logger: logger.child({ component: 'http' }),
+      db: httpDatabase?.db ?? db, config, logger: logger.child({ component: 'http' }),
       readiness: () => ({ migrated, database: ingestHealthy && probeHealthy, broker: mqtt?.ready() ?? false }),
       alerts: alerts.active, metrics: registry, now,
     })
-    registerAtolCallbackRoute(http.app, atol)
+    const callbacks = new Counter({
+      name: 'gateway_atol_callbacks_total', labelNames: ['outcome'], registers: [registry],
+      help: 'Provider callbacks by outcome: confirmed by the provider, forged (disagreed with it), unverified, unknown uuid',
+    })
+    registerAtolCallbackRoute(http.app, atol, (outcome) => callbacks.inc({ outcome }))
     const httpPort = await http.listen()
     publisher.start()
     presence.start()
@@ -153,6 +165,7 @@ export function createGateway(deps: GatewayDeps) {
       await publisher.stop()
       await mqtt?.close()
       await http.close()
+      await httpDatabase?.close()
     }
     return { httpPort, fiscalizer, sales, publisher, mqtt, alerts, history, registry, atol }
   }

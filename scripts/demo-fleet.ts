@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../gateway/db/schema.js'
-import { runFleetCommand } from '../gateway/fleet/fleet.commands.js'
+import { runFleetCommand, type FleetOptions } from '../gateway/fleet/fleet.commands.js'
 
 export const DEMO_KASSA = {
   id: 'DEMO', name: 'ООО «Вендинг-Демо»', inn: '7707083893', reg: '0000000001012345',
@@ -21,7 +21,7 @@ const PLACES = [
  * even against another `npm start` provisioning the same PostgreSQL database at the same moment:
  * what the other one added first is taken as it is.
  */
-export async function provisionDemo(db: Kysely<Database>, count: number = PLACES.length): Promise<{ id: string; secret: string }[]> {
+export async function provisionDemo(db: Kysely<Database>, count: number = PLACES.length, options: FleetOptions = {}): Promise<{ id: string; secret: string }[]> {
   if (!(await kassaExists(db))) {
     await runFleetCommand(db, 'add-kassa', DEMO_KASSA).catch(async (err: unknown) => {
       if (!(await kassaExists(db))) throw err
@@ -31,10 +31,10 @@ export async function provisionDemo(db: Kysely<Database>, count: number = PLACES
   const places = Array.from({ length: count }, (_, i) =>
     PLACES[i] ?? [`VM-${String(i + 1).padStart(3, '0')}`, 'г. Москва, ул. Тверская, д. 1', `Автомат № ${i + 1}`])
   for (const [id, address, place] of places) {
-    const rotate = () => runFleetCommand(db, 'rotate-secret', { id })
+    const rotate = () => runFleetCommand(db, 'rotate-secret', { id }, new Date(), options)
     const { output } = (await machineExists(db, id))
       ? await rotate()
-      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place }).catch(async (err: unknown) => {
+      : await runFleetCommand(db, 'add-machine', { id, kassa: DEMO_KASSA.id, address, place }, new Date(), options).catch(async (err: unknown) => {
         if (await machineExists(db, id)) return rotate()
         throw err
       })

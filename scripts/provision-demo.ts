@@ -2,7 +2,7 @@
 // configured database (idempotent: existing machines get fresh secrets), credentials written for the sim.
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadGatewayConfig } from '../gateway/config.js'
+import { ConfigError, loadGatewayConfig, loadMachineSecretKey } from '../gateway/config.js'
 import { openDatabase } from '../gateway/db/database.js'
 import { embeddedServerUrl } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
@@ -14,10 +14,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new ConfigError(['--machines: must be a whole number from 1 to 100000'])
   if (!values.out) throw new ConfigError(['--out: the file to write the credentials to is required'])
   const config = loadGatewayConfig()
+  const machineSecretKey = loadMachineSecretKey()
   const database = await openDatabase({ url: config.databaseUrl ?? (await embeddedServerUrl(config.dataDir)) ?? undefined, dataDir: config.dataDir, poolSize: 1, prepare: false, role: 'npm run demo:provision' })
   try {
     await migrateToLatest(database.db)
-    const machines = await provisionDemo(database.db, count)
+    const machines = await provisionDemo(database.db, count, { machineSecretKey })
     writeFileSync(values.out, JSON.stringify(machines, null, 2), { mode: 0o600 })
     process.stdout.write(`${JSON.stringify({ machines: machines.length, out: values.out })}\n`)
   } finally {

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const started = await gateway.start()
   database.lock?.announce({ mqttPort, httpPort: started.httpPort })
   const httpUrl = `http://localhost:${started.httpPort}`
-  const machines = await provisionDemo(database.db)
+  const machines = await provisionDemo(database.db, undefined, configs.broker.machineSecretKey === undefined ? {} : { machineSecretKey: configs.broker.machineSecretKey })
 
   say(`vending gateway is running (${database.kind === 'pglite' ? `embedded database in ${configs.gateway.dataDir}` : 'PostgreSQL'})`)
   say(`  MQTT broker   ${mqttUrl}`)

@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001-initial.js'
 import * as m0002 from './migrations/0002-operator.js'
 import * as m0003 from './migrations/0003-atol.js'
 import * as m0005 from './migrations/0005-audits.js'
+import * as m0006 from './migrations/0006-secret-hmac.js'
 
 // Listed here rather than read from disk, so migrations work the same under tsx, in tests and bundled.
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-operator': m0002,
   '0003-atol': m0003,
   '0005-audits': m0005,
+  '0006-secret-hmac': m0006,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

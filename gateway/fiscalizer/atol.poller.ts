@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { AtolReportResult, AtolSellResult } from '../atol/atol.client.js'
 import { ATOL_PROVIDER, type AtolClientRegistry } from '../atol/atol-clients.js'
+import { callbackDisagreement, type CallbackOutcome } from '../atol/callback-check.js'
 import type { Database } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import { afterReport, afterSend, notAsked, type OutcomeContext } from './atol-outcome.js'
@@ -66,6 +67,7 @@ export function createAtolPoller(deps: AtolPollerDeps) {
   let saturated = false
   let stopped = false
   let timer: NodeJS.Timeout | null = null
+  const askingProvider = new Map<string, Promise<AtolReportResult>>()
 
   function track(task: Promise<void>): void {
     tasks.add(task)
@@ -175,16 +177,37 @@ export function createAtolPoller(deps: AtolPollerDeps) {
   }
 
   /**
-   * A provider's callback: the same report a poll returns. Trusted only for a uuid that is the
-   * open attempt of a submitted sale of that kassa (a uuid is known only to us and the provider).
+   * A provider's callback: a hint that the report for `uuid` is ready, never the truth (the body is
+   * unauthenticated). For a uuid that is the open attempt of a submitted sale of that kassa, the
+   * report is fetched from the provider with the kassa's credentials and acted on as a poll's would
+   * be; a body that disagrees with it is logged and counted as a forgery, and nothing of it is used.
    */
-  async function acceptReport(kassaId: string, uuid: string, result: AtolReportResult): Promise<'recorded' | 'unknown'> {
+  async function acceptReport(kassaId: string, uuid: string, claimed: AtolReportResult): Promise<CallbackOutcome> {
     const found = await findWaitingAttempt(deps.db, kassaId, uuid)
     if (!found) return 'unknown'
-    if (result.kind === 'wait') return 'recorded'
-    const { displays } = await recordSteps(deps.db, ATOL_PROVIDER, [{ row: found.row, step: afterReport(found.row, result, ctx()) }])
-    if (displays.length > 0) deps.onCommitted(displays)
-    return 'recorded'
+    const kassa = await deps.clients.forKassa(kassaId, found.providerConfig)
+    if (!kassa.ok) return 'unverified'
+    // Repeated callbacks for one uuid (a provider's retries, or someone who learned it) share one
+    // request to the provider.
+    let asking = askingProvider.get(uuid)
+    if (!asking) {
+      asking = kassa.kassa.client.report(uuid).finally(() => askingProvider.delete(uuid))
+      askingProvider.set(uuid, asking)
+    }
+    const report = await asking
+    if (report.kind === 'error' || report.kind === 'timeout') {
+      log.info({ kassaId, uuid, saleId: found.row.saleId }, 'callback received, but the provider could not be asked for the report; the poller will')
+      return 'unverified'
+    }
+    const disagreement = callbackDisagreement(claimed, report)
+    if (disagreement) {
+      log.warn({ kassaId, uuid, machineId: found.row.machineId, saleId: found.row.saleId, reason: disagreement }, 'forged provider callback: its body disagrees with the provider\'s report; acting on the provider\'s')
+    }
+    if (report.kind !== 'wait') {
+      const { displays } = await recordSteps(deps.db, ATOL_PROVIDER, [{ row: found.row, step: afterReport(found.row, report, ctx()) }])
+      if (displays.length > 0) deps.onCommitted(displays)
+    }
+    return disagreement ? 'forged' : 'confirmed'
   }
 
   async function settled(): Promise<void> {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Kysely } from 'kysely'
-import { hashSecret, newSecret } from '../../protocol/index.js'
+import { DEV_MACHINE_SECRET_KEY, keyedSecretHash, newSecret } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import { validateFleetArgs, type FleetArgs, type FleetCommand } from './fleet.args.js'
 import { addKassa, addMachine, findKassaOrFail, FleetError, listFleet, moveMachine, replaceFn, updateCredentials } from './fleet.repository.js'
@@ -17,15 +17,17 @@ export interface CommandResult {
   exitCode: number
 }
 
-/** What some commands need beyond the database: the cloud kassas' passwords (config.providerSecret). */
-export interface FleetContext {
-  providerSecret: (name: string) => string | undefined
-  /** For tests: the fetch cloud-kassa clients use. */
+export interface FleetOptions {
+  /** MACHINE_SECRET_KEY: new secrets are stored as their keyed hash, which the broker checks with the same key. */
+  machineSecretKey?: string
+  /** A cloud kassa's password by its variable name (config.providerSecret), for `verify` to ask the provider. */
+  providerSecret?: (name: string) => string | undefined
   fetch?: typeof fetch
 }
 
-type Handler<C extends FleetCommand> = (db: Kysely<Database>, args: FleetArgs<C>, now: Date, context: FleetContext) => Promise<CommandResult>
+type Handler<C extends FleetCommand> = (db: Kysely<Database>, args: FleetArgs<C>, now: Date, options: FleetOptions) => Promise<CommandResult>
 const ok = (output: unknown): CommandResult => ({ output, exitCode: 0 })
+const hashOf = (secret: string, o: FleetOptions): string => keyedSecretHash(secret, o.machineSecretKey ?? DEV_MACHINE_SECRET_KEY)
 
 const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
   'add-kassa': async (db, a, now) => {
@@ -38,7 +40,7 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     await addKassa(db, { id: a.id, name: a.name, inn: a.inn, reg: a.reg!, sno: a.sno, tz: a.tz, fn: a.fn!, fnModel: a['fn-model'], docLimit: a['doc-limit'] }, now)
     return ok({ id: a.id, fn: a.fn, tz: a.tz })
   },
-  'add-machine': async (db, a) => {
+  'add-machine': async (db, a, _now, o) => {
     const kassa = await findKassaOrFail(db, a.kassa)
     const tz = a.tz ?? kassa.time_zone
     // Tag 1012 and the QR carry the kassa's local time, which must be the place of settlement's.
@@ -46,12 +48,12 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     const number = a.number ?? a.id
     if (number.length > 20) throw new FleetError(`machine id ${a.id} is longer than the 20 characters of tag 1036: give --number`)
     const secret = newSecret()
-    await addMachine(db, { id: a.id, kassaId: kassa.id, number, address: a.address, place: a.place, tz, secretHash: hashSecret(secret) })
+    await addMachine(db, { id: a.id, kassaId: kassa.id, number, address: a.address, place: a.place, tz, secretHash: hashOf(secret, o) })
     return ok({ id: a.id, secret })
   },
-  'rotate-secret': async (db, a) => {
+  'rotate-secret': async (db, a, _now, o) => {
     const secret = newSecret()
-    await updateCredentials(db, a.id, { secretHash: hashSecret(secret) })
+    await updateCredentials(db, a.id, { secretHash: hashOf(secret, o) })
     return ok({ id: a.id, secret })
   },
   'disable-machine': async (db, a) => {
@@ -62,11 +64,11 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     await updateCredentials(db, a.id, { disabled: false })
     return ok({ id: a.id, disabled: false })
   },
-  import: async (db, a) => {
+  import: async (db, a, _now, o) => {
     const csv = await readFile(a.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new FleetError(`import: cannot read ${a.file}: ${err.code ?? err.message}`)
     })
-    return ok(await importMachines(db, { csv, out: a.out ?? defaultCredentialsPath(a.file), kassa: a.kassa }))
+    return ok(await importMachines(db, { csv, out: a.out ?? defaultCredentialsPath(a.file), kassa: a.kassa, hashOf: (secret) => hashOf(secret, o) }))
   },
   'move-machine': async (db, a) => {
     const kassa = await findKassaOrFail(db, a.kassa)
@@ -80,11 +82,12 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     return ok({ kassa: a.kassa, fn: a.fn, previous })
   },
   list: async (db) => ok(await listFleet(db)),
-  verify: async (db) => {
-    const report = await verifyFiscalData(db)
+  verify: async (db, _a, _now, o) => {
+    const report = await verifyFiscalData(db, { ...(o.providerSecret && { providerSecret: o.providerSecret }), ...(o.fetch && { fetch: o.fetch }) })
     return { output: report, exitCode: report.ok ? 0 : 1 }
   },
-  correct: async (db, a, now, context) => {
+  correct: async (db, a, now, o) => {
+    const context = { providerSecret: o.providerSecret ?? (() => undefined), ...(o.fetch && { fetch: o.fetch }) }
     const outcome = await issueCorrection(db, { machineId: a.machine, intervalId: a.interval, now, settleMs: a['settle-s'] * 1000 }, atolCorrection(context))
     if (!outcome.ok) throw new FleetError(outcome.reason)
     const c = outcome.correction
@@ -95,8 +98,6 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
   },
 }
 
-const NO_SECRETS: FleetContext = { providerSecret: () => undefined }
-
-export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date(), context = NO_SECRETS): Promise<CommandResult> {
-  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now, context)
+export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date(), options: FleetOptions = {}): Promise<CommandResult> {
+  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now, options)
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { rename, rm, writeFile } from 'node:fs/promises'
 import type { Kysely } from 'kysely'
-import { hashSecret, newSecret } from '../../protocol/index.js'
+import { newSecret } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import { parseCsv } from './csv.js'
 import { UsageError, validateFleetArgs } from './fleet.args.js'
@@ -26,7 +26,7 @@ export function defaultCredentialsPath(csvPath: string): string {
   return `${csvPath.replace(/\.csv$/i, '')}.credentials.json`
 }
 
-export async function importMachines(db: Kysely<Database>, options: { csv: string; out: string; kassa?: string | undefined }): Promise<ImportResult> {
+export async function importMachines(db: Kysely<Database>, options: { csv: string; out: string; kassa?: string | undefined; hashOf: (secret: string) => string }): Promise<ImportResult> {
   const [header, ...records] = parseCsv(options.csv)
   if (!header) throw new UsageError('import: the file is empty')
   const names = header.fields.map((f) => f.trim().toLowerCase())
@@ -79,7 +79,7 @@ export async function importMachines(db: Kysely<Database>, options: { csv: strin
     if (number.length > 20) problems.push(`line ${r.line}: machine id ${r.id} is longer than the 20 characters of tag 1036: give a number`)
     const secret = newSecret()
     credentials.push({ id: r.id, secret })
-    machines.push({ id: r.id, kassa_id: r.kassa, number, address: r.address, place: r.place, time_zone: tz ?? '', secret_hash: hashSecret(secret) })
+    machines.push({ id: r.id, kassa_id: r.kassa, number, address: r.address, place: r.place, time_zone: tz ?? '', secret_hash: options.hashOf(secret) })
   }
   if (problems.length > 0) fail()
 

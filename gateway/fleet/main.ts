@@ -1,7 +1,7 @@
 // `npm run fleet -- <command> [--option value …]`: provisioning and checks. Readable text on a
 // terminal, one JSON object on stdout when piped or with --json; errors on stderr, one line, with
 // a non-zero exit status.
-import { ConfigError, loadGatewayConfig, wantsStacks } from '../config.js'
+import { ConfigError, loadGatewayConfig, wantsStacks, loadMachineSecretKey } from '../config.js'
 import { openDatabase } from '../db/database.js'
 import { dataDirFailureLine } from '../db/data-dir.messages.js'
 import { embeddedServerUrl } from '../db/embedded-server.js'
@@ -22,11 +22,12 @@ async function main(): Promise<number> {
   const config = loadGatewayConfig()
   // While another process holds the embedded database, go through it rather than open its files
   // twice; refused (DataDirBusyError) when it does not serve them.
+  const machineSecretKey = loadMachineSecretKey()
   const url = config.databaseUrl ?? (await embeddedServerUrl(config.dataDir)) ?? undefined
   const database = await openDatabase({ url, dataDir: config.dataDir, poolSize: 1, prepare: false, role: 'npm run fleet' })
   try {
     await migrateToLatest(database.db)
-    const result = await runFleetCommand(database.db, line.command, line.args, new Date(), { providerSecret: config.providerSecret })
+    const result = await runFleetCommand(database.db, line.command, line.args, new Date(), { machineSecretKey, providerSecret: config.providerSecret })
     const json = line.json || !process.stdout.isTTY
     // Written before exiting: process.exit() would cut a large answer to a pipe short at 64 KiB.
     await new Promise<void>((resolve, reject) => process.stdout.write(`${json ? JSON.stringify(result.output) : formatHuman(line.command, result.output)}\n`, (err) => (err ? reject(err) : resolve())))

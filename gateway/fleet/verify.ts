@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { verifyDocument, verifyNumbering } from '../fiscal/index.js'
+import { verifyAtProvider, type ProviderCheckOptions } from './verify-at-provider.js'
 import { verifyProviderReceipts } from './verify-provider.js'
 
 export interface VerifyFailure { fn: string; fd: number | null; reason: string }
@@ -14,6 +15,9 @@ export interface VerifyReport {
   corrections: number
   /** Receipts signed by a cloud kassa's FN (checked without a sign: verify-provider.ts). */
   providerReceipts: number
+  /** Provider attempts asked again at the provider (verify-at-provider.ts), and those that could not be. */
+  providerChecked: number
+  providerUnchecked: number
   failureCount: number
   /** The first 100 failures, each naming its document (a store with millions of documents stays within memory). */
   failures: VerifyFailure[]
@@ -24,9 +28,10 @@ const PAGE = 5000
 /**
  * What an OFD checks of every stored document: the fiscal sign recomputed from the stored bytes,
  * the stored columns agreeing with the signed bytes, numbering 1…N per FN with no gap or repeat,
- * each receipt's total equal to its sale, and each fiscalized sale having its receipt.
+ * each receipt's total equal to its sale, and each fiscalized sale having its receipt. With a cloud
+ * kassa's credentials at hand, every attempt is asked again at the provider (verify-at-provider.ts).
  */
-export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyReport> {
+export async function verifyFiscalData(db: Kysely<Database>, provider: ProviderCheckOptions = {}): Promise<VerifyReport> {
   const failures: VerifyFailure[] = []
   let failureCount = 0
   const fail = (f: VerifyFailure) => {
@@ -79,11 +84,15 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
     if (last !== drive.next_fd - 1) fail({ fn: drive.fn, fd: null, reason: `FN counter says ${drive.next_fd - 1} documents, ${last} stored` })
   }
   const providerReceipts = await verifyProviderReceipts(db, fail)
+  const atProvider = await verifyAtProvider(db, fail, provider)
   const orphans = await sql<{ machine_id: string; sale_id: string; fn: string | null }>`
     select s.machine_id, s.sale_id, s.fn from sales s
     where s.state = 'done' and s.fn is not null
       and not exists (select 1 from fiscal_documents d where d.sale_row_id = s.id and d.type = 3)
       and not exists (select 1 from provider_receipts p where p.sale_row_id = s.id)`.execute(db)
   for (const o of orphans.rows) fail({ fn: o.fn ?? '', fd: null, reason: `sale ${o.machine_id}/${o.sale_id} is done without a receipt` })
-  return { ok: failureCount === 0, fns: drives.length, documents, receipts, corrections, providerReceipts, failureCount, failures }
+  return {
+    ok: failureCount === 0, fns: drives.length, documents, receipts, corrections, providerReceipts,
+    providerChecked: atProvider.checked, providerUnchecked: atProvider.unchecked, failureCount, failures,
+  }
 }

@@ -5,11 +5,15 @@ import type { Registry } from 'prom-client'
 import type { Alert } from '../alerts/alert.types.js'
 import type { GatewayConfig } from '../config.js'
 import type { Database } from '../db/schema.js'
+import { capConnections, resolveMaxConnections } from './connection-cap.js'
 import { dashboardRoutes } from './dashboard.route.js'
+import { shedLoad } from './load-shedding.js'
 import { metricsRoutes } from './metrics.route.js'
 import { operatorRoutes } from './operator.route.js'
+import { receiptRateLimit } from './receipt-rate-limit.js'
 import { registerReceiptRoutes } from './receipt.route.js'
 import { auditRoutes } from './audit.route.js'
+import { addSecurityHeaders } from './security-headers.js'
 
 export interface Readiness {
   migrated: boolean
@@ -30,9 +34,26 @@ export interface HttpServerDeps {
 }
 
 export function createHttpServer(deps: HttpServerDeps) {
+  const limits = deps.config.http
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: limits.trustProxy,
+    // Slow clients: headers and the whole request within bounds, checked every second (Node's
+    // default check runs every 30 s, on top of a 60 s header and 300 s request allowance).
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: 1_000 },
+  })
+  const connections = capConnections(app.server, resolveMaxConnections(limits.maxConnections))
+  const load = shedLoad(app, limits.maxInFlight)
+  addSecurityHeaders(app)
+  // A failure inside a route is logged here and answered without its text (no database errors to the public).
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500
+    if (status < 500) return reply.code(status).send({ error: err.message })
+    req.log.error({ err, url: req.url.slice(0, 200) }, 'request failed')
+    return reply.code(status).send({ error: 'internal error' })
   })
 
   app.get('/healthz', async () => ({ ok: true }))
@@ -41,7 +62,8 @@ export function createHttpServer(deps: HttpServerDeps) {
     const ready = state.migrated && state.database && state.broker
     return reply.code(ready ? 200 : 503).send({ ready, ...state })
   })
-  registerReceiptRoutes(app, deps.db)
+  const receiptLimit = receiptRateLimit({ ratePerS: limits.receiptRatePerS, burst: limits.receiptBurst })
+  registerReceiptRoutes(app, deps.db, receiptLimit.check)
   // Each in its own encapsulated plugin, so the operator's and the scraper's auth hooks stay on their routes.
   void app.register(dashboardRoutes)
   void app.register(operatorRoutes, {
@@ -56,6 +78,8 @@ export function createHttpServer(deps: HttpServerDeps) {
 
   return {
     app,
+    /** Connections and requests refused or closed under load, receipt lookups limited. */
+    pressure: () => ({ ...connections(), ...load(), receiptLookupsLimited: receiptLimit.limited() }),
     /** Listens on HTTP_PORT (0 picks a free port) and returns the port. */
     async listen(): Promise<number> {
       await app.listen({ port: deps.config.httpPort, host: deps.config.httpHost })

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { renderReceiptPage } from './receipt-page.js'
@@ -8,12 +8,18 @@ import { providerReceiptView } from './provider-receipt-view.js'
 import { findReceipt } from './receipt.repository.js'
 import { receiptView } from './receipt-view.js'
 
-/** `GET /r/{fn}/{fd}?fp=`: public, so a wrong or missing fp answers 404 exactly like a missing document. */
-export function registerReceiptRoutes(app: FastifyInstance, db: Kysely<Database>): void {
-  app.get<{ Params: { fn: string; fd: string }; Querystring: { fp?: string } }>('/r/:fn/:fd', async (req, reply) => {
+/** FD numbers are PostgreSQL integers; a larger one (2^31 and up) cannot exist and must not reach a query. */
+const MAX_FD = 2_147_483_647
+
+/**
+ * `GET /r/{fn}/{fd}?fp=`: public, so a wrong or missing fp answers 404 exactly like a missing
+ * document, and lookups are rate-limited per client address (`limit`, before any database read).
+ */
+export function registerReceiptRoutes(app: FastifyInstance, db: Kysely<Database>, limit: onRequestHookHandler): void {
+  app.get<{ Params: { fn: string; fd: string }; Querystring: { fp?: string } }>('/r/:fn/:fd', { onRequest: limit }, async (req, reply) => {
     const { fn, fd } = req.params
     const notFound = () => reply.code(404).type('text/plain; charset=utf-8').send('receipt not found')
-    if (!/^\d{16}$/.test(fn) || !/^[1-9]\d{0,9}$/.test(fd)) return notFound()
+    if (!/^\d{16}$/.test(fn) || !/^[1-9]\d{0,9}$/.test(fd) || Number(fd) > MAX_FD) return notFound()
     const stored = await findReceipt(db, fn, Number(fd))
     // Not an emulated FN's document: a receipt a cloud kassa's FN signed, perhaps.
     const provider = stored ? null : await findProviderReceipt(db, fn, Number(fd))

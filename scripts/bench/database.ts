@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -5,7 +6,7 @@ import { openDatabase, type DatabaseHandle } from '../../gateway/db/database.js'
 import { migrateToLatest } from '../../gateway/db/migrate.js'
 import { parseFleetArgs } from '../../gateway/fleet/fleet.args.js'
 import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
-import { hashSecret, newSecret } from '../../protocol/index.js'
+import { DEV_MACHINE_SECRET_KEY, keyedSecretHash } from '../../protocol/index.js'
 import { createScratchDatabase } from '../lib/database-admin.js'
 
 // The run's own database: a fresh one on the DATABASE_URL server, dropped after; or embedded PGlite
@@ -51,8 +52,9 @@ export async function provisionBench(db: BenchDatabase, count: number, perKassa:
     // broker would re-read all of them every second until another machine's credentials change
     // (broker/credentials.watcher.ts, CHANGE_OVERLAP_MS): reported, not measured here.
     const provisionedAt = new Date(Date.now() - 3_600_000)
-    const secret = newSecret()
-    const secretHash = hashSecret(secret) // every machine shares one secret: provisioning is not what is measured
+    const secret = randomBytes(24).toString('base64url')
+    // The keyed hash the fleet CLI writes, under the key the bench's broker runs with; one secret for all.
+    const secretHash = keyedSecretHash(secret, DEV_MACHINE_SECRET_KEY)
     const machines: BenchMachine[] = []
     for (let start = 1; start <= count; start += 1000) {
       const rows = []

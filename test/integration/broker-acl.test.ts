@@ -51,7 +51,7 @@ async function suback(client: MqttClient, filters: string[]): Promise<number[]> 
 const closed = (client: MqttClient) => new Promise<void>((resolve) => client.once('close', () => resolve()))
 
 beforeAll(async () => {
-  const secretHash = hashSecret(secret)
+  const secretHash = await hashSecret(secret)
   for (const id of ['VM-A', 'VM-B', 'VM-W', 'VM-X']) directory.put(id, { secretHash, disabled: false })
   broker = createBroker({ config: config(), directory, logger: pino({ level: 'silent' }) })
   url = `mqtt://127.0.0.1:${(await broker.start()).port}`

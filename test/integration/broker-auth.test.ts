@@ -6,8 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createBroker, type Broker } from '../../broker/broker.js'
 import { BROKER_LIMIT_DEFAULTS, type BrokerConfig } from '../../broker/config.js'
 import { createMachineDirectoryRepository, type BrokerDatabase } from '../../broker/machine-directory.repository.js'
-import { hashSecret, newSecret } from '../../protocol/index.js'
+import { DEV_MACHINE_SECRET_KEY, hashSecret, keyedSecretHash, newSecret } from '../../protocol/index.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { waitFor } from '../support/wait.js'
 
 // Logins against the machines table in PostgreSQL, as the fleet CLI leaves it: provisioned,
 // rotated and disabled machines take effect without a restart.
@@ -56,7 +57,7 @@ beforeAll(async () => {
             values ('K1', 'ООО Вендинг', '7707083893', '0000000001012345', 'usn_income', 'Europe/Moscow')`.execute(db)
   for (const [id, secret] of Object.entries(secrets)) {
     await sql`insert into machines (id, kassa_id, number, address, place, time_zone, secret_hash, disabled)
-              values (${id}, 'K1', ${id}, 'г. Москва, ул. Тверская, 1', 'Вестибюль', 'Europe/Moscow', ${hashSecret(secret)}, ${id === 'VM-OFF'})`.execute(db)
+              values (${id}, 'K1', ${id}, 'г. Москва, ул. Тверская, 1', 'Вестибюль', 'Europe/Moscow', ${await hashSecret(secret)}, ${id === 'VM-OFF'})`.execute(db)
   }
   const sink = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done() } })
   broker = createBroker({ config: config(), directory: createMachineDirectoryRepository(db), logger: pino({ level: 'info' }, sink) })
@@ -104,7 +105,7 @@ describe('credential changes without a restart', () => {
     const liveClosed = new Promise<void>((resolve) => live.once('close', () => resolve()))
     const closuresBefore = broker.stats().credentialClosures
     const rotated = newSecret()
-    await setCredentials('VM-ROT', { secretHash: hashSecret(rotated) })
+    await setCredentials('VM-ROT', { secretHash: await hashSecret(rotated) })
 
     await liveClosed
     expect(broker.stats().credentialClosures).toBe(closuresBefore + 1)
@@ -126,6 +127,24 @@ describe('credential changes without a restart', () => {
     await liveClosed
     expect(Date.now() - started).toBeLessThan(2_000)
     expect(await login('VM-DIS', secrets['VM-DIS'])).toBe(5)
+  })
+})
+
+describe('secrets stored with scrypt (the former scheme)', () => {
+  it('are rewritten as the keyed hash at the first good login, and the live connection is kept', async () => {
+    const storedHash = async () => (await db.selectFrom('machines').select('secret_hash').where('id', '=', 'VM-1').executeTakeFirstOrThrow()).secret_hash
+    expect(await login('VM-1', secrets['VM-1'])).toBe(0)
+    const live = lastClient()
+    const keyed = keyedSecretHash(secrets['VM-1'], DEV_MACHINE_SECRET_KEY)
+    await waitFor(async () => await storedHash() === keyed, 'the keyed hash in the machines table', 5_000)
+    expect(broker.stats().secretsUpgraded).toBeGreaterThanOrEqual(1)
+    // The rewrite moved credentials_at: the watcher sees it, and it is not taken for a rotation.
+    const closures = broker.stats().credentialClosures
+    await broker.checkCredentials()
+    expect(broker.stats().credentialClosures).toBe(closures)
+    expect(live.connected).toBe(true)
+    expect(await login('VM-1', secrets['VM-1'])).toBe(0)
+    expect(await login('VM-1', 'not-the-secret')).toBe(5)
   })
 })
 

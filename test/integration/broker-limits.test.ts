@@ -43,7 +43,7 @@ const connackCode = (url: string, options: IClientOptions) =>
   connect(url, options).then(() => 0, (err: { code?: number }) => err.code ?? -1)
 
 beforeAll(async () => {
-  const secretHash = hashSecret(secret)
+  const secretHash = await hashSecret(secret)
   for (const id of ['VM-BIG', 'VM-OK', 'VM-FLOOD', 'VM-C1', 'VM-C2', 'VM-C3', ...HONEST]) directory.put(id, { secretHash, disabled: false })
 })
 

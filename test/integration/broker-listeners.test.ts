@@ -20,7 +20,7 @@ const clients: MqttClient[] = []
 beforeAll(async () => {
   cert = await createTestCertificate()
   const directory = new MemoryMachineDirectory()
-  directory.put('VM-L', { secretHash: hashSecret(secret), disabled: false })
+  directory.put('VM-L', { secretHash: await hashSecret(secret), disabled: false })
   broker = createBroker({
     config: {
       host: '127.0.0.1', port: 0, wsPort: 0, tls: { port: 0, certFile: cert.certFile, keyFile: cert.keyFile },

@@ -33,7 +33,7 @@ function retainedInbox(client: MqttClient): string[] {
 
 beforeAll(async () => {
   const directory = new MemoryMachineDirectory()
-  const secretHash = hashSecret(secret)
+  const secretHash = await hashSecret(secret)
   for (const id of MACHINES) directory.put(id, { secretHash, disabled: false })
   const config = {
     host: '127.0.0.1', port: 0, wsPort: undefined, tls: undefined, gatewayPassword: GATEWAY_PASSWORD,

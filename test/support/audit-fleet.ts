@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { expect } from 'vitest'
 import { runFleet } from '../../device-sim/fleet.js'
 import type { FleetReport } from '../../device-sim/fleet-report.js'
-import { runFleetCommand, type FleetContext } from '../../gateway/fleet/fleet.commands.js'
+import { runFleetCommand, type FleetOptions } from '../../gateway/fleet/fleet.commands.js'
 import type { Credentials } from './system.js'
 
 // The audit reconciliation scenario both signers run: 500 sales of a 10-machine fleet, 37 of them
@@ -47,7 +47,7 @@ export function expectOnlyOfflineVendsUnreceipted(report: FleetReport, byMachine
 }
 
 /** `fleet correct` for every unreceipted interval: the command's outputs. */
-export async function correctAll(db: Kysely<any>, byMachine: Map<string, any[]>, context?: FleetContext): Promise<any[]> {
+export async function correctAll(db: Kysely<any>, byMachine: Map<string, any[]>, context?: FleetOptions): Promise<any[]> {
   const outputs = []
   for (const [machine, intervals] of byMachine) {
     for (const interval of intervals.filter((i: any) => i.verdict === 'unreceipted' || i.verdict === 'corrected')) {

@@ -67,6 +67,8 @@ export interface TestClusterOptions {
   gatewayDatabaseUrl?: string
   gateways?: number
   logDir?: string
+  /** Extra environment for every gateway. */
+  gatewayEnv?: Record<string, string>
 }
 
 /**
@@ -80,6 +82,7 @@ export async function startTestCluster(o: TestClusterOptions): Promise<ChaosClus
     httpPorts: await Promise.all(Array.from({ length: gateways }, () => freePort())),
     brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
     ...(o.logDir ? { logDir: o.logDir } : {}),
+    ...(o.gatewayEnv ? { gatewayEnv: o.gatewayEnv } : {}),
   })
   await cluster.startBroker()
   for (let i = 0; i < gateways; i++) cluster.startGateway(i)

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { BROKER_LIMIT_DEFAULTS, BrokerConfigError, DEV_GATEWAY_PASSWORD, loadBrokerConfig } from '../../broker/config.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BROKER_GUARD_DEFAULTS, BROKER_LIMIT_DEFAULTS, BrokerConfigError, DEV_GATEWAY_PASSWORD, loadBrokerConfig } from '../../broker/config.js'
+import { DEV_MACHINE_SECRET_KEY } from '../../protocol/index.js'
 
 function problemsOf(env: Record<string, string>, standalone = false): string[] {
   try {
@@ -40,10 +44,36 @@ describe('loadBrokerConfig', () => {
     ]))
   })
 
-  it('requires a gateway password of its own in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^GATEWAY_MQTT_PASSWORD:/)])
-    expect(problemsOf({ NODE_ENV: 'production', GATEWAY_MQTT_PASSWORD: DEV_GATEWAY_PASSWORD })).toHaveLength(1)
-    expect(loadBrokerConfig({ NODE_ENV: 'production', GATEWAY_MQTT_PASSWORD: 's3cret-of-its-own' }).gatewayPassword).toBe('s3cret-of-its-own')
+  it('requires a gateway password and a machine-secret key of its own in production', () => {
+    const key = 'k'.repeat(40)
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^GATEWAY_MQTT_PASSWORD:/), expect.stringMatching(/^MACHINE_SECRET_KEY:/)])
+    expect(problemsOf({ NODE_ENV: 'production', GATEWAY_MQTT_PASSWORD: DEV_GATEWAY_PASSWORD, MACHINE_SECRET_KEY: key })).toHaveLength(1)
+    expect(problemsOf({ NODE_ENV: 'production', GATEWAY_MQTT_PASSWORD: 's3cret-of-its-own', MACHINE_SECRET_KEY: DEV_MACHINE_SECRET_KEY })).toEqual([expect.stringMatching(/^MACHINE_SECRET_KEY: not the development default/)])
+    const config = loadBrokerConfig({ NODE_ENV: 'production', GATEWAY_MQTT_PASSWORD: 's3cret-of-its-own', MACHINE_SECRET_KEY: key })
+    expect(config.gatewayPassword).toBe('s3cret-of-its-own')
+    expect(config.machineSecretKey).toBe(key)
+  })
+
+  it('reads the machine-secret key from a file, and refuses a short or unreadable one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-key-'))
+    writeFileSync(join(dir, 'key'), `${'f'.repeat(48)}\n`)
+    expect(loadBrokerConfig({ MACHINE_SECRET_KEY_FILE: join(dir, 'key') }).machineSecretKey).toBe('f'.repeat(48))
+    expect(problemsOf({ MACHINE_SECRET_KEY_FILE: join(dir, 'missing') })).toEqual([expect.stringMatching(/^MACHINE_SECRET_KEY_FILE: cannot read .*ENOENT/)])
+    expect(problemsOf({ MACHINE_SECRET_KEY: 'short' })).toEqual([expect.stringMatching(/^MACHINE_SECRET_KEY: must be at least 32 bytes/)])
+    expect(loadBrokerConfig({}).machineSecretKey).toBe(DEV_MACHINE_SECRET_KEY)
+  })
+
+  it('reads the connection and login guards', () => {
+    expect(loadBrokerConfig({}).guard).toEqual(BROKER_GUARD_DEFAULTS)
+    const config = loadBrokerConfig({
+      BROKER_CONNECT_TIMEOUT_MS: '2000', BROKER_PRELOGIN_PER_ADDRESS: '8', BROKER_PRELOGIN_MAX: '100', BROKER_LOGIN_FAILURES: '3',
+      BROKER_LOCKOUT_MS: '500', BROKER_LOCKOUT_MAX_MS: '8000', BROKER_AUTH_CONCURRENCY: '2', BROKER_AUTH_QUEUE: '10', BROKER_AUTH_WAIT_MS: '300',
+    })
+    expect(config.guard).toEqual({
+      connectTimeoutMs: 2000, preloginPerAddress: 8, preloginMax: 100, loginFailures: 3, lockoutMs: 500, lockoutMaxMs: 8000,
+      authConcurrency: 2, authQueue: 10, authWaitMs: 300,
+    })
+    expect(problemsOf({ BROKER_CONNECT_TIMEOUT_MS: '10', BROKER_AUTH_CONCURRENCY: '0' }).map((p) => p.split(':')[0])).toEqual(['BROKER_CONNECT_TIMEOUT_MS', 'BROKER_AUTH_CONCURRENCY'])
   })
 
   it('treats an empty variable as unset', () => {
