@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { verifySecret } from '../../protocol/index.js'
+import { DEV_MACHINE_SECRET_KEY, verifyKeyedSecret } from '../../protocol/index.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 
 const run = promisify(execFile)
@@ -45,7 +45,7 @@ describe('npm run fleet', () => {
     expect(credentials).toHaveLength(COUNT)
     const last = credentials[COUNT - 1]!
     const stored = await database.handle.db.selectFrom('machines').select(['secret_hash', 'number', 'time_zone']).where('id', '=', last.id).executeTakeFirstOrThrow()
-    expect(await verifySecret(last.secret, stored.secret_hash)).toBe(true)
+    expect(verifyKeyedSecret(last.secret, stored.secret_hash, DEV_MACHINE_SECRET_KEY)).toBe(true)
     expect(stored).toMatchObject({ number: 'IM-1000', time_zone: 'Europe/Moscow' })
   })
 
