@@ -53,7 +53,7 @@ describe('the Docker image, replayed without Docker', () => {
     const httpPort = await freePort()
     const env = {
       ...process.env, ...imageEnv, DATABASE_URL: database.url, GATEWAY_MQTT_PASSWORD: 'image-test-gateway-password',
-      OPERATOR_TOKEN: 'image-test-operator-token', MQTT_PORT: String(mqttPort), MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`,
+      OPERATOR_TOKEN: 'image-test-operator-token', METRICS_TOKEN: 'image-test-metrics-token', MACHINE_SECRET_KEY: 'image-test-machine-secret-key-of-32-bytes+', MQTT_PORT: String(mqttPort), MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`,
       HTTP_PORT: String(httpPort), MQTT_WS_PORT: '', DATA_DIR: '', LOG_LEVEL: 'warn',
     }
     // Paths of the shared /fleet volume moved into this run's directory.
