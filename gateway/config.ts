@@ -34,6 +34,8 @@ const GatewayEnvSchema = z.object({
   ALERT_PENDING_S: positiveInt.max(86_400).default(60),
   TELEMETRY_HISTORY_DAYS: positiveInt.max(365).default(7),
   TELEMETRY_HISTORY_ROWS: positiveInt.max(100_000).default(1000),
+  // Operator console (gateway/accounts, gateway/http/console).
+  SESSION_TTL_HOURS: positiveInt.max(24 * 30).default(12),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // Cloud kassas speaking ATOL Online v5 (gateway/fiscalizer/atol.poller.ts).
   ATOL_CONCURRENCY: positiveInt.max(256).default(16),
@@ -65,6 +67,8 @@ export interface GatewayConfig {
   alerts: Readonly<AlertThresholds & { intervalMs: number }>
   /** Telemetry samples kept per machine: received within `days`, at most `rowsPerMachine`. */
   telemetryHistory: Readonly<{ days: number; rowsPerMachine: number }>
+  /** How long a console sign-in lasts, ms. */
+  sessionTtlMs: number
   /** When set, `GET /metrics` needs it as a Bearer token; unset, the scrape endpoint is open. */
   metricsToken: string | undefined
   atol: {
@@ -131,6 +135,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       pendingS: e.ALERT_PENDING_S,
     }),
     telemetryHistory: Object.freeze({ days: e.TELEMETRY_HISTORY_DAYS, rowsPerMachine: e.TELEMETRY_HISTORY_ROWS }),
+    sessionTtlMs: e.SESSION_TTL_HOURS * 3_600_000,
     metricsToken: e.METRICS_TOKEN,
     atol: Object.freeze({
       concurrency: e.ATOL_CONCURRENCY, pollMs: e.ATOL_POLL_MS, leaseMs: e.ATOL_LEASE_MS,

@@ -5,8 +5,12 @@ import type { Registry } from 'prom-client'
 import type { Alert } from '../alerts/alert.types.js'
 import type { GatewayConfig } from '../config.js'
 import type { Database } from '../db/schema.js'
+import { accountRoutes } from './accounts.route.js'
+import { authRoutes } from './auth.route.js'
+import { consoleRoutes } from './console.route.js'
 import { dashboardRoutes } from './dashboard.route.js'
 import { metricsRoutes } from './metrics.route.js'
+import { operatorAuth } from './operator-auth.js'
 import { operatorRoutes } from './operator.route.js'
 import { registerReceiptRoutes } from './receipt.route.js'
 
@@ -47,6 +51,14 @@ export function createHttpServer(deps: HttpServerDeps) {
     prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, publicUrl: deps.config.publicUrl,
     now: deps.now ?? (() => new Date()), alerts: deps.alerts ?? (() => []),
   })
+  const now = deps.now ?? (() => new Date())
+  void app.register(authRoutes, { prefix: '/auth', db: deps.db, now, sessionTtlMs: deps.config.sessionTtlMs, secure: deps.config.publicUrl.startsWith('https:') })
+  void app.register(async (api) => {
+    api.addHook('onRequest', operatorAuth({ db: deps.db, operatorToken: deps.config.operatorToken, now }))
+    api.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
+    await api.register(accountRoutes, { db: deps.db, now })
+    await api.register(consoleRoutes, { db: deps.db, publicUrl: deps.config.publicUrl, now })
+  }, { prefix: '/api' })
   if (deps.metrics) void app.register(metricsRoutes, { registry: deps.metrics, token: deps.config.metricsToken })
 
   return {
