@@ -3,9 +3,11 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Alert } from '../alerts/alert.types.js'
+import type { NotificationDispatcher } from '../alerts/notify/notification.dispatcher.js'
 import type { GatewayConfig } from '../config.js'
 import type { Database } from '../db/schema.js'
 import { accountRoutes } from './accounts.route.js'
+import { alertRoutes } from './alerts.route.js'
 import { authRoutes } from './auth.route.js'
 import { consoleRoutes } from './console.route.js'
 import { dashboardRoutes } from './dashboard.route.js'
@@ -30,6 +32,8 @@ export interface HttpServerDeps {
   /** Served at `GET /metrics` when given. */
   metrics?: Registry
   now?: () => Date
+  /** Alert notifications, when a channel is configured (test-send, channel status). */
+  notifications?: NotificationDispatcher | null
 }
 
 export function createHttpServer(deps: HttpServerDeps) {
@@ -58,6 +62,7 @@ export function createHttpServer(deps: HttpServerDeps) {
     api.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
     await api.register(accountRoutes, { db: deps.db, now })
     await api.register(consoleRoutes, { db: deps.db, publicUrl: deps.config.publicUrl, now })
+    await api.register(alertRoutes, { db: deps.db, now, notifications: deps.notifications ?? null })
   }, { prefix: '/api' })
   if (deps.metrics) void app.register(metricsRoutes, { registry: deps.metrics, token: deps.config.metricsToken })
 
