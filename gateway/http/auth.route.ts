@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { z } from 'zod'
-import { login, logout } from '../accounts/account.repository.js'
+import { login, logout, sessionPrincipal } from '../accounts/account.repository.js'
 import { cookieOf, SESSION_COOKIE } from './operator-auth.js'
 
 export interface AuthRouteDeps {
@@ -29,6 +29,14 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const { name, role, csrf } = session.principal
     return reply.header('set-cookie', cookie(session.token, Math.floor(deps.sessionTtlMs / 1000)))
       .send({ username: name, role, csrf, expiresAt: session.expiresAt })
+  })
+
+  // Who is signed in, for the console's first paint: 200 either way, so a signed-out page load
+  // shows the sign-in form without a failed request in the browser's console.
+  app.get('/session', async (req) => {
+    const token = cookieOf(req, SESSION_COOKIE)
+    const p = token ? await sessionPrincipal(deps.db, token, deps.now()) : null
+    return p ? { signedIn: true, name: p.name, role: p.role, csrf: p.csrf } : { signedIn: false }
   })
 
   // Needs no CSRF token: the worst a forged logout can do is sign someone out.

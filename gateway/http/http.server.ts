@@ -9,6 +9,7 @@ import type { Database } from '../db/schema.js'
 import { accountRoutes } from './accounts.route.js'
 import { alertRoutes } from './alerts.route.js'
 import { authRoutes } from './auth.route.js'
+import { consoleAssetRoutes } from './console-assets.route.js'
 import { consoleRoutes } from './console.route.js'
 import { dashboardRoutes } from './dashboard.route.js'
 import { metricsRoutes } from './metrics.route.js'
@@ -51,6 +52,7 @@ export function createHttpServer(deps: HttpServerDeps) {
   registerReceiptRoutes(app, deps.db)
   // Each in its own encapsulated plugin, so the operator's and the scraper's auth hooks stay on their routes.
   void app.register(dashboardRoutes)
+  void app.register(consoleAssetRoutes)
   void app.register(operatorRoutes, {
     prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, publicUrl: deps.config.publicUrl,
     now: deps.now ?? (() => new Date()), alerts: deps.alerts ?? (() => []),

@@ -52,7 +52,9 @@ export async function startSoldFleet(overrides: Record<string, string> = {}): Pr
   }
   await waitForDisplays(machines, 30, 'thirty receipts')
   // The machines' retained statuses: the ones with an index below 4 stay online.
-  await sql`update machines set online = (id in ('VM-001', 'VM-002', 'VM-003', 'SN-01')), online_changed_at = now()`.execute(db)
+  // Offline ones for two hours, so the offline alert is due at the first evaluation.
+  await sql`update machines set online = (id in ('VM-001', 'VM-002', 'VM-003', 'SN-01')),
+    online_changed_at = case when id in ('VM-001', 'VM-002', 'VM-003', 'SN-01') then now() else now() - interval '2 hours' end`.execute(db)
   await Promise.all(machines.map((m) => m.close()))
   return {
     database, broker, gw, base: `http://127.0.0.1:${gw.httpPort}`, sent,
