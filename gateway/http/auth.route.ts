@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { z } from 'zod'
 import { login, logout, sessionPrincipal } from '../accounts/account.repository.js'
+import { createLoginThrottle } from '../accounts/login-throttle.js'
 import { cookieOf, SESSION_COOKIE } from './operator-auth.js'
 
 export interface AuthRouteDeps {
@@ -20,13 +21,21 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const cookie = (value: string, maxAgeS: number) =>
     `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${deps.secure ? '; Secure' : ''}`
   app.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
+  const throttle = createLoginThrottle({ limit: 10, windowMs: 15 * 60_000, now: deps.now })
 
   app.post('/login', async (req, reply) => {
     const body = Login.safeParse(req.body)
     if (!body.success) return reply.code(400).send({ error: 'bad request', problems: body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) })
-    const session = await login(deps.db, body.data.username, body.data.password, deps.now(), deps.sessionTtlMs)
-    if (!session) return reply.code(401).send({ error: 'wrong username or password' })
-    const { name, role, csrf } = session.principal
+    const name = body.data.username
+    const wait = throttle.waitMs(name)
+    if (wait > 0) return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).send({ error: 'too many failed sign-ins: try again later' })
+    const session = await login(deps.db, name, body.data.password, deps.now(), deps.sessionTtlMs)
+    if (!session) {
+      throttle.failed(name)
+      return reply.code(401).send({ error: 'wrong username or password' })
+    }
+    throttle.succeeded(name)
+    const { role, csrf } = session.principal
     return reply.header('set-cookie', cookie(session.token, Math.floor(deps.sessionTtlMs / 1000)))
       .send({ username: name, role, csrf, expiresAt: session.expiresAt })
   })

@@ -67,8 +67,19 @@ describe('operator accounts: users, sessions, API keys and the audit log', () =>
     expect((await s.call('GET', '/api/machines')).status).toBe(401)
   })
 
+  it('refuses a username for a quarter of an hour after ten wrong passwords, even with the right one', async () => {
+    for (let i = 0; i < 10; i++) expect((await signIn(base, 'vera', `wrong-${i}-password`)).status).toBe(401)
+    const refused = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'vera', password: 'viewer-password-1' }) })
+    expect(refused.status).toBe(429)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(800)
+    // Another name is not affected.
+    expect((await signIn(base, 'root', adminPassword)).status).toBe(200)
+  })
+
   it('lets each role do only what it may', async () => {
-    const viewer = await signIn(base, 'vera', 'viewer-password-1')
+    const admin = await signIn(base, 'root', adminPassword)
+    expect((await admin.call('POST', '/api/users', { username: 'vic', password: 'viewer-password-2', role: 'viewer' })).status).toBe(201)
+    const viewer = await signIn(base, 'vic', 'viewer-password-2')
     const operator = await signIn(base, 'oleg', 'operator-password')
     for (const s of [viewer, operator]) {
       expect((await s.call('GET', '/api/machines')).status).toBe(200)
@@ -103,7 +114,7 @@ describe('operator accounts: users, sessions, API keys and the audit log', () =>
     expect(lines).toEqual([
       'cli:fleet fleet.add-kassa K1', 'cli:fleet fleet.add-machine VM-001', 'cli:fleet fleet.add-machine VM-002',
       'cli:fleet fleet.add-user root', 'cli:fleet fleet.add-user vera',
-      'user:root user.create oleg', 'user:root key.create grafana', 'user:root key.revoke grafana',
+      'user:root user.create oleg', 'user:root user.create vic', 'user:root key.create grafana', 'user:root key.revoke grafana',
     ])
     expect(JSON.stringify(log)).not.toContain(adminPassword)
   })

@@ -3,12 +3,28 @@
 'use strict'
 
 const DOC_TYPES = { 2: 'открытие смены', 3: 'чек', 5: 'закрытие смены' }
+/** Document pages shown of the kassa on screen (the next ones come with "Показать ещё"). */
+const kassaDocs = { id: null, pages: 1 }
+
+async function kassaDocuments(id) {
+  if (kassaDocs.id !== id) Object.assign(kassaDocs, { id, pages: 1 })
+  const items = []
+  let next = null
+  for (let i = 0; i < kassaDocs.pages; i++) {
+    const page = await api(`/api/kassas/${encodeURIComponent(id)}/documents${next ? `?cursor=${encodeURIComponent(next)}` : ''}`)
+    items.push(...page.items)
+    next = page.next
+    if (!next) break
+  }
+  $('kassa-docs-more').hidden = !next
+  return { items }
+}
 
 async function loadKassa(match) {
   const id = decodeURIComponent(match[1])
   const [k, shifts, docs, provider] = await Promise.all([
     api(`/api/kassas/${encodeURIComponent(id)}`), api(`/api/kassas/${encodeURIComponent(id)}/shifts`),
-    api(`/api/kassas/${encodeURIComponent(id)}/documents`), api(`/api/kassas/${encodeURIComponent(id)}/provider`),
+    kassaDocuments(id), api(`/api/kassas/${encodeURIComponent(id)}/provider`),
   ])
   $('kassa-title').textContent = `Касса ${k.id} · ${k.name}`
   renderAlerts($('kassa-alerts'), k.alerts)
@@ -46,3 +62,7 @@ async function loadKassa(match) {
 }
 
 registerView('kassa', /^#\/kassas\/(.+)$/, loadKassa)
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('kassa-docs-more').addEventListener('click', () => { kassaDocs.pages++; void refresh() })
+})
