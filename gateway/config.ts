@@ -36,6 +36,21 @@ const GatewayEnvSchema = z.object({
   TELEMETRY_HISTORY_DAYS: positiveInt.max(365).default(7),
   TELEMETRY_HISTORY_ROWS: positiveInt.max(100_000).default(1000),
   AUDIT_SETTLE_S: z.coerce.number().int().min(0).max(86_400).default(300),
+  // Operator console (gateway/accounts, gateway/http/console).
+  SESSION_TTL_HOURS: positiveInt.max(24 * 30).default(12),
+  // Alert notifications (gateway/alerts/notify): a channel is on when its variables are set.
+  NOTIFY_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  NOTIFY_EMAIL_FROM: z.string().min(3).default('vending-gateway@localhost'),
+  NOTIFY_EMAIL_TO: z.string().regex(/^[^,\s]+@[^,\s]+(,[^,\s]+@[^,\s]+)*$/, 'must be comma-separated e-mail addresses').optional(),
+  NOTIFY_TELEGRAM_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must be a bot token such as 123456:ABC-def').optional(),
+  NOTIFY_TELEGRAM_CHAT_ID: z.string().regex(/^(-?\d+|@[A-Za-z0-9_]{5,})$/, 'must be a chat id or @channel').optional(),
+  NOTIFY_TELEGRAM_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.telegram.org'),
+  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  NOTIFY_ROUTES: z.string().regex(/^[a-z_*]+=(email|telegram|webhook)?(,(email|telegram|webhook))*(;[a-z_*]+=(email|telegram|webhook)?(,(email|telegram|webhook))*)*$/,
+    'must be rule=channel,channel;… with channels email, telegram, webhook (rule may end in *)').optional(),
+  NOTIFY_REPEAT_MIN: positiveInt.max(10_080).default(60),
+  NOTIFY_RETRY_S: positiveInt.max(3600).default(30),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // Cloud kassas speaking ATOL Online v5 (gateway/fiscalizer/atol.poller.ts).
   ATOL_CONCURRENCY: positiveInt.max(256).default(16),
@@ -77,6 +92,17 @@ export interface GatewayConfig {
   telemetryHistory: Readonly<{ days: number; rowsPerMachine: number }>
   /** s after an audit before its interval gets a verdict: sales sold before it may still be on their way. */
   auditSettleS: number
+  /** How long a console sign-in lasts, ms. */
+  sessionTtlMs: number
+  /** Alert notification channels (each null when not configured), routing and timing. */
+  notify: {
+    email: { smtpUrl: string; from: string; to: readonly string[] } | null
+    telegram: { apiUrl: string; token: string; chatId: string } | null
+    webhook: { url: string; secret: string } | null
+    routes: Readonly<Record<string, readonly ('email' | 'telegram' | 'webhook')[]>> | null
+    repeatMs: number
+    retryMs: number
+  }
   /** When set, `GET /metrics` needs it as a Bearer token; unset (allowed outside production only), the scrape endpoint is open. */
   metricsToken: string | undefined
   http: {
@@ -136,6 +162,11 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     ]
     if (problems.length > 0) throw new ConfigError(problems)
   }
+  const pairs = [
+    ['NOTIFY_SMTP_URL', 'NOTIFY_EMAIL_TO'], ['NOTIFY_TELEGRAM_TOKEN', 'NOTIFY_TELEGRAM_CHAT_ID'], ['NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_SECRET'],
+  ] as const
+  const half = pairs.filter(([a, b]) => (e[a] === undefined) !== (e[b] === undefined)).map(([a, b]) => `${e[a] === undefined ? a : b}: required with ${e[a] === undefined ? b : a}`)
+  if (half.length > 0) throw new ConfigError(half)
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
@@ -160,6 +191,19 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     }),
     telemetryHistory: Object.freeze({ days: e.TELEMETRY_HISTORY_DAYS, rowsPerMachine: e.TELEMETRY_HISTORY_ROWS }),
     auditSettleS: e.AUDIT_SETTLE_S,
+    sessionTtlMs: e.SESSION_TTL_HOURS * 3_600_000,
+    notify: Object.freeze({
+      email: e.NOTIFY_SMTP_URL && e.NOTIFY_EMAIL_TO ? { smtpUrl: e.NOTIFY_SMTP_URL, from: e.NOTIFY_EMAIL_FROM, to: e.NOTIFY_EMAIL_TO.split(',') } : null,
+      telegram: e.NOTIFY_TELEGRAM_TOKEN && e.NOTIFY_TELEGRAM_CHAT_ID
+        ? { apiUrl: e.NOTIFY_TELEGRAM_API_URL.replace(/\/$/, ''), token: e.NOTIFY_TELEGRAM_TOKEN, chatId: e.NOTIFY_TELEGRAM_CHAT_ID } : null,
+      webhook: e.NOTIFY_WEBHOOK_URL && e.NOTIFY_WEBHOOK_SECRET ? { url: e.NOTIFY_WEBHOOK_URL, secret: e.NOTIFY_WEBHOOK_SECRET } : null,
+      routes: e.NOTIFY_ROUTES === undefined ? null : Object.fromEntries(e.NOTIFY_ROUTES.split(';').map((r) => {
+        const [rule, channels] = r.split('=') as [string, string]
+        return [rule, channels === '' ? [] : channels.split(',') as ('email' | 'telegram' | 'webhook')[]]
+      })),
+      repeatMs: e.NOTIFY_REPEAT_MIN * 60_000,
+      retryMs: e.NOTIFY_RETRY_S * 1000,
+    }),
     metricsToken: e.METRICS_TOKEN,
     http: Object.freeze({
       maxConnections: e.HTTP_MAX_CONNECTIONS, headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),

@@ -2,7 +2,10 @@ import type { Logger } from 'pino'
 import { Counter, Registry } from 'prom-client'
 import { machineTopic, parseMachineTopic } from '../protocol/index.js'
 import { createAuditConsumer } from './audit/audit.consumer.js'
+import { recordActive } from './alerts/alert-history.repository.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
+import { channelsOf } from './alerts/notify/channels.js'
+import { createNotificationDispatcher } from './alerts/notify/notification.dispatcher.js'
 import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
 import { createFleetSnapshotLoader } from './alerts/fleet-snapshot.js'
 import type { GatewayConfig } from './config.js'
@@ -57,6 +60,13 @@ export function createGateway(deps: GatewayDeps) {
     const alerts = createAlertEvaluator({
       load: createFleetSnapshotLoader(db, { auditSettleMs: config.auditSettleS * 1000 }), thresholds: config.alerts, intervalMs: config.alerts.intervalMs, now,
       logger: logger.child({ component: 'alerts' }),
+      // History in the database: raised, acknowledged, cleared; what the notifications send from.
+      onEvaluated: async (t, at) => { await recordActive(db, [...t.active.values()], at) },
+    })
+    const channels = channelsOf(config.notify)
+    const notifications = channels.length === 0 ? null : createNotificationDispatcher({
+      db, channels, routes: config.notify.routes, policy: { repeatMs: config.notify.repeatMs, retryMs: config.notify.retryMs },
+      publicUrl: config.publicUrl, logger: logger.child({ component: 'notify' }), now, exclusive: database.kind === 'postgres',
     })
     const registry = new Registry()
     const metrics = createGatewayMetrics({
@@ -134,7 +144,7 @@ export function createGateway(deps: GatewayDeps) {
     const http = createHttpServer({
       db: httpDatabase?.db ?? db, config, logger: logger.child({ component: 'http' }),
       readiness: () => ({ migrated, database: ingestHealthy && probeHealthy, broker: mqtt?.ready() ?? false }),
-      alerts: alerts.active, metrics: registry, now,
+      alerts: alerts.active, metrics: registry, now, notifications,
     })
     const callbacks = new Counter({
       name: 'gateway_atol_callbacks_total', labelNames: ['outcome'], registers: [registry],
@@ -150,6 +160,7 @@ export function createGateway(deps: GatewayDeps) {
     history.start()
     statistics.start()
     alerts.start()
+    notifications?.start()
     stopParts = async () => {
       // Stop reading sales first, so nothing new arrives while the rest drains.
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
@@ -160,6 +171,7 @@ export function createGateway(deps: GatewayDeps) {
       await presence.stop()
       await history.stop()
       await alerts.stop()
+      await notifications?.stop()
       await statistics.stop()
       await databaseProbe?.stop()
       await publisher.stop()
@@ -167,7 +179,7 @@ export function createGateway(deps: GatewayDeps) {
       await http.close()
       await httpDatabase?.close()
     }
-    return { httpPort, fiscalizer, sales, publisher, mqtt, alerts, history, registry, atol }
+    return { httpPort, fiscalizer, sales, publisher, mqtt, alerts, history, registry, atol, notifications }
   }
 
   let stopParts: () => Promise<void> = async () => {}

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { AccountError, createUser } from '../gateway/accounts/account.repository.js'
 import type { Database } from '../gateway/db/schema.js'
 import { runFleetCommand, type FleetOptions } from '../gateway/fleet/fleet.commands.js'
 
@@ -45,3 +46,16 @@ export async function provisionDemo(db: Kysely<Database>, count: number = PLACES
 
 const kassaExists = async (db: Kysely<Database>) => !!(await db.selectFrom('kassas').select('id').where('id', '=', DEMO_KASSA.id).executeTakeFirst())
 const machineExists = async (db: Kysely<Database>, id: string) => !!(await db.selectFrom('machines').select('id').where('id', '=', id).executeTakeFirst())
+
+/** The demo console's admin: a known login for a first look, made once. */
+export const DEMO_ADMIN = { username: 'admin', password: 'demo-admin-password' } as const
+
+export async function provisionDemoAdmin(db: Kysely<Database>): Promise<typeof DEMO_ADMIN> {
+  try {
+    await createUser(db, { ...DEMO_ADMIN, role: 'admin' })
+  } catch (err) {
+    // Made on an earlier start: its password may have been changed since, which is fine.
+    if (!(err instanceof AccountError)) throw err
+  }
+  return DEMO_ADMIN
+}

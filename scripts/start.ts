@@ -15,7 +15,7 @@ import { serveEmbedded } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
 import { createGateway } from '../gateway/gateway.js'
 import { createLogger } from '../gateway/logger.js'
-import { provisionDemo } from './demo-fleet.js'
+import { provisionDemo, provisionDemoAdmin } from './demo-fleet.js'
 
 function loadConfigs() {
   try {
@@ -87,10 +87,12 @@ async function main(): Promise<void> {
   database.lock?.announce({ mqttPort, httpPort: started.httpPort })
   const httpUrl = `http://localhost:${started.httpPort}`
   const machines = await provisionDemo(database.db, undefined, configs.broker.machineSecretKey === undefined ? {} : { machineSecretKey: configs.broker.machineSecretKey })
+  const admin = await provisionDemoAdmin(database.db)
 
   say(`vending gateway is running (${database.kind === 'pglite' ? `embedded database in ${configs.gateway.dataDir}` : 'PostgreSQL'})`)
   say(`  MQTT broker   ${mqttUrl}`)
-  say(`  dashboard     ${httpUrl}/   (operator token: ${gatewayConfig.operatorToken === 'dev-operator-token' ? 'dev-operator-token' : 'from OPERATOR_TOKEN'})`)
+  say(`  console       ${httpUrl}/   (sign in as ${admin.username} / ${admin.password})`)
+  say(`  operator API  Bearer ${gatewayConfig.operatorToken === 'dev-operator-token' ? 'dev-operator-token' : '$OPERATOR_TOKEN'}`)
   say(`  receipts      ${gatewayConfig.publicUrl}/r/{fn}/{fd}?fp=…`)
   if (embedded) say(`  fleet CLI     npm run fleet -- list   (reaches this process's database; npm run sim finds this broker)`)
   say(`  demo fleet    ${machines.map((m) => m.id).join(', ')} selling about 2 items a second; Ctrl-C stops everything`)

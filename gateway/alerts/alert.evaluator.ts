@@ -35,6 +35,8 @@ export interface AlertEvaluatorDeps {
   now?: () => Date
   /** ms between evaluations. */
   intervalMs: number
+  /** Told of each evaluation's outcome (history, notifications); a failure is logged, the active set kept. */
+  onEvaluated?: (t: AlertTransition, now: Date) => Promise<void>
 }
 
 /**
@@ -56,6 +58,7 @@ export function createAlertEvaluator(deps: AlertEvaluatorDeps) {
     active = next.active
     for (const a of next.raised) log.warn({ alert: summary(a) }, 'alert raised')
     for (const a of next.cleared) log.info({ alert: summary(a), durationS: Math.round((t.getTime() - a.since.getTime()) / 1000) }, 'alert cleared')
+    await deps.onEvaluated?.(next, t).catch((err: unknown) => log.warn({ err }, 'alert history not recorded; next evaluation retries'))
     return list()
   }
 

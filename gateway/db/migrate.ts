@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002-operator.js'
 import * as m0003 from './migrations/0003-atol.js'
 import * as m0005 from './migrations/0005-audits.js'
 import * as m0006 from './migrations/0006-secret-hmac.js'
+import * as m0007 from './migrations/0007-accounts.js'
 
 // Listed here rather than read from disk, so migrations work the same under tsx, in tests and bundled.
 const MIGRATIONS: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-atol': m0003,
   '0005-audits': m0005,
   '0006-secret-hmac': m0006,
+  '0007-accounts': m0007,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

@@ -93,6 +93,13 @@ const SCHEMAS = {
     'fn-model': z.enum(Object.keys(FN_MODELS) as [keyof typeof FN_MODELS]).default('fn-36'),
     'doc-limit': z.coerce.number().int().min(10).max(10_000_000).default(250_000),
   }),
+  // An operator console user. The password is read from a file (its first line), never taken as an
+  // option (shell history); without --password-file one is generated and printed once.
+  'add-user': z.strictObject({
+    username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1–64 of A-Z a-z 0-9 . _ @ -'),
+    role: z.enum(['admin', 'operator', 'viewer']).default('admin'),
+    'password-file': z.string().min(1).optional(),
+  }),
   list: z.strictObject({}),
   verify: z.strictObject({}),
   correct: z.strictObject({

@@ -6,6 +6,9 @@ import { validateFleetArgs, type FleetArgs, type FleetCommand } from './fleet.ar
 import { addKassa, addMachine, findKassaOrFail, FleetError, listFleet, moveMachine, replaceFn, updateCredentials } from './fleet.repository.js'
 import { defaultCredentialsPath, importMachines } from './fleet.import.js'
 import { verifyFiscalData } from './verify.js'
+import { AccountError, createUser } from '../accounts/account.repository.js'
+import { recordAudit } from '../accounts/audit.repository.js'
+import { newToken } from '../accounts/password.js'
 import { atolConfigFromArgs } from './atol-kassa.js'
 import { issueCorrection } from '../audit/correction.service.js'
 import { atolCorrection } from '../audit/atol-correction.js'
@@ -18,6 +21,8 @@ export interface CommandResult {
 }
 
 export interface FleetOptions {
+  /** Who runs the command, for the audit log (default `cli:fleet`). */
+  actor?: string
   /** MACHINE_SECRET_KEY: new secrets are stored as their keyed hash, which the broker checks with the same key. */
   machineSecretKey?: string
   /** A cloud kassa's password by its variable name (config.providerSecret), for `verify` to ask the provider. */
@@ -81,6 +86,18 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
     const previous = await replaceFn(db, a.kassa, a.fn, a['fn-model'], a['doc-limit'], now)
     return ok({ kassa: a.kassa, fn: a.fn, previous })
   },
+  'add-user': async (db, a) => {
+    const given = a['password-file'] === undefined ? null : (await readFile(a['password-file'], 'utf8')).split(/\r?\n/)[0]!
+    if (given !== null && given.length < 10) throw new FleetError('add-user: the password in --password-file must be at least 10 characters')
+    const password = given ?? newToken().slice(0, 20)
+    try {
+      const user = await createUser(db, { username: a.username, password, role: a.role })
+      return ok({ username: user.username, role: user.role, ...(given === null ? { password } : {}) })
+    } catch (err) {
+      if (err instanceof AccountError) throw new FleetError(err.message)
+      throw err
+    }
+  },
   list: async (db) => ok(await listFleet(db)),
   verify: async (db, _a, _now, o) => {
     const report = await verifyFiscalData(db, { ...(o.providerSecret && { providerSecret: o.providerSecret }), ...(o.fetch && { fetch: o.fetch }) })
@@ -98,6 +115,16 @@ const HANDLERS: { [C in FleetCommand]: Handler<C> } = {
   },
 }
 
-export function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date(), options: FleetOptions = {}): Promise<CommandResult> {
-  return (HANDLERS[command] as Handler<FleetCommand>)(db, validateFleetArgs(command, args) as never, now, options)
+/** Commands that change nothing: everything else goes into the audit log. */
+const READ_ONLY: ReadonlySet<FleetCommand> = new Set(['list', 'verify'])
+
+export async function runFleetCommand(db: Kysely<Database>, command: FleetCommand, args: Record<string, unknown>, now = new Date(), options: FleetOptions = {}): Promise<CommandResult> {
+  const valid = validateFleetArgs(command, args)
+  const result = await (HANDLERS[command] as Handler<FleetCommand>)(db, valid as never, now, options)
+  if (!READ_ONLY.has(command)) {
+    // Options only (never the output: it may hold a machine secret or a generated password).
+    const subject = (valid.id ?? valid.username ?? valid.kassa ?? valid.machine ?? null) as string | null
+    await recordAudit(db, { actor: options.actor ?? 'cli:fleet', action: `fleet.${command}`, subject, detail: valid })
+  }
+  return result
 }

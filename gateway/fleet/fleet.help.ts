@@ -72,6 +72,15 @@ export const COMMAND_HELP: Record<FleetCommand, CommandHelp> = {
       ['--doc-limit N', 'documents the FN holds (default 250000)'],
     ],
   },
+  'add-user': {
+    usage: 'add-user --username anna [--role admin|operator|viewer] [--password-file PATH]',
+    summary: 'a console user; without --password-file a password is generated and printed once',
+    options: [
+      ['--username NAME', '1–64 of A-Z a-z 0-9 . _ @ -'],
+      ['--role ROLE', 'admin (provisioning, users, keys; the default) | operator (acknowledge, corrections) | viewer'],
+      ['--password-file PATH', 'a file holding the password (its first line)'],
+    ],
+  },
   list: { usage: 'list', summary: 'kassas and machines', options: [] },
   verify: { usage: 'verify', summary: 'check every fiscal document (sign, numbering, totals); exit 1 naming what failed', options: [] },
   correct: {

@@ -10,11 +10,12 @@ import { issueCorrection } from '../audit/correction.service.js'
 import { reconcileMachine } from '../audit/reconciliation.repository.js'
 import type { Database } from '../db/schema.js'
 import { decodeCursor, page } from '../operator/cursor.js'
-import { bearerAuth } from './bearer-auth.js'
+import { actorOf } from '../accounts/roles.js'
+import { recordAudit } from '../accounts/audit.repository.js'
+import { principalOf, requireRole } from './operator-auth.js'
 
 export interface AuditRouteDeps {
   db: Kysely<Database>
-  operatorToken: string
   now: () => Date
   settleMs: number
   /** Cloud kassas' passwords (config.providerSecret), for corrections on an ATOL kassa. */
@@ -28,8 +29,7 @@ const problems = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${
 /** Machine audits and their reconciliation with the receipts (operator API, under /api). */
 export async function auditRoutes(api: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
   const { db } = deps
-  api.addHook('onRequest', bearerAuth(deps.operatorToken))
-  api.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
+  // Registered inside the operator scope (http.server.ts): a console session or an API key is checked there.
 
   api.get<{ Params: { id: string } }>('/machines/:id/audits', async (req, reply) => {
     if (!MACHINE_ID_PATTERN.test(req.params.id)) return reply.code(404).send({ error: 'machine not found' })
@@ -62,12 +62,15 @@ export async function auditRoutes(api: FastifyInstance, deps: AuditRouteDeps): P
 
   // The dashboard's "issue a correction receipt" button: the same as `fleet correct`, once per interval ever.
   const provider = atolCorrection({ providerSecret: deps.providerSecret })
-  api.post<{ Params: { id: string; interval: string } }>('/machines/:id/intervals/:interval/correction', async (req, reply) => {
+  api.post<{ Params: { id: string; interval: string } }>('/machines/:id/intervals/:interval/correction', { preHandler: requireRole('operator') }, async (req, reply) => {
     const intervalId = Number(req.params.interval)
     if (!MACHINE_ID_PATTERN.test(req.params.id) || !Number.isSafeInteger(intervalId) || intervalId < 1) return reply.code(404).send({ error: 'interval not found' })
     const outcome = await issueCorrection(db, { machineId: req.params.id, intervalId, now: deps.now(), settleMs: deps.settleMs }, provider)
     if (!outcome.ok) return reply.code(409).send({ error: outcome.reason })
     const c = outcome.correction
+    if (outcome.created) {
+      await recordAudit(db, { actor: actorOf(principalOf(req)), action: 'correction.issue', subject: req.params.id, detail: { interval: intervalId, total: c.total, fd: c.fd } })
+    }
     return reply.code(outcome.created ? 201 : 200).send({
       created: outcome.created, status: c.status, total: c.total, cash: c.cash, ecash: c.ecash, vends: c.vends, baseDate: c.base_date,
       fn: c.fn, fd: c.fd, fp: c.fp, error: c.error,

@@ -3,12 +3,19 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Alert } from '../alerts/alert.types.js'
+import type { NotificationDispatcher } from '../alerts/notify/notification.dispatcher.js'
 import type { GatewayConfig } from '../config.js'
 import type { Database } from '../db/schema.js'
 import { capConnections, resolveMaxConnections } from './connection-cap.js'
+import { accountRoutes } from './accounts.route.js'
+import { alertRoutes } from './alerts.route.js'
+import { authRoutes } from './auth.route.js'
+import { consoleAssetRoutes } from './console-assets.route.js'
+import { consoleRoutes } from './console.route.js'
 import { dashboardRoutes } from './dashboard.route.js'
 import { shedLoad } from './load-shedding.js'
 import { metricsRoutes } from './metrics.route.js'
+import { operatorAuth } from './operator-auth.js'
 import { operatorRoutes } from './operator.route.js'
 import { receiptRateLimit } from './receipt-rate-limit.js'
 import { registerReceiptRoutes } from './receipt.route.js'
@@ -31,6 +38,8 @@ export interface HttpServerDeps {
   /** Served at `GET /metrics` when given. */
   metrics?: Registry
   now?: () => Date
+  /** Alert notifications, when a channel is configured (test-send, channel status). */
+  notifications?: NotificationDispatcher | null
 }
 
 export function createHttpServer(deps: HttpServerDeps) {
@@ -66,14 +75,21 @@ export function createHttpServer(deps: HttpServerDeps) {
   registerReceiptRoutes(app, deps.db, receiptLimit.check)
   // Each in its own encapsulated plugin, so the operator's and the scraper's auth hooks stay on their routes.
   void app.register(dashboardRoutes)
+  void app.register(consoleAssetRoutes)
   void app.register(operatorRoutes, {
     prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, publicUrl: deps.config.publicUrl,
     now: deps.now ?? (() => new Date()), alerts: deps.alerts ?? (() => []),
   })
-  void app.register(auditRoutes, {
-    prefix: '/api', db: deps.db, operatorToken: deps.config.operatorToken, now: deps.now ?? (() => new Date()), settleMs: deps.config.auditSettleS * 1000,
-    providerSecret: deps.config.providerSecret,
-  })
+  const now = deps.now ?? (() => new Date())
+  void app.register(authRoutes, { prefix: '/auth', db: deps.db, now, sessionTtlMs: deps.config.sessionTtlMs, secure: deps.config.publicUrl.startsWith('https:') })
+  void app.register(async (api) => {
+    api.addHook('onRequest', operatorAuth({ db: deps.db, operatorToken: deps.config.operatorToken, now }))
+    api.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
+    await api.register(accountRoutes, { db: deps.db, now })
+    await api.register(consoleRoutes, { db: deps.db, publicUrl: deps.config.publicUrl, now })
+    await api.register(alertRoutes, { db: deps.db, now, notifications: deps.notifications ?? null })
+    await api.register(auditRoutes, { db: deps.db, now, settleMs: deps.config.auditSettleS * 1000, providerSecret: deps.config.providerSecret })
+  }, { prefix: '/api' })
   if (deps.metrics) void app.register(metricsRoutes, { registry: deps.metrics, token: deps.config.metricsToken })
 
   return {

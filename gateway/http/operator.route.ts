@@ -8,7 +8,8 @@ import { listKassaStates } from '../operator/kassa-state.repository.js'
 import { listMachineStates, usualHours } from '../operator/machine-state.repository.js'
 import { listSales } from '../operator/sale-list.repository.js'
 import { recentTelemetry } from '../operator/telemetry-history.repository.js'
-import { bearerAuth } from './bearer-auth.js'
+import { machineSearchHandler, isMachineSearch } from './machine-search.handler.js'
+import { operatorAuth } from './operator-auth.js'
 
 export interface OperatorRouteDeps {
   db: Kysely<Database>
@@ -41,14 +42,16 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T 
   return null
 }
 
-/** The operator API (docs/contract.md#http-routes): JSON behind `Authorization: Bearer $OPERATOR_TOKEN`. */
+/** The operator API (docs/contract.md): JSON behind a console session or an API key (`Authorization: Bearer`). */
 export async function operatorRoutes(api: FastifyInstance, deps: OperatorRouteDeps): Promise<void> {
   const { db } = deps
-  api.addHook('onRequest', bearerAuth(deps.operatorToken))
+  api.addHook('onRequest', operatorAuth({ db, operatorToken: deps.operatorToken, now: deps.now }))
   api.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
   const alertsOf = (kind: 'machine' | 'kassa', id: string) => deps.alerts().filter((a) => a.subject.kind === kind && a.subject.id === id)
 
+  const search = machineSearchHandler({ db, now: deps.now, alerts: deps.alerts })
   api.get('/machines', async (req, reply) => {
+    if (isMachineSearch(req.query)) return search(req, reply)
     const q = parse(MachinesQuery, req.query, reply)
     if (!q) return reply
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'string')

@@ -1,7 +1,7 @@
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
-import { renderReceiptPage } from './receipt-page.js'
+import { NOT_FOUND_PAGE, renderReceiptPage } from './receipt-page.js'
 import { findProviderReceipt } from './provider-receipt.repository.js'
 import { findProviderCorrectionView } from './provider-correction.js'
 import { providerReceiptView } from './provider-receipt-view.js'
@@ -18,7 +18,9 @@ const MAX_FD = 2_147_483_647
 export function registerReceiptRoutes(app: FastifyInstance, db: Kysely<Database>, limit: onRequestHookHandler): void {
   app.get<{ Params: { fn: string; fd: string }; Querystring: { fp?: string } }>('/r/:fn/:fd', { onRequest: limit }, async (req, reply) => {
     const { fn, fd } = req.params
-    const notFound = () => reply.code(404).type('text/plain; charset=utf-8').send('receipt not found')
+    const notFound = () => req.headers.accept?.includes('application/json')
+      ? reply.code(404).send({ error: 'receipt not found' })
+      : reply.code(404).type('text/html; charset=utf-8').send(NOT_FOUND_PAGE)
     if (!/^\d{16}$/.test(fn) || !/^[1-9]\d{0,9}$/.test(fd) || Number(fd) > MAX_FD) return notFound()
     const stored = await findReceipt(db, fn, Number(fd))
     // Not an emulated FN's document: a receipt a cloud kassa's FN signed, perhaps.

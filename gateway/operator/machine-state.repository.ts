@@ -8,6 +8,8 @@ export interface MachinePage {
   limit: number
   /** Only this machine. */
   id?: string | undefined
+  /** Only these machines (a page of the console's search). */
+  ids?: readonly string[] | undefined
 }
 
 /**
@@ -37,6 +39,7 @@ export async function listMachineStates(db: Kysely<Database>, now: Date, page: M
         and s.sold_at < ((date_trunc('day', ${now}::timestamptz at time zone k.time_zone) + interval '1 day') at time zone k.time_zone)
     ) t
     where ${page.id === undefined ? sql`true` : sql`m.id = ${page.id}`}
+      and ${page.ids === undefined ? sql`true` : sql`m.id = any(${[...page.ids]}::text[])`}
       and ${page.after === undefined ? sql`true` : sql`m.id > ${page.after}`}
     order by m.id
     limit ${page.limit}`.execute(db)

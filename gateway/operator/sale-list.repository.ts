@@ -27,6 +27,11 @@ export interface SaleListItem {
 
 export interface SalePage {
   machine?: string | undefined
+  kassa?: string | undefined
+  state?: SaleState | undefined
+  /** Sold at or after `from` and before `to` (the machine's sale time). */
+  from?: Date | undefined
+  to?: Date | undefined
   /** Sales with a row id below this one. */
   before?: number | undefined
   limit: number
@@ -50,6 +55,10 @@ export async function listSales(db: Kysely<Database>, publicUrl: string, q: Sale
     ) o on true
     where ${q.machine === undefined ? sql`true` : sql`s.machine_id = ${q.machine}`}
       and ${q.before === undefined ? sql`true` : sql`s.id < ${q.before}`}
+      and ${q.kassa === undefined ? sql`true` : sql`s.kassa_id = ${q.kassa}`}
+      and ${q.state === undefined ? sql`true` : sql`s.state = ${q.state}`}
+      and ${q.from === undefined ? sql`true` : sql`s.sold_at >= ${q.from}`}
+      and ${q.to === undefined ? sql`true` : sql`s.sold_at < ${q.to}`}
     order by ${q.machine === undefined ? sql`s.id desc` : sql`s.machine_id, s.id desc`}
     limit ${q.limit}`.execute(db)
   return rows.rows.map(({ fn, fd, fp, display_url: displayUrl, ...s }) => {

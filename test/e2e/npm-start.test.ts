@@ -40,7 +40,14 @@ describe('npm start', () => {
     expect(qr, line[0]).not.toBeNull()
     expect(qr!.fn).toBe('9999078900001234')
     expect(out).toMatch(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/)
-    expect(out).toMatch(/dashboard\s+http:\/\/localhost:\d+\//)
+    // The console's URL and the demo admin's login, and the login works.
+    const consoleLine = /console\s+(http:\/\/localhost:\d+)\/\s+\(sign in as (\S+) \/ (\S+)\)/.exec(out)
+    expect(consoleLine, out).not.toBeNull()
+    const login = await fetch(`${consoleLine![1]!.replace('localhost', '127.0.0.1')}/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: consoleLine![2], password: consoleLine![3] }),
+    })
+    expect(login.status).toBe(200)
+    expect(await login.json()).toMatchObject({ username: 'admin', role: 'admin' })
 
     // The CLI reaches the running process's embedded database through its wire-protocol server.
     // Twice: the server keeps one database session for every connection, so whatever one CLI run

@@ -141,4 +141,17 @@ describe('sales fiscalized by an ATOL Online v5 cloud kassa (the protocol double
     expect(m.displaysFor(again.saleId)[0]).toMatchObject({ type: 'rejected', reason: `sale ${original.saleId} is already refunded` })
     expect(server.documents.filter((d) => d.operation === 'sell_refund')).toHaveLength(1)
   })
+
+  it("shows the cloud kassa's provider status and its provider-signed receipts on the kassa page", async () => {
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, { headers: { authorization: 'Bearer test-operator-token-0123456789' } })).json() as Promise<any>
+    const done = server.documents.filter((d) => d.status === 'done').length
+    const { status } = await get(`/api/kassas/${ATOL_KASSA.id}/provider`)
+    expect(status).toMatchObject({ provider: 'atol-v5', attempts: { done } })
+    expect(Date.parse(status.lastFinishedAt)).toBeGreaterThan(0)
+    const docs = await get(`/api/kassas/${ATOL_KASSA.id}/documents`)
+    expect(docs.items).toHaveLength(50)
+    expect(docs.next).not.toBeNull()
+    const first = docs.items[0]
+    expect(first).toMatchObject({ fn: ATOL_FN, type: 3, receiptUrl: `http://receipts.test/r/${ATOL_FN}/${first.fd}?fp=${first.fp}` })
+  })
 })

@@ -36,22 +36,28 @@ describe('the dashboard and the scrape endpoint (HTTP server alone)', () => {
     expect(html).toContain('<html lang="ru">')
     expect(html).toContain('<meta charset="utf-8">')
     expect(html).toContain('name="viewport"')
-    expect(html).toMatch(/<table id="fleet">[\s\S]*Продаж сегодня[\s\S]*<\/table>/)
+    expect(html).toMatch(/<table id="fleet">[\s\S]*<thead>[\s\S]*<\/table>/)
+    expect(html).toContain('id="machine-search"')
     expect(html).toContain('<script src="/dashboard.js" defer></script>')
     expect(html).toContain('id="kassas"')
     expect(html).toContain('id="alerts"')
-    expect(html).toContain('id="token"')
-    for (const [path, type] of [['/dashboard.js', 'text/javascript'], ['/dashboard.css', 'text/css']] as const) {
+    expect(html).toContain('id="username"')
+    expect(html).toContain('id="password"')
+    const assets = [['/dashboard.js', 'text/javascript'], ['/dashboard.css', 'text/css'], ['/vendor/uPlot.iife.min.js', 'text/javascript'],
+      ['/vendor/uPlot.min.css', 'text/css'], ...[...html.matchAll(/src="(\/console\/[^"]+)"/g)].map((m) => [m[1]!, 'text/javascript'])] as const
+    expect(assets.length).toBe(10)
+    for (const [path, type] of assets) {
       const asset = await fetch(`${base}${path}`)
       expect(asset.status).toBe(200)
       expect(asset.headers.get('content-type')).toBe(`${type}; charset=utf-8`)
     }
   })
 
-  it('ships a script that compiles, calls the API with the Bearer token and formats kopecks as rubles exactly', async () => {
+  it('ships a script that compiles, signs in to a session with a CSRF token and formats kopecks as rubles exactly', async () => {
     const js = await (await fetch(`${base}/dashboard.js`)).text()
-    expect(js).toContain("authorization: `Bearer ${")
-    for (const route of ['/api/machines', '/api/kassas', '/api/alerts', '/api/sales?machine=']) expect(js).toContain(route)
+    expect(js).toContain("'x-csrf-token': me?.csrf")
+    expect(js).not.toContain('localStorage')
+    for (const route of ['/auth/login', '/auth/logout', '/auth/session', '/api/kassas', '/api/alerts', '/api/sales?machine=']) expect(js).toContain(route)
     // Run it against a stub page: the top level only defines functions and waits for DOMContentLoaded.
     const context = vm.createContext({ document: { addEventListener: () => undefined }, Intl, localStorage: null })
     new vm.Script(js).runInContext(context)

@@ -7,12 +7,8 @@
 const VERDICTS = { ok: 'сходится', unreceipted: 'продажи без чека', over: 'чеков больше, чем продаж', corrected: 'исправлено чеком коррекции' }
 const STATUSES = { settling: 'ждём продажи в пути', baseline: 'новая база счётчиков', profile_unknown: 'профиль модели неизвестен' }
 
-async function send(path, method) {
-  const res = await fetch(path, { method, headers: { authorization: `Bearer ${localStorage.getItem('vending.operatorToken') ?? ''}`, accept: 'application/json' } })
-  const body = await res.json().catch(() => ({}))
-  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
-  return body
-}
+// Through the console's own helpers: the session cookie, and its CSRF token on a change.
+const send = (path, method) => (method === 'GET' ? globalThis.dashboard.api(path) : globalThis.dashboard.post(path))
 
 function money(d, part) {
   const x = d?.[part]
@@ -20,7 +16,7 @@ function money(d, part) {
 }
 
 async function downloadCsv() {
-  const res = await fetch('/api/reconciliation/unreceipted?format=csv', { headers: { authorization: `Bearer ${localStorage.getItem('vending.operatorToken') ?? ''}` } })
+  const res = await fetch('/api/reconciliation/unreceipted?format=csv')
   if (!res.ok) return
   const a = document.createElement('a')
   a.href = URL.createObjectURL(await res.blob())

@@ -1,11 +1,15 @@
-// Fleet dashboard: plain DOM, no build step. Polls the operator API every few seconds with the
-// token kept in localStorage. Every value from the API goes in through textContent or an
-// attribute, never as markup: machine ids and error texts come from devices.
+// Operator console: plain DOM, no build step. Signs in to a session (an httpOnly cookie the
+// script never sees, plus a CSRF token kept in memory) and polls the operator API every few
+// seconds. Every value from the API goes in through textContent or an attribute, never as
+// markup: machine ids and error texts come from devices. The console-*.js files add views.
 'use strict'
 
 const POLL_MS = 5000
-const TOKEN_KEY = 'vending.operatorToken'
 const $ = (id) => document.getElementById(id)
+/** Who is signed in: { name, role, csrf } from /api/me, or null. */
+let me = null
+const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 }
+const may = (role) => me !== null && ROLE_RANK[me.role] >= ROLE_RANK[role]
 
 // ---------- formatting ----------
 
@@ -57,11 +61,27 @@ const machineLink = (id) => h('a', { href: `#/machines/${encodeURIComponent(id)}
 class Unauthorized extends Error {}
 
 async function api(path) {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) ?? ''}`, accept: 'application/json' } })
+  const res = await fetch(path, { headers: { accept: 'application/json' } })
   if (res.status === 401) throw new Unauthorized()
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`)
   return res.json()
 }
+
+/** A change: JSON body, the session's CSRF token; the answer's JSON, or an Error with its message. */
+async function post(path, body, method = 'POST') {
+  const res = await fetch(path, {
+    method, headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': me?.csrf ?? '' },
+    body: JSON.stringify(body ?? {}),
+  })
+  if (res.status === 401) throw new Unauthorized()
+  const answer = await res.json().catch(() => ({}))
+  if (!res.ok) throw new Error(answer.error ?? `${path}: HTTP ${res.status}`)
+  return answer
+}
+
+/** Views the console-*.js files add: { id, pattern, load(match) } for `#/…` routes. */
+const VIEWS = []
+function registerView(id, pattern, load) { VIEWS.push({ id, pattern, load }) }
 
 /** Every item of a paginated list, following `next`. */
 async function all(path) {
@@ -76,15 +96,24 @@ async function all(path) {
 }
 
 // Shared with the dashboard's other scripts (audits.js).
-globalThis.dashboard = { h, rub, time }
+globalThis.dashboard = { h, rub, time, api, post }
 
 // ---------- views ----------
 
+/** Open raisings by alert key (acknowledged or not), refreshed with the overview. */
+let openEvents = new Map()
+
 function renderAlerts(list, alerts) {
-  list.replaceChildren(...alerts.map((a) => h('li', { class: a.severity },
-    h('span', { class: 'sev' }, a.severity === 'critical' ? 'критично' : 'внимание'), ' ',
-    a.subject.kind === 'machine' ? machineLink(a.subject.id) : h('a', { href: `#/kassas/${encodeURIComponent(a.subject.id)}` }, `Касса ${a.subject.id}`),
-    ': ', a.message, h('span', { class: 'muted' }, ` с ${time(a.since)}`))))
+  list.replaceChildren(...alerts.map((a) => {
+    const ev = openEvents.get(a.key)
+    const ack = ev?.acknowledgedAt
+      ? h('span', { class: 'muted small ack' }, ` принято: ${ev.acknowledgedBy.replace(/^(user|key):/, '')}, ${time(ev.acknowledgedAt)}`)
+      : may('operator') && ev ? h('button', { type: 'button', class: 'ack', 'data-ack': a.key }, 'Принять') : null
+    return h('li', { class: a.severity },
+      h('span', { class: 'sev' }, a.severity === 'critical' ? 'критично' : 'внимание'), ' ',
+      a.subject.kind === 'machine' ? machineLink(a.subject.id) : h('a', { href: `#/kassas/${encodeURIComponent(a.subject.id)}` }, `Касса ${a.subject.id}`),
+      ': ', a.message, h('span', { class: 'muted' }, ` с ${time(a.since)}`), ' ', ack)
+  }))
   if (alerts.length === 0) list.replaceChildren(h('li', { class: 'ok' }, 'Всё в порядке'))
 }
 
@@ -93,24 +122,6 @@ function statusOf(m, alertCount) {
   if (!m.online) return { cls: 'red', text: `не в сети ${m.onlineSince ? ago(m.onlineSince) : ''}`.trim() }
   if (alertCount > 0) return { cls: 'amber', text: 'в сети, есть тревоги' }
   return { cls: 'green', text: 'в сети' }
-}
-
-function renderFleet(machines, alerts) {
-  const byMachine = new Map()
-  for (const a of alerts) if (a.subject.kind === 'machine') byMachine.set(a.subject.id, [...(byMachine.get(a.subject.id) ?? []), a])
-  $('fleet').tBodies[0].replaceChildren(...machines.map((m) => {
-    const own = byMachine.get(m.id) ?? []
-    const st = statusOf(m, own.length)
-    return h('tr', { class: st.cls },
-      h('td', null, machineLink(m.id), h('div', { class: 'muted small' }, m.place)),
-      h('td', null, h('span', { class: `dot ${st.cls}`, 'aria-hidden': 'true' }), ' ', st.text),
-      h('td', null, m.lastSaleAt ? ago(m.lastSaleAt) : '—'),
-      h('td', { class: 'num' }, m.salesToday),
-      h('td', { class: 'num' }, rub(m.revenueToday)),
-      h('td', null, own.map((a) => h('div', { class: a.severity }, a.message))))
-  }))
-  const online = machines.filter((m) => m.online).length
-  $('fleet-summary').textContent = `в сети ${online} из ${machines.length}, продаж сегодня ${machines.reduce((n, m) => n + m.salesToday, 0)}, выручка ${rub(machines.reduce((n, m) => n + m.revenueToday, 0))}`
 }
 
 function meter(ratio) {
@@ -135,7 +146,7 @@ function renderKassas(kassas, alerts) {
       ['Автоматы', k.machines.length],
     ]
     return h('article', { class: `card ${own.some((a) => a.severity === 'critical') ? 'red' : own.length ? 'amber' : 'green'}`, id: `kassa-${k.id}` },
-      h('h3', null, `${k.id} · ${k.name}`),
+      h('h3', null, h('a', { href: `#/kassas/${encodeURIComponent(k.id)}` }, `${k.id} · ${k.name}`)),
       fn ? meter(fn.fillRatio) : null,
       fn?.blockedReason ? h('p', { class: 'error' }, fn.blockedReason) : null,
       h('dl', { class: 'facts' }, rows.flatMap(([dt, dd]) => [h('dt', null, dt), h('dd', null, dd)])))
@@ -178,11 +189,19 @@ function renderMachine(m, sales) {
 // ---------- loop ----------
 
 function show(view) {
-  for (const id of ['login', 'overview', 'machine']) $(id).hidden = id !== view
+  for (const id of ['login', 'overview', 'machine', ...VIEWS.map((v) => v.id)]) $(id).hidden = id !== view
   $('logout').hidden = view === 'login'
+  $('nav').hidden = view === 'login'
+  for (const el of document.querySelectorAll('[data-role]')) el.hidden = !may(el.dataset.role)
+  $('whoami').textContent = me ? `${me.name} (${ROLE_NAMES[me.role]})` : ''
 }
+const ROLE_NAMES = { admin: 'администратор', operator: 'оператор', viewer: 'наблюдатель' }
 
 function route() {
+  for (const v of VIEWS) {
+    const m = v.pattern.exec(location.hash)
+    if (m) return { view: v.id, match: m, custom: v }
+  }
   const m = /^#\/machines\/(.+)$/.exec(location.hash)
   return m ? { view: 'machine', id: decodeURIComponent(m[1]) } : { view: 'overview' }
 }
@@ -190,18 +209,28 @@ function route() {
 let timer = null
 async function refresh() {
   clearTimeout(timer)
-  if (!localStorage.getItem(TOKEN_KEY)) return show('login')
   const r = route()
   try {
-    if (r.view === 'machine') {
+    if (!me) {
+      const session = await api('/auth/session')
+      if (!session.signedIn) return show('login')
+      me = { name: session.name, role: session.role, csrf: session.csrf }
+    }
+    if (r.custom) {
+      show(r.view) // first, so a view can measure itself (a chart takes its container's width)
+      await r.custom.load(r.match)
+    } else if (r.view === 'machine') {
       const [m, sales] = await Promise.all([api(`/api/machines/${encodeURIComponent(r.id)}`), api(`/api/sales?machine=${encodeURIComponent(r.id)}&limit=20`)])
       renderMachine(m, sales.items)
     } else {
-      const [machines, kassas, alerts] = await Promise.all([all('/api/machines?limit=1000'), all('/api/kassas?limit=1000'), api('/api/alerts')])
+      const [kassas, alerts, events, summary] = await Promise.all([all('/api/kassas?limit=1000'), api('/api/alerts'), api('/api/alert-events'), api('/api/fleet/summary')])
+      openEvents = new Map(events.items.map((e) => [e.key, e]))
       renderAlerts($('alerts'), alerts.items)
       $('alert-count').textContent = alerts.items.length || ''
       renderKassas(kassas, alerts.items)
-      renderFleet(machines, alerts.items)
+      // Enabled machines only: a disabled machine is neither online nor missing.
+      $('fleet-summary').textContent = `в сети ${summary.online} из ${summary.machines}${summary.disabled ? `, отключено ${summary.disabled}` : ''}`
+      await refreshMachines(kassas, alerts.items)
       if (location.hash.startsWith('#/kassas/')) $(`kassa-${decodeURIComponent(location.hash.slice(9))}`)?.scrollIntoView()
     }
     show(r.view)
@@ -209,8 +238,7 @@ async function refresh() {
     $('status').classList.remove('error')
   } catch (err) {
     if (err instanceof Unauthorized) {
-      localStorage.removeItem(TOKEN_KEY)
-      $('login-error').textContent = 'Неверный токен'
+      me = null
       return show('login')
     }
     $('status').textContent = `нет связи: ${err.message}`
@@ -220,16 +248,38 @@ async function refresh() {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  $('login-form').addEventListener('submit', (e) => {
+  $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault()
-    localStorage.setItem(TOKEN_KEY, $('token').value.trim())
-    $('token').value = ''
+    const res = await fetch('/auth/login', {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ username: $('username').value.trim(), password: $('password').value }),
+    })
+    $('password').value = ''
+    if (!res.ok) {
+      $('login-error').textContent = res.status === 401 ? 'Неверное имя или пароль' : `Ошибка входа: HTTP ${res.status}`
+      return
+    }
+    const s = await res.json()
+    me = { name: s.username, role: s.role, csrf: s.csrf }
     $('login-error').textContent = ''
     void refresh()
   })
-  $('logout').addEventListener('click', () => {
-    localStorage.removeItem(TOKEN_KEY)
+  $('logout').addEventListener('click', async () => {
+    await fetch('/auth/logout', { method: 'POST' })
+    me = null
     show('login')
+  })
+  // Acknowledge buttons anywhere: the alert list is rebuilt on each poll, so listen on the document.
+  document.addEventListener('click', async (e) => {
+    const key = e.target instanceof HTMLElement ? e.target.dataset.ack : undefined
+    if (!key) return
+    e.target.disabled = true
+    try {
+      await post(`/api/alerts/${encodeURIComponent(key)}/ack`)
+    } catch (err) {
+      $('status').textContent = `не удалось принять: ${err.message}`
+    }
+    void refresh()
   })
   window.addEventListener('hashchange', () => void refresh())
   void refresh()
