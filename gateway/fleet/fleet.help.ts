@@ -78,7 +78,7 @@ export const COMMAND_HELP: Record<FleetCommand, CommandHelp> = {
     options: [
       ['--username NAME', '1–64 of A-Z a-z 0-9 . _ @ -'],
       ['--role ROLE', 'admin (provisioning, users, keys; the default) | operator (acknowledge, corrections) | viewer'],
-      ['--password-file PATH', 'a file holding the password (its first line)'],
+      ['--password-file PATH', 'a file whose first line is the password, at least 10 characters'],
     ],
   },
   list: { usage: 'list', summary: 'kassas and machines', options: [] },
