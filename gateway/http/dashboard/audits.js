@@ -2,6 +2,9 @@
 // CSV export) on the overview; each machine's reconciliation intervals, with a button that issues
 // a correction receipt after a confirmation stating the amount. Uses the helpers dashboard.js
 // exposes as globalThis.dashboard; every value goes in through textContent or attributes.
+// In a function of its own: classic scripts share one global scope, and dashboard.js has its own
+// renderMachine, send and the like.
+(() => {
 'use strict'
 
 const VERDICTS = { ok: 'сходится', unreceipted: 'продажи без чека', over: 'чеков больше, чем продаж', corrected: 'исправлено чеком коррекции' }
@@ -91,3 +94,4 @@ document.addEventListener('DOMContentLoaded', () => {
   setInterval(() => void refreshAudits(), 15_000)
   void refreshAudits()
 })
+})()
