@@ -52,7 +52,7 @@ export function createBroker(deps: BrokerDeps): Broker {
   const log = deps.logger.child({ component: 'broker' })
   const counters: BrokerCounters = {
     connectionsRefused: 0, authFailures: 0, authErrors: 0, forbiddenPublishes: 0, forbiddenSubscribes: 0,
-    forwardsBlocked: 0, rateDelayed: 0, rateLimited: 0, oversize: 0, credentialClosures: 0,
+    forwardsBlocked: 0, rateDelayed: 0, rateLimited: 0, oversize: 0, credentialClosures: 0, protocolErrors: 0,
   }
   const identities = new WeakMap<Client, Identity>()
   const liveMachines = new Map<string, Client>()
