@@ -1,6 +1,6 @@
 // Alert rules: pure functions of the fleet's state, the thresholds and the clock.
 import type { KassaState, MachineState } from '../operator/fleet-state.js'
-import type { AlertCandidate, AlertRule, AlertThresholds, FleetSnapshot, Severity } from './alert.types.js'
+import type { AlertCandidate, AlertRule, AlertThresholds, FleetSnapshot, MachineConflicts, Severity } from './alert.types.js'
 
 const MIN_MS = 60_000
 const HOUR_MS = 60 * MIN_MS
@@ -104,6 +104,15 @@ export function kassaFnBlocked(k: KassaState): AlertCandidate | null {
   return alert('kassa_fn_blocked', 'critical', 'kassa', k.id, 'ФН заблокирован: чеки не формируются', null, { fn: k.fn.number, reason: k.fn.blockedReason })
 }
 
+/**
+ * A machine reused a saleId for a different sale: the later sale was refused (`conflict`), so a
+ * real sale may have no receipt while its machine shows another's. Firmware must be looked at.
+ */
+export function machineSaleConflict(c: MachineConflicts): AlertCandidate {
+  return alert('machine_sale_conflict', 'critical', 'machine', c.machineId, 'Повтор номера продажи с другим содержимым: продажа без чека',
+    c.firstAt, { count: c.count, lastAt: c.lastAt, lastSaleId: c.lastSaleId, list: `/api/conflicts?machine=${encodeURIComponent(c.machineId)}` })
+}
+
 /** Every alert the state calls for now. */
 export function evaluateRules(s: FleetSnapshot, t: AlertThresholds, now: Date): AlertCandidate[] {
   const found: (AlertCandidate | null)[] = []
@@ -114,5 +123,6 @@ export function evaluateRules(s: FleetSnapshot, t: AlertThresholds, now: Date): 
     found.push(kassaShiftLong(k, t, now), kassaFnExpiry(k, t, now), kassaFnMemory(k, t), kassaOfdUnsent(k, t, now),
       kassaPendingOld(k, t, now), kassaFnBlocked(k))
   }
+  for (const c of s.conflicts ?? []) found.push(machineSaleConflict(c))
   return found.filter((a): a is AlertCandidate => a !== null)
 }

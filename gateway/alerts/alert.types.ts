@@ -24,6 +24,7 @@ export interface AlertThresholds {
 export type AlertRule =
   | 'machine_offline' | 'machine_no_sales' | 'machine_temperature' | 'machine_errors'
   | 'kassa_shift_long' | 'kassa_fn_expiry' | 'kassa_fn_memory' | 'kassa_ofd_unsent' | 'kassa_pending_old' | 'kassa_fn_blocked'
+  | 'machine_sale_conflict'
 
 export type Severity = 'warning' | 'critical'
 
@@ -45,7 +46,17 @@ export interface Alert {
 /** What a rule returns: `since` null means "not derivable from the data": the evaluator fills in first seen. */
 export type AlertCandidate = Omit<Alert, 'since'> & { since: Date | null }
 
+/** A machine's sales refused as `conflict` (its saleId reused with other content) within CONFLICT_WINDOW_MS. */
+export interface MachineConflicts {
+  machineId: string
+  count: number
+  firstAt: Date
+  lastAt: Date
+  lastSaleId: string
+}
+
 export interface FleetSnapshot {
   machines: readonly (MachineState & { usualHours: readonly number[] })[]
   kassas: readonly KassaState[]
+  conflicts?: readonly MachineConflicts[]
 }

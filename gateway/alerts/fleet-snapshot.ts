@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
+import { recentConflictsByMachine } from '../operator/conflict-list.repository.js'
 import { listKassaStates } from '../operator/kassa-state.repository.js'
 import { listMachineStates, usualHours } from '../operator/machine-state.repository.js'
 import type { FleetSnapshot } from './alert.types.js'
@@ -25,6 +26,7 @@ export function createFleetSnapshotLoader(db: Kysely<Database>) {
     // Aged on the evaluation clock, so a clock that jumps (tests, a resumed VM) refreshes it.
     if (!hours || Math.abs(now.getTime() - hours.at) > USUAL_HOURS_TTL_MS) hours = { at: now.getTime(), byMachine: await usualHours(db) }
     const byMachine = hours.byMachine
-    return { machines: machines.map((m) => ({ ...m, usualHours: byMachine.get(m.id) ?? [] })), kassas }
+    const conflicts = await recentConflictsByMachine(db, now)
+    return { machines: machines.map((m) => ({ ...m, usualHours: byMachine.get(m.id) ?? [] })), kassas, conflicts }
   }
 }

@@ -22,7 +22,8 @@ const PAGE = 5000
 /**
  * What an OFD checks of every stored document: the fiscal sign recomputed from the stored bytes,
  * the stored columns agreeing with the signed bytes, numbering 1…N per FN with no gap or repeat,
- * each receipt's total equal to its sale, and each fiscalized sale having its receipt.
+ * each receipt's total equal to its sale's stored total (and a refund's to its original's), each
+ * fiscalized sale having its receipt, and each provider document belonging to exactly one sale.
  */
 export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyReport> {
   const failures: VerifyFailure[] = []
@@ -54,9 +55,10 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
         if (row.type === 3) {
           receipts++
           if (doc.total !== row.total) fail({ fn: drive.fn, fd: row.fd, reason: `stored total ${row.total} differs from the signed ${doc.total}` })
-          const expected = row.kind === 'refund' ? row.refund_total : row.sale_total
-          if (expected === null) fail({ fn: drive.fn, fd: row.fd, reason: 'receipt has no sale' })
-          else if (expected !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `receipt total ${doc.total} differs from its sale's ${expected}` })
+          // The sale row says what was signed, and a refund is of its original's total.
+          if (row.sale_total === null) fail({ fn: drive.fn, fd: row.fd, reason: 'receipt has no sale' })
+          else if (row.sale_total !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `receipt total ${doc.total} differs from its sale's ${row.sale_total}` })
+          if (row.kind === 'refund' && row.refund_total !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `refund total ${doc.total} differs from its original's ${row.refund_total}` })
         }
       }
       if (rows.rows.length < PAGE) break
