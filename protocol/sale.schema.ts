@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { MAX_KOPECKS } from './money.js'
-import { textProblem } from './text.js'
+import { safeString } from './text.js'
 
 /** Payload limits of a sale (DESIGN.md): at most 16 KiB and 50 items. */
 export const SALE_MAX_BYTES = 16 * 1024
@@ -29,10 +29,7 @@ export const SALE_MAX_AHEAD_MS = 24 * 3600_000
 const kopecks = z.int().min(1).max(MAX_KOPECKS)
 
 /** A string that can be stored, encoded in CP866 and shown as signed (protocol/text.ts). */
-const text = (max: number) => z.string().min(1).max(max).superRefine((value, ctx) => {
-  const problem = textProblem(value)
-  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
-})
+const text = (max: number) => safeString(max)
 
 export const SaleItemSchema = z.strictObject({
   sku: text(64),

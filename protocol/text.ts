@@ -3,6 +3,7 @@
 // string type) and shown exactly as signed: so no NUL, no lone surrogate, no control character
 // (C0, DEL, C1, line and paragraph separators) and no bidirectional formatting character, which
 // reorders what a page shows while the signed bytes keep the logical order.
+import { z } from 'zod'
 
 /** C0 controls (NUL included), DEL, C1 controls, U+2028/2029 and the bidi formatting characters. */
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/
@@ -46,4 +47,12 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\
  */
 export function escapeUnprintable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** A zod string of `min`–`max` characters that textProblem accepts. */
+export function safeString(max: number, min = 1) {
+  return z.string().min(min).max(max).superRefine((value, ctx) => {
+    const problem = textProblem(value)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  })
 }

@@ -166,6 +166,18 @@ describe('poison input: one bad message is refused alone and every other sale is
     }
   })
 
+  it('refuses telemetry with NUL in an error string alone, and stores other machines\' telemetry', async () => {
+    const bad = Buffer.from(JSON.stringify({ v: 1, at: new Date().toISOString(), errors: ['E1\u0000'] }))
+    await machines[3]!.publishRaw(`vending/${machines[3]!.id}/telemetry`, bad)
+    await machines[0]!.publishRaw(`vending/${machines[0]!.id}/telemetry`, JSON.stringify({ v: 1, at: new Date().toISOString(), temperatureC: 4.5 }))
+    const [row] = await waitFor(async () => { const r = await storedRow(bad); return r.length > 0 ? r : null }, 'the refused telemetry stored')
+    expect(row!.reason).toMatch(/errors\.0: forbidden character U\+0000 \(NUL\)/)
+    await waitFor(async () => {
+      const m = await db().selectFrom('machines').select('telemetry').where('id', '=', machines[0]!.id).executeTakeFirst()
+      return (m?.telemetry as { temperatureC?: number } | null)?.temperatureC === 4.5
+    }, 'the other machine\'s telemetry stored')
+  })
+
   it('closes the connection of a QoS 1 PUBLISH with packet id 0 [MQTT-2.3.1-1] and stores nothing of it', async () => {
     const c = system.creds[3]!
     const socket: Socket = connect(system.broker.port, '127.0.0.1')
