@@ -191,7 +191,9 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       answerRejected(c.sale.machineId, c.sale.event.saleId, 'conflict')
       log.warn({ machineId: c.sale.machineId, saleId: c.sale.event.saleId, state: c.state }, 'sale conflicts with a stored sale of the same saleId')
     }
-    const contents = new Map(chunk.map((c) => [c.key, c.content]))
+    // The first copy of a sale in the chunk is the one stored (insertSales).
+    const contents = new Map<string | null, string | null>()
+    for (const c of chunk) if (!contents.has(c.key)) contents.set(c.key, c.content)
     for (const s of outcome.inserted) {
       const key = `${s.machineId}/${s.saleId}`
       const content = contents.get(key)

@@ -32,7 +32,12 @@ const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
  */
 export async function insertSales(db: Kysely<Database>, sales: readonly IncomingSale[]): Promise<InsertOutcome> {
   assertNotInTransaction(db, 'insertSales')
-  const rows = sales.map(({ machineId, event }) => ({
+  // Only the first copy of each sale goes into the statement, so the copy stored is known to be
+  // that one (the order the database meets duplicates in is not ours to rely on); later copies
+  // are compared with it below, as repeats or conflicts.
+  const seen = new Set<string>()
+  const firsts = sales.filter((s) => !seen.has(key(s.machineId, s.event.saleId)) && seen.add(key(s.machineId, s.event.saleId)))
+  const rows = firsts.map(({ machineId, event }) => ({
     machine_id: machineId,
     sale_id: event.saleId,
     kind: event.kind,
@@ -50,7 +55,7 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
       machine_id text, sale_id text, kind text, refund_of text, items jsonb,
       payment_method text, total bigint, sold_at timestamptz)
-    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(sales.map((s) => s.machineId))]}::text[])
+    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(firsts.map((s) => s.machineId))]}::text[])
     cross join ${ASYNC_COMMIT} as async_commit
     on conflict (machine_id, sale_id) do nothing
     returning machine_id, sale_id, kassa_id`.execute(db)
@@ -63,7 +68,7 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   }
   if (outcome.inserted.length === sales.length) return outcome
 
-  // The first copy of each inserted sale is the one stored; any further copy is a repeat.
+  // The first copy of each inserted sale is the one stored; any further copy is a repeat or a conflict.
   const fresh = new Set(outcome.inserted.map((r) => key(r.machineId, r.saleId)))
   const rest = sales.filter((s) => !fresh.delete(key(s.machineId, s.event.saleId)))
   const known = await sql<StoredRow>`
