@@ -51,7 +51,7 @@ describe('the dashboard and the scrape endpoint (HTTP server alone)', () => {
   it('ships a script that compiles, calls the API with the Bearer token and formats kopecks as rubles exactly', async () => {
     const js = await (await fetch(`${base}/dashboard.js`)).text()
     expect(js).toContain("authorization: `Bearer ${")
-    for (const route of ['/api/machines', '/api/kassas', '/api/alerts', '/api/sales?machine=']) expect(js).toContain(route)
+    for (const route of ['/api/machines', '/api/kassas', '/api/alerts', '/api/sales?machine=', '/api/conflicts?machine=']) expect(js).toContain(route)
     // Run it against a stub page: the top level only defines functions and waits for DOMContentLoaded.
     const context = vm.createContext({ document: { addEventListener: () => undefined }, Intl, localStorage: null })
     new vm.Script(js).runInContext(context)

@@ -141,7 +141,7 @@ function renderKassas(kassas, alerts) {
   for (const bar of document.querySelectorAll('.meter span')) bar.style.width = `${bar.dataset.pct}%`
 }
 
-function renderMachine(m, sales) {
+function renderMachine(m, sales, conflicts) {
   $('machine-title').textContent = `${m.id} · ${m.address}, ${m.place}`
   renderAlerts($('machine-alerts'), m.alerts)
   const st = statusOf(m, m.alerts.length)
@@ -164,6 +164,12 @@ function renderMachine(m, sales) {
     h('td', null, PAYMENT_LABELS[s.paymentMethod] ?? s.paymentMethod),
     h('td', { title: s.lastError ?? null }, STATE_LABELS[s.state] ?? s.state),
     h('td', null, s.receiptUrl ? h('a', { href: s.receiptUrl, target: '_blank', rel: 'noopener' }, `ФД ${s.receipt.fd}`) : '—'))))
+  $('machine-conflicts').tBodies[0].replaceChildren(...conflicts.map((c) => h('tr', { class: 'red' },
+    h('td', null, time(c.receivedAt)),
+    h('td', null, c.saleId),
+    h('td', { class: 'num' }, rub(c.stored.total)),
+    h('td', { class: 'num' }, rub(c.incoming.total)),
+    h('td', null, STATE_LABELS[c.storedState] ?? c.storedState))))
   $('machine-telemetry').tBodies[0].replaceChildren(...m.telemetryHistory.map((t) => h('tr', null,
     h('td', null, time(t.at)),
     h('td', { class: 'num' }, t.telemetry.temperatureC ?? '—'),
@@ -191,8 +197,9 @@ async function refresh() {
   const r = route()
   try {
     if (r.view === 'machine') {
-      const [m, sales] = await Promise.all([api(`/api/machines/${encodeURIComponent(r.id)}`), api(`/api/sales?machine=${encodeURIComponent(r.id)}&limit=20`)])
-      renderMachine(m, sales.items)
+      const [m, sales, conflicts] = await Promise.all([api(`/api/machines/${encodeURIComponent(r.id)}`),
+        api(`/api/sales?machine=${encodeURIComponent(r.id)}&limit=20`), api(`/api/conflicts?machine=${encodeURIComponent(r.id)}&limit=20`)])
+      renderMachine(m, sales.items, conflicts.items)
     } else {
       const [machines, kassas, alerts] = await Promise.all([all('/api/machines?limit=1000'), all('/api/kassas?limit=1000'), api('/api/alerts')])
       renderAlerts($('alerts'), alerts.items)
