@@ -13,7 +13,7 @@ import { escapeUnprintable } from '../../protocol/index.js'
 import { DATABASE_REFUSES, hostile, type Hostile } from './fuzz-payloads.js'
 
 // 10,000 hostile messages interleaved with 1,000 valid sales, sent by logged-in machines through a
-// real broker to a gateway process. The broker's own 16 KiB payload cap and rate limit are raised
+// real broker to a gateway process. The broker's own 64 KiB payload cap and rate limit are raised
 // here so that oversized and flooding input reaches the gateway: what is under test is that the
 // gateway (protocol/decode.ts, ingest) stores each with a reason, answers what it can, keeps its
 // memory bounded and never stops receipting (the broker's limits have their own tests).
