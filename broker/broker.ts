@@ -63,7 +63,7 @@ export function createBroker(deps: BrokerDeps): Broker {
   const log = deps.logger.child({ component: 'broker' })
   const counters: BrokerCounters = {
     connectionsRefused: 0, authFailures: 0, authErrors: 0, forbiddenPublishes: 0, forbiddenSubscribes: 0,
-    forwardsBlocked: 0, rateDelayed: 0, rateLimited: 0, oversize: 0, credentialClosures: 0,
+    forwardsBlocked: 0, rateDelayed: 0, rateLimited: 0, oversize: 0, credentialClosures: 0, protocolErrors: 0,
     loginsLockedOut: 0, secretsUpgraded: 0,
   }
   const guardConfig = config.guard ?? BROKER_GUARD_DEFAULTS

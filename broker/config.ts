@@ -18,7 +18,12 @@ export interface BrokerLimits {
   ratePerS: number
   /** Per-machine burst, messages: also how many publishes may be held back before the machine is cut off. */
   rateBurst: number
-  /** bytes; the contract's payload cap (16 KiB). A machine's packet may exceed it by PACKET_HEADROOM for topic and header. */
+  /**
+   * bytes; the most a machine's PUBLISH may carry (64 KiB) before the broker closes its connection
+   * unanswered. Above the contract's 16 KiB sale cap on purpose: a sale up to this size reaches the
+   * gateway, which answers it `rejected` ("payload too large"), so the machine learns to stop
+   * (docs/contract.md). A machine's packet may exceed it by PACKET_HEADROOM for topic and header.
+   */
   machineMaxPayload: number
   /** bytes; the service user's packet cap (display messages are ~1 KiB). */
   gatewayMaxPacket: number
@@ -87,7 +92,7 @@ export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
   maxConnections: 20_000,
   ratePerS: 20,
   rateBurst: 50,
-  machineMaxPayload: 16 * 1024,
+  machineMaxPayload: 64 * 1024,
   gatewayMaxPacket: 256 * 1024,
 })
 

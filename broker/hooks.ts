@@ -24,6 +24,8 @@ export interface BrokerCounters {
   loginsLockedOut: number
   /** Stored scrypt hashes rewritten in the keyed scheme after a good login. */
   secretsUpgraded: number
+  /** Packets that break MQTT 3.1.1 where Aedes does not check (packet id 0). */
+  protocolErrors: number
 }
 
 export interface HookDeps {
@@ -137,6 +139,13 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
     if (client.closed) {
       // The connection is ending without DISCONNECT: this is its will (vetted at login).
       return callback(canSetWill(prefix, identity, packet.topic) ? null : new Error('will refused'))
+    }
+    // [MQTT-2.3.1-1]: a QoS 1 or 2 PUBLISH carries a non-zero packet identifier. A protocol
+    // violation closes the connection (3.1.1 has no negative PUBACK).
+    if (packet.qos > 0 && !packet.messageId) {
+      counters.protocolErrors++
+      log.warn({ ...who(client), qos: packet.qos }, 'PUBLISH with packet id 0: connection closed')
+      return callback(new Error('packet identifier 0 on a QoS > 0 PUBLISH'))
     }
     if (!canPublish(prefix, identity, packet.topic)) {
       counters.forbiddenPublishes++

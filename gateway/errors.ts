@@ -33,6 +33,20 @@ const RETRYABLE_SQLSTATES: Record<string, string> = {
 }
 const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'])
 
+/**
+ * SQLSTATE classes that blame the data of the statement, not the database: 21 cardinality,
+ * 22 data exception (22P05: NUL in text, 22021: invalid byte sequence), 23 integrity constraint,
+ * 54 program limit exceeded. Retrying the same rows fails the same way; ingest splits the batch
+ * to find the message at fault (ingest/contained-write.ts).
+ */
+const CONTENT_SQLSTATE_CLASSES = new Set(['21', '22', '23', '54'])
+
+/** True when the statement failed because of what it carried (see CONTENT_SQLSTATE_CLASSES). */
+export function isContentDbError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && CONTENT_SQLSTATE_CLASSES.has(code.slice(0, 2))
+}
+
 /** True for transient database failures: lost connections, deadlocks, serialization conflicts. */
 export function isRetryableDbError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null

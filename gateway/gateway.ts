@@ -100,7 +100,7 @@ export function createGateway(deps: GatewayDeps) {
       signers: { [ATOL_PROVIDER]: atol.runBatch },
     })
     const sales = createSaleConsumer({
-      db, publisher, logger: logger.child({ component: 'ingest' }),
+      db, publisher, now, logger: logger.child({ component: 'ingest' }),
       chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, highWater: 5000,
       onStored: (kassaIds) => fiscalizer.kick(kassaIds),
       onHealth: (ok) => { ingestHealthy = ok },

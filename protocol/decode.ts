@@ -1,5 +1,6 @@
 import type { z } from 'zod'
-import { SALE_MAX_BYTES, SaleEventSchema, type SaleEvent } from './sale.schema.js'
+import { SALE_MAX_BYTES, SaleEventSchema, saleTimeProblem, type SaleEvent } from './sale.schema.js'
+import { escapeUnprintable } from './text.js'
 import { StatusSchema, TelemetrySchema, type Status, type Telemetry } from './telemetry.schema.js'
 
 /** A decoded payload, or the reason it was refused and the saleId when one could be read. */
@@ -8,10 +9,16 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; s
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Beyond this a payload is not even parsed to look for a saleId. */
-const PARSE_LIMIT_BYTES = 256 * 1024
+export const PARSE_LIMIT_BYTES = 256 * 1024
+/** Longest saleId read from a refused payload to answer it (a valid one has at most 64 characters). */
+export const SALE_ID_ANSWER_MAX = 256
 
-export function decodeSale(payload: Uint8Array): Decoded<SaleEvent> {
-  return decodeJson(payload, SaleEventSchema, SALE_MAX_BYTES)
+/** Decodes a sale; with `now` (the gateway's clock) its time is checked too (saleTimeProblem). */
+export function decodeSale(payload: Uint8Array, now?: Date): Decoded<SaleEvent> {
+  const decoded = decodeJson(payload, SaleEventSchema, SALE_MAX_BYTES)
+  if (!decoded.ok || now === undefined) return decoded
+  const problem = saleTimeProblem(decoded.value.at, now)
+  return problem === null ? decoded : { ok: false, reason: problem, saleId: decoded.value.saleId }
 }
 
 export function decodeTelemetry(payload: Uint8Array): Decoded<Telemetry> {
@@ -22,7 +29,13 @@ export function decodeStatus(payload: Uint8Array): Decoded<Status> {
   return decodeJson(payload, StatusSchema, 1024)
 }
 
+/** Reasons quote what the device sent (zod's unknown keys, JSON.parse's excerpt): written printable. */
 function decodeJson<T>(payload: Uint8Array, schema: z.ZodType<T>, maxBytes: number): Decoded<T> {
+  const decoded = decodeJsonRaw(payload, schema, maxBytes)
+  return decoded.ok ? decoded : { ...decoded, reason: escapeUnprintable(decoded.reason) }
+}
+
+function decodeJsonRaw<T>(payload: Uint8Array, schema: z.ZodType<T>, maxBytes: number): Decoded<T> {
   if (payload.byteLength > PARSE_LIMIT_BYTES) {
     return { ok: false, reason: `payload too large: ${payload.byteLength} bytes (limit ${maxBytes})` }
   }
@@ -53,7 +66,7 @@ function decodeJson<T>(payload: Uint8Array, schema: z.ZodType<T>, maxBytes: numb
 function readableSaleId(json: unknown): string | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined
   const id = (json as Record<string, unknown>).saleId
-  return typeof id === 'string' && id.length >= 1 && id.length <= 64 ? id : undefined
+  return typeof id === 'string' && id.length >= 1 && id.length <= SALE_ID_ANSWER_MAX ? id : undefined
 }
 
 /** "items.0.price: Too small: expected number to be >=1; v: Invalid input" — at most 5 issues. */

@@ -26,7 +26,8 @@ export type ReceiptDisplay = z.infer<typeof ReceiptDisplaySchema>
 export const RejectedDisplaySchema = z.strictObject({
   v: z.literal(1),
   type: z.literal('rejected'),
-  saleId: z.string().min(1).max(64),
+  // A refused sale is answered with the saleId it carried, up to 256 characters (decode.ts).
+  saleId: z.string().min(1).max(256),
   reason: z.string().min(1),
 })
 export type RejectedDisplay = z.infer<typeof RejectedDisplaySchema>

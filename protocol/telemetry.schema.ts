@@ -1,13 +1,15 @@
 import { z } from 'zod'
+import { safeString } from './text.js'
 
 export const TelemetrySchema = z.strictObject({
   v: z.literal(1),
   at: z.iso.datetime({ offset: true }),
   temperatureC: z.number().min(-100).max(200).optional(),
   doorOpen: z.boolean().optional(),
-  errors: z.array(z.string().max(256)).max(50).optional(),
+  // Stored as jsonb and shown on the dashboard: the same string rules as a sale's (text.ts).
+  errors: z.array(safeString(256, 0)).max(50).optional(),
   cashBoxKop: z.int().min(0).optional(),
-  stock: z.record(z.string().min(1).max(64), z.int().min(0)).optional(),
+  stock: z.record(safeString(64), z.int().min(0)).optional(),
 })
 export type Telemetry = z.infer<typeof TelemetrySchema>
 

@@ -1,6 +1,6 @@
 // Alert rules: pure functions of the fleet's state, the thresholds and the clock.
 import type { KassaState, MachineState } from '../operator/fleet-state.js'
-import type { AlertCandidate, AlertRule, AlertThresholds, FleetSnapshot, Severity } from './alert.types.js'
+import type { AlertCandidate, AlertRule, AlertThresholds, FleetSnapshot, MachineConflicts, Severity } from './alert.types.js'
 import { machinesUnreceipted } from './unreceipted.rule.js'
 
 const MIN_MS = 60_000
@@ -105,6 +105,15 @@ export function kassaFnBlocked(k: KassaState): AlertCandidate | null {
   return alert('kassa_fn_blocked', 'critical', 'kassa', k.id, 'ФН заблокирован: чеки не формируются', null, { fn: k.fn.number, reason: k.fn.blockedReason })
 }
 
+/**
+ * A machine reused a saleId for a different sale: the later sale was refused (`conflict`), so a
+ * real sale may have no receipt while its machine shows another's. Firmware must be looked at.
+ */
+export function machineSaleConflict(c: MachineConflicts): AlertCandidate {
+  return alert('machine_sale_conflict', 'critical', 'machine', c.machineId, 'Повтор номера продажи с другим содержимым: продажа без чека',
+    c.firstAt, { count: c.count, lastAt: c.lastAt, lastSaleId: c.lastSaleId, list: `/api/conflicts?machine=${encodeURIComponent(c.machineId)}` })
+}
+
 /** Every alert the state calls for now. */
 export function evaluateRules(s: FleetSnapshot, t: AlertThresholds, now: Date): AlertCandidate[] {
   const found: (AlertCandidate | null)[] = []
@@ -116,5 +125,6 @@ export function evaluateRules(s: FleetSnapshot, t: AlertThresholds, now: Date): 
       kassaPendingOld(k, t, now), kassaFnBlocked(k))
   }
   found.push(...machinesUnreceipted(s.unreceipted ?? []))
+  for (const c of s.conflicts ?? []) found.push(machineSaleConflict(c))
   return found.filter((a): a is AlertCandidate => a !== null)
 }

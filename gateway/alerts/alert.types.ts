@@ -25,6 +25,7 @@ export type AlertRule =
   | 'machine_offline' | 'machine_no_sales' | 'machine_temperature' | 'machine_errors'
   | 'machine_unreceipted'
   | 'kassa_shift_long' | 'kassa_fn_expiry' | 'kassa_fn_memory' | 'kassa_ofd_unsent' | 'kassa_pending_old' | 'kassa_fn_blocked'
+  | 'machine_sale_conflict'
 
 export type Severity = 'warning' | 'critical'
 
@@ -57,9 +58,20 @@ export interface UnreceiptedInterval {
   count: number
 }
 
+/** A machine's sales refused as `conflict` (its saleId reused with other content) within CONFLICT_WINDOW_MS. */
+export interface MachineConflicts {
+  machineId: string
+  count: number
+  firstAt: Date
+  lastAt: Date
+  lastSaleId: string
+}
+
 export interface FleetSnapshot {
   machines: readonly (MachineState & { usualHours: readonly number[] })[]
   kassas: readonly KassaState[]
   /** Settled reconciliation intervals with the verdict `unreceipted` (absent: not loaded). */
   unreceipted?: readonly UnreceiptedInterval[]
+  /** Sales refused as `conflict` lately, per machine (absent: not loaded). */
+  conflicts?: readonly MachineConflicts[]
 }

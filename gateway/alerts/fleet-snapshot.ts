@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
+import { recentConflictsByMachine } from '../operator/conflict-list.repository.js'
 import { listKassaStates } from '../operator/kassa-state.repository.js'
 import { listMachineStates, usualHours } from '../operator/machine-state.repository.js'
 import { unreceiptedRow } from '../audit/audit-view.js'
@@ -37,6 +38,7 @@ export function createFleetSnapshotLoader(db: Kysely<Database>, options: { audit
       const reports = await fleetUnreceipted(db, now, options.auditSettleMs ?? 300_000)
       unreceipted = { at: now.getTime(), key, list: reports.map(unreceiptedRow) }
     }
-    return { machines: machines.map((m) => ({ ...m, usualHours: byMachine.get(m.id) ?? [] })), kassas, unreceipted: unreceipted.list }
+    const conflicts = await recentConflictsByMachine(db, now)
+    return { machines: machines.map((m) => ({ ...m, usualHours: byMachine.get(m.id) ?? [] })), kassas, unreceipted: unreceipted.list, conflicts }
   }
 }

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js'
 import * as m0001 from './migrations/0001-initial.js'
 import * as m0002 from './migrations/0002-operator.js'
 import * as m0003 from './migrations/0003-atol.js'
+import * as m0004 from './migrations/0004-conflicts.js'
 import * as m0005 from './migrations/0005-audits.js'
 import * as m0006 from './migrations/0006-secret-hmac.js'
 import * as m0007 from './migrations/0007-accounts.js'
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-operator': m0002,
   '0003-atol': m0003,
+  '0004-conflicts': m0004,
   '0005-audits': m0005,
   '0006-secret-hmac': m0006,
   '0007-accounts': m0007,

@@ -74,6 +74,21 @@ export interface SaleTable {
   fn: string | null
   fd: number | null
   done_at: Timestamp | null
+  /** What the machine sent when the columns above say otherwise (0004-conflicts): a refund's own claim. */
+  declared: Json<unknown> | null
+}
+
+/** A repeat of a (machine, saleId) with other content, refused with reason `conflict` (0004-conflicts). */
+export interface SaleConflictTable {
+  id: Generated<number>
+  received_at: DefaultedTimestamp
+  machine_id: string
+  sale_id: string
+  sale_row_id: number
+  stored_state: string
+  stored: Json<unknown>
+  incoming: Json<unknown>
+  payload: Uint8Array
 }
 
 export interface FiscalDocumentTable {
@@ -222,6 +237,7 @@ export interface Database {
   provider_receipts: ProviderReceiptTable
   audits: AuditTable
   audit_corrections: AuditCorrectionTable
+  sale_conflicts: SaleConflictTable
 }
 
 export type KassaRow = Selectable<KassaTable>

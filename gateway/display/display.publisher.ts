@@ -106,7 +106,8 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
    */
   function publishDirect(machineId: string, saleId: string, payload: DisplayMessage): void {
     if (inflight >= MAX_INFLIGHT) return
-    const key = `${machineId}/${saleId}`
+    // By type too: a `conflict` refusal must not be silenced by the receipt of the sale it conflicts with.
+    const key = `${machineId}/${saleId}/${payload.type}`
     const since = directInFlight.get(key)
     if (since !== undefined && Date.now() - since < DIRECT_DEDUP_MS) return
     directInFlight.set(key, Date.now())

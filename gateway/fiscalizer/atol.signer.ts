@@ -3,10 +3,10 @@ import { parseAtolConfig } from '../atol/atol-clients.js'
 import { atolExternalId, buildReceiptRequest, type ReceiptRequestOptions } from '../atol/receipt-request.js'
 import type { Database } from '../db/schema.js'
 import { enqueueDisplays } from '../display/outbox.repository.js'
-import { kassaIdentity, deferSales, failSales, pendingSales, refundOriginals, type ClaimedSale } from './fiscal.repository.js'
+import { alignRefunds, kassaIdentity, deferSales, failSales, pendingSales, refundOriginals, type ClaimedSale } from './fiscal.repository.js'
 import { claimAtolKassa, submitSales, type FirstAttempt } from './atol.repository.js'
 import type { BatchResult } from './emulated.signer.js'
-import { decideRefund } from './refund-policy.js'
+import { decideRefund, refundAlignment, type RefundAlignment } from './refund-policy.js'
 
 export interface AtolSignerOptions {
   batchMax: number
@@ -47,6 +47,7 @@ export async function submitPendingBatch(db: Kysely<Database>, kassaId: string, 
     const refused: { sale: ClaimedSale; reason: string }[] = []
     const waiting: number[] = []
     const refundedInBatch = new Set<string>()
+    const aligned: RefundAlignment[] = []
     const now = opts.now()
     for (const sale of sales) {
       let signed = { items: sale.items, paymentMethod: sale.payment_method, total: sale.total }
@@ -55,6 +56,8 @@ export async function submitPendingBatch(db: Kysely<Database>, kassaId: string, 
         if (decision.action === 'refuse') { refused.push({ sale, reason: decision.reason }); continue }
         if (decision.action === 'wait') { waiting.push(sale.id); continue }
         refundedInBatch.add(decision.original.sale_id)
+        const alignment = refundAlignment(sale, decision.original)
+        if (alignment) aligned.push(alignment)
         signed = { items: decision.original.items, paymentMethod: decision.original.payment_method, total: decision.original.total }
       }
       const externalId = atolExternalId(sale.machine_id, sale.sale_id, 1)
@@ -68,6 +71,8 @@ export async function submitPendingBatch(db: Kysely<Database>, kassaId: string, 
     await submitSales(tx, attempts)
     await failSales(tx, refused.map(({ sale, reason }) => ({ id: sale.id, reason })))
     await deferSales(tx, waiting, 'waiting for the refunded sale to be fiscalized')
+    const submitted = new Set(attempts.map((a) => a.saleRowId))
+    await alignRefunds(tx, aligned.filter((a) => submitted.has(a.id)))
     const displays = await enqueueDisplays(tx, refused.map(({ sale, reason }) => ({
       machineId: sale.machine_id, saleId: sale.sale_id, payload: { v: 1 as const, type: 'rejected' as const, saleId: sale.sale_id, reason },
     })))

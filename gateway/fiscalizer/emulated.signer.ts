@@ -5,11 +5,11 @@ import type { FnBlock, SaleToSign } from '../fiscal/fn.types.js'
 import { closeShiftIfDue, signSales } from '../fiscal/index.js'
 import { claimBatch, writeBatch } from './batch-commit.repository.js'
 import {
-  claimFiscalDrive, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
+  alignRefunds, claimFiscalDrive, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
   kassaIdentity, refundOriginals, saveFnState, type ClaimedSale,
 } from './fiscal.repository.js'
 import { receiptDisplay } from './receipt-display.js'
-import { decideRefund } from './refund-policy.js'
+import { decideRefund, refundAlignment, type RefundAlignment } from './refund-policy.js'
 
 export interface BatchResult {
   /** False when another gateway holds this kassa's FN. */
@@ -53,6 +53,7 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
     const refused: { id: number; reason: string; sale: ClaimedSale }[] = []
     const waiting: number[] = []
     const refundedInBatch = new Set<string>()
+    const aligned: RefundAlignment[] = []
     for (const sale of sales) {
       let signed: Pick<SaleToSign, 'items' | 'paymentMethod' | 'total'> = { items: sale.items, paymentMethod: sale.payment_method, total: sale.total }
       if (sale.kind === 'refund') {
@@ -60,6 +61,8 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
         if (decision.action === 'refuse') { refused.push({ id: sale.id, reason: decision.reason, sale }); continue }
         if (decision.action === 'wait') { waiting.push(sale.id); continue }
         refundedInBatch.add(decision.original.sale_id)
+        const alignment = refundAlignment(sale, decision.original)
+        if (alignment) aligned.push(alignment)
         // The refund receipt carries the original's items and total, whatever the machine sent.
         signed = { items: decision.original.items, paymentMethod: decision.original.payment_method, total: decision.original.total }
       }
@@ -72,6 +75,8 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
     const receipts = result.documents.filter((d) => d.type === 3 && d.saleRowId !== null)
     await failSales(tx, refused.map(({ id, reason }) => ({ id, reason })))
     await deferSales(tx, waiting, 'waiting for the refunded sale to be fiscalized')
+    const signedRows = new Set(receipts.map((d) => Number(d.saleRowId)))
+    await alignRefunds(tx, aligned.filter((a) => signedRows.has(a.id)))
 
     const displays = await writeBatch(tx, {
       kassaId, fn: drive.fn, documents: result.documents, done: receipts.map((d) => ({ id: Number(d.saleRowId), fd: d.fd })),

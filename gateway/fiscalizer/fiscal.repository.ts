@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
 import type { Database, FiscalDriveRow, KassaRow } from '../db/schema.js'
 import type { FnModel, FnState, SignedDocument, TaxSystem, KassaIdentity } from '../fiscal/fn.types.js'
+import type { RefundAlignment } from './refund-policy.js'
 
 /** `kassas.provider`: which signer serves the kassa ('emulated', 'atol-v5'). */
 export async function kassaProvider(db: Kysely<Database>, kassaId: string): Promise<string | undefined> {
@@ -78,6 +79,17 @@ export async function refundOriginals(tx: Transaction<Database>, saleIds: readon
               and r.kind = 'refund' and r.state in ('done', 'submitted')) as refunded
     from sales o where o.sale_id in (${sql.join(saleIds)})`.execute(tx)
   return rows.rows
+}
+
+/** Rewrites refund rows to the content their receipt carries, keeping the machine's first claim in `declared`. */
+export async function alignRefunds(tx: Transaction<Database>, rows: readonly RefundAlignment[]): Promise<void> {
+  if (rows.length === 0) return
+  await sql`
+    update sales s set items = v.items, payment_method = v.payment_method, total = v.total,
+      declared = coalesce(s.declared, v.declared)
+    from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, items: r.items, payment_method: r.paymentMethod, total: r.total, declared: r.declared })))}::jsonb)
+      as v(id bigint, items jsonb, payment_method text, total bigint, declared jsonb)
+    where s.id = v.id`.execute(tx)
 }
 
 export async function insertDocuments(tx: Transaction<Database>, kassaId: string, fn: string, docs: readonly SignedDocument[]): Promise<void> {

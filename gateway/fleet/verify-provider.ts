@@ -9,7 +9,7 @@ const MAX_FP = 4_294_967_295
 type Row = {
   sale_row_id: number; fn: string; fd: number; fp: string; total: number; operation: number; qr: string
   machine_id: string; sale_id: string; kind: string; state: string; sale_fn: string | null; sale_fd: number | null
-  sale_total: number; refund_total: number | null
+  sale_total: number; refund_total: number | null; attempt_id: number; attempt_sale: number | null; attempt_status: string | null
 }
 
 /**
@@ -25,8 +25,10 @@ export async function verifyProviderReceipts(db: Kysely<Database>, fail: (f: Ver
   for (let after = 0; ;) {
     const rows = await sql<Row>`
       select p.sale_row_id, p.fn, p.fd, p.fp, p.total, p.operation, p.qr, s.machine_id, s.sale_id, s.kind, s.state,
-             s.fn as sale_fn, s.fd as sale_fd, s.total as sale_total, o.total as refund_total
+             s.fn as sale_fn, s.fd as sale_fd, s.total as sale_total, o.total as refund_total,
+             p.attempt_id, a.sale_row_id as attempt_sale, a.status as attempt_status
       from provider_receipts p join sales s on s.id = p.sale_row_id
+      left join atol_attempts a on a.id = p.attempt_id
       left join sales o on s.kind = 'refund' and o.machine_id = s.machine_id and o.sale_id = s.refund_of
       where p.sale_row_id > ${after} order by p.sale_row_id limit ${PAGE}`.execute(db)
     for (const r of rows.rows) {
@@ -34,9 +36,10 @@ export async function verifyProviderReceipts(db: Kysely<Database>, fail: (f: Ver
       const at = (reason: string) => fail({ fn: r.fn, fd: r.fd, reason: `${reason} (sale ${r.machine_id}/${r.sale_id})` })
       if (!/^\d{16}$/.test(r.fn) || !Number.isSafeInteger(r.fd) || r.fd < 1) at('FN or FD malformed')
       if (!/^\d{1,10}$/.test(r.fp) || Number(r.fp) > MAX_FP) at(`fp ${JSON.stringify(r.fp)} missing or malformed`)
-      const expected = r.kind === 'refund' ? r.refund_total : r.sale_total
-      if (expected === null) at('refund receipt has no original sale')
-      else if (expected !== r.total) at(`receipt total ${r.total} differs from its sale's ${expected}`)
+      if (r.sale_total !== r.total) at(`receipt total ${r.total} differs from its sale's ${r.sale_total}`)
+      if (r.kind === 'refund' && r.refund_total === null) at('refund receipt has no original sale')
+      else if (r.kind === 'refund' && r.refund_total !== r.total) at(`refund total ${r.total} differs from its original's ${r.refund_total}`)
+      if (r.attempt_sale !== r.sale_row_id || r.attempt_status !== 'done') at(`its provider document (attempt ${r.attempt_id}) is ${r.attempt_status} for sale row ${r.attempt_sale}`)
       if ((r.kind === 'refund' ? 2 : 1) !== r.operation) at(`operation ${r.operation} does not fit a ${r.kind}`)
       if (r.state !== 'done' || r.sale_fn !== r.fn || r.sale_fd !== r.fd) at(`the sale is ${r.state} with FN ${r.sale_fn} FD ${r.sale_fd}`)
       const qr = parseReceiptQr(r.qr)
@@ -44,6 +47,19 @@ export async function verifyProviderReceipts(db: Kysely<Database>, fail: (f: Ver
     }
     if (rows.rows.length < PAGE) break
     after = rows.rows.at(-1)!.sale_row_id
+  }
+  // Every document a provider signed (a `done` attempt) is the receipt of exactly one sale: a sale
+  // signed twice, or a signed document no sale holds, is money the books cannot account for.
+  const stray = await sql<{ sale_row_id: number; uuid: string | null; machine_id: string; sale_id: string; done: number; held: number }>`
+    select a.sale_row_id, min(a.uuid) as uuid, s.machine_id, s.sale_id, count(*)::int as done,
+           count(p.sale_row_id)::int as held
+    from atol_attempts a join sales s on s.id = a.sale_row_id
+    left join provider_receipts p on p.attempt_id = a.id and p.sale_row_id = a.sale_row_id
+    where a.status = 'done'
+    group by a.sale_row_id, s.machine_id, s.sale_id
+    having count(*) <> 1 or count(p.sale_row_id) <> 1`.execute(db)
+  for (const r of stray.rows) {
+    fail({ fn: '', fd: null, reason: `sale ${r.machine_id}/${r.sale_id} has ${r.done} provider documents signed, ${r.held} held as its receipt (uuid ${r.uuid})` })
   }
   return count
 }

@@ -28,7 +28,8 @@ const PAGE = 5000
 /**
  * What an OFD checks of every stored document: the fiscal sign recomputed from the stored bytes,
  * the stored columns agreeing with the signed bytes, numbering 1…N per FN with no gap or repeat,
- * each receipt's total equal to its sale, and each fiscalized sale having its receipt. With a cloud
+ * each receipt's total equal to its sale's stored total (and a refund's to its original's), each
+ * fiscalized sale having its receipt, and each provider document belonging to exactly one sale. With a cloud
  * kassa's credentials at hand, every attempt is asked again at the provider (verify-at-provider.ts).
  */
 export async function verifyFiscalData(db: Kysely<Database>, provider: ProviderCheckOptions = {}): Promise<VerifyReport> {
@@ -63,9 +64,10 @@ export async function verifyFiscalData(db: Kysely<Database>, provider: ProviderC
         if (row.type === 3) {
           receipts++
           if (doc.total !== row.total) fail({ fn: drive.fn, fd: row.fd, reason: `stored total ${row.total} differs from the signed ${doc.total}` })
-          const expected = row.kind === 'refund' ? row.refund_total : row.sale_total
-          if (expected === null) fail({ fn: drive.fn, fd: row.fd, reason: 'receipt has no sale' })
-          else if (expected !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `receipt total ${doc.total} differs from its sale's ${expected}` })
+          // The sale row says what was signed, and a refund is of its original's total.
+          if (row.sale_total === null) fail({ fn: drive.fn, fd: row.fd, reason: 'receipt has no sale' })
+          else if (row.sale_total !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `receipt total ${doc.total} differs from its sale's ${row.sale_total}` })
+          if (row.kind === 'refund' && row.refund_total !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `refund total ${doc.total} differs from its original's ${row.refund_total}` })
         }
         if (row.type === 31) {
           corrections++

@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js'
 import { decodeCursor, page } from '../operator/cursor.js'
 import { listKassaStates } from '../operator/kassa-state.repository.js'
 import { listMachineStates, usualHours } from '../operator/machine-state.repository.js'
+import { listConflicts } from '../operator/conflict-list.repository.js'
 import { listSales } from '../operator/sale-list.repository.js'
 import { recentTelemetry } from '../operator/telemetry-history.repository.js'
 import { machineSearchHandler, isMachineSearch } from './machine-search.handler.js'
@@ -91,6 +92,16 @@ export async function operatorRoutes(api: FastifyInstance, deps: OperatorRouteDe
     if (before === null) return badRequest(reply, ['cursor: not a cursor of this list'])
     const rows = await listSales(db, deps.publicUrl, { machine: q.machine, before, limit: q.limit + 1 })
     return page(rows, q.limit, (s) => s.id)
+  })
+
+  // Repeats of a saleId with other content, refused as `conflict`: both sides, newest first.
+  api.get('/conflicts', async (req, reply) => {
+    const q = parse(SalesQuery, req.query, reply)
+    if (!q) return reply
+    const before = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'number')
+    if (before === null) return badRequest(reply, ['cursor: not a cursor of this list'])
+    const rows = await listConflicts(db, { machine: q.machine, before, limit: q.limit + 1 })
+    return page(rows, q.limit, (c) => c.id)
   })
 
   // The active set is small and replaced whole on every evaluation: one page, no cursor.

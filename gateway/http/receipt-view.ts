@@ -1,4 +1,4 @@
-import { formatReceiptQr, formatRubles, type SaleItem } from '../../protocol/index.js'
+import { formatReceiptQr, formatRubles } from '../../protocol/index.js'
 import { decodeDocument, fiscalLocalTime } from '../fiscal/index.js'
 import type { StoredReceipt } from './receipt.repository.js'
 
@@ -11,7 +11,10 @@ export const SNO_LABELS: Record<string, string> = {
 }
 const DOC_TITLES: Record<number, string> = { 2: 'Отчёт об открытии смены', 3: 'Кассовый чек', 5: 'Отчёт о закрытии смены', 31: 'Кассовый чек коррекции' }
 
-/** What the receipt page shows, in JSON too: the fiscal data as signed, the item names as the machine sent them. */
+/**
+ * What the receipt page shows, in JSON too: the document as signed, item names included (their
+ * CP866 form: a character CP866 lacks shows as the nearest equivalent the FN signed, not as sent).
+ */
 export interface ReceiptView {
   title: string
   test: boolean
@@ -31,8 +34,6 @@ export interface ReceiptView {
 
 export function receiptView(r: StoredReceipt): ReceiptView {
   const doc = decodeDocument(r.tlv)
-  // Names as the machine sent them (the TLV holds their CP866 form, which may substitute characters).
-  const originals: readonly SaleItem[] = r.refund_items ?? r.items ?? []
   const local = fiscalLocalTime(r.signed_at, r.time_zone)
   const isReceipt = r.type === 3 || r.type === 31
   return {
@@ -42,8 +43,8 @@ export function receiptView(r: StoredReceipt): ReceiptView {
     seller: { name: r.kassa_name, inn: r.inn, sno: SNO_LABELS[r.sno] ?? r.sno },
     kassa: { regNumber: r.reg_number, fn: r.fn },
     machine: { id: r.machine_id, number: doc.machineNumber, address: doc.address, place: doc.place },
-    items: doc.items.map((item, i) => ({
-      name: originals[i]?.name ?? item.name,
+    items: doc.items.map((item) => ({
+      name: item.name,
       price: formatRubles(item.price),
       qty: item.quantity.mantissa / 10 ** item.quantity.scale,
       sum: formatRubles(item.sum),

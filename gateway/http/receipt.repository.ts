@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
+import type { PaymentMethod } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 
 export interface StoredReceipt {
@@ -25,20 +25,18 @@ export interface StoredReceipt {
   place: string | null
   sale_id: string | null
   refund_of: string | null
-  items: SaleItem[] | null
-  refund_items: SaleItem[] | null
   payment_method: PaymentMethod | null
   /** For a correction receipt: the reconciliation interval it corrects. */
   correction_interval: number | null
 }
 
-/** A fiscal document with what the receipt page shows beside it; the original item names come from the sale. */
+/** A fiscal document with what the receipt page shows beside it (items come from the signed document). */
 export async function findReceipt(db: Kysely<Database>, fn: string, fd: number): Promise<StoredReceipt | null> {
   const rows = await sql<StoredReceipt>`
     select d.fn, d.fd, d.fp, d.type, d.operation, d.signed_at, d.shift, d.receipt_in_shift, d.total, d.tlv,
            k.id as kassa_id, k.name as kassa_name, k.inn, k.reg_number, k.sno, k.time_zone,
            m.id as machine_id, m.number as machine_number, m.address, m.place,
-           s.sale_id, s.refund_of, s.items, o.items as refund_items,
+           s.sale_id, s.refund_of,
            coalesce(o.payment_method, s.payment_method) as payment_method, c.interval_audit_id as correction_interval
     from fiscal_documents d
     join kassas k on k.id = d.kassa_id

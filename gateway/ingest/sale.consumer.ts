@@ -1,15 +1,21 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { decodeSale, type Decoded, type SaleEvent } from '../../protocol/index.js'
+import { decodeSale, saleContent, saleContentKey, type Decoded, type SaleEvent } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import type { DisplayPublisher } from '../display/display.publisher.js'
 import { latestDisplays } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
-import { insertRejected, insertSales, type IncomingSale, type RejectedMessage } from './sale.repository.js'
+import { PartialWriteError, writeContained } from './contained-write.js'
+import { insertConflicts, insertRejected, insertSales, type IncomingSale, type RejectedMessage } from './sale.repository.js'
+
+/** The answers ingest gives: wherever ingest runs, something that can publish a display message. */
+export type IngestPublisher = Pick<DisplayPublisher, 'publishDirect' | 'answerRepeat'>
 
 export interface SaleConsumerDeps {
   db: Kysely<Database>
-  publisher: DisplayPublisher
+  publisher: IngestPublisher
+  /** The gateway's clock: sale times are checked against it (protocol saleTimeProblem). */
+  now?: () => Date
   logger: Logger
   /** Most sales written by one statement. */
   chunkMax: number
@@ -21,7 +27,7 @@ export interface SaleConsumerDeps {
   onStored: (kassaIds: Set<string>) => void
   onHealth?: (healthy: boolean) => void
   /** A chunk was written: what became of its sales (metrics). */
-  onWritten?: (outcome: { stored: number; repeated: number; rejected: readonly RejectedMessage[] }) => void
+  onWritten?: (outcome: { stored: number; repeated: number; rejected: readonly RejectedMessage[]; conflicts?: number }) => void
 }
 
 interface Entry {
@@ -31,7 +37,12 @@ interface Entry {
   decoded: Decoded<SaleEvent>
   /** `machineId/saleId` when both are known. */
   key: string | null
+  /** saleContentKey of a decoded sale. */
+  content: string | null
 }
+
+/** Content keys of sales stored or seen lately (~200 B each), so a repeat is told from a conflict without the database. */
+const KNOWN_CONTENT = 20_000
 
 /**
  * Ingest of sales. MQTT delivery is acknowledged as soon as a sale is read (docs/contract.md#delivery-guarantees:
@@ -46,28 +57,39 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   let running: Promise<void> | null = null
   let timer: NodeJS.Timeout | null = null
   let stopped = false
-  const stats = { received: 0, stored: 0, repeated: 0, rejected: 0 }
+  const stats = { received: 0, stored: 0, repeated: 0, rejected: 0, conflicts: 0, quarantined: 0 }
+  const now = deps.now ?? (() => new Date())
 
-  /** Sales waiting in `buffer`, by key. */
-  const waiting = new Set<string>()
+  /** Sales waiting in `buffer`: key → content key. */
+  const waiting = new Map<string, string>()
+  /** key → content key of sales stored lately, oldest first. */
+  const known = new Map<string, string>()
+  function remember(key: string, content: string): void {
+    known.delete(key)
+    known.set(key, content)
+    if (known.size > KNOWN_CONTENT) known.delete(known.keys().next().value!)
+  }
 
   function accept(topic: string, machineId: string | null, payload: Uint8Array, done: () => void): void {
     stats.received++
-    const decoded = decodeSale(payload)
+    const decoded = decodeSale(payload, now())
     const saleId = decoded.ok ? decoded.value.saleId : null
     const key = machineId !== null && saleId !== null ? `${machineId}/${saleId}` : null
+    const content = decoded.ok ? saleContentKey(saleContent(decoded.value)) : null
     // After an outage the machines' republished copies outnumber new sales many times over; each
     // costing queries is what let the broker's queue grow faster than it drained (the chaos run).
     // So a copy of a sale still waiting here is acknowledged and dropped (one answer serves both),
-    // and a copy of a sale this gateway receipted lately is answered from memory.
-    if (key !== null && (waiting.has(key) || deps.publisher.answerRepeat(machineId!, saleId!))) {
+    // and a copy of a sale this gateway receipted lately is answered from memory. Only a copy
+    // with the same content: one with other content goes to the database, which refuses it as a
+    // conflict.
+    if (key !== null && (waiting.get(key) === content || (known.get(key) === content && deps.publisher.answerRepeat(machineId!, saleId!)))) {
       stats.repeated++
       deps.onWritten?.({ stored: 0, repeated: 1, rejected: [] })
       done()
       return
     }
-    if (key !== null) waiting.add(key)
-    buffer.push({ topic, machineId, payload, decoded, key })
+    if (key !== null && !waiting.has(key)) waiting.set(key, content!)
+    buffer.push({ topic, machineId, payload, decoded, key, content })
     if (buffer.length >= deps.highWater) held.push(done)
     else done()
     schedule()
@@ -99,15 +121,20 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       // the gateway not ready too, as a failed one does.
       const hung = setTimeout(() => deps.onHealth?.(false), 5000)
       try {
-        await write(chunk)
-        buffer = buffer.slice(chunk.length)
-        for (const e of chunk) if (e.key !== null) waiting.delete(e.key)
+        const { quarantined } = await writeContained(chunk, write, quarantine)
+        stats.quarantined += quarantined
+        advance(chunk.length)
         backoff = 100
         deps.onHealth?.(true)
-        if (buffer.length < deps.highWater / 2) held.splice(0).forEach((done) => done())
       } catch (err) {
-        deps.onHealth?.(false)
-        log.error({ err, retryable: isRetryableDbError(err), count: chunk.length }, 'could not store sales; retrying')
+        // Not about any one sale (writeContained split off those): keep what was stored, retry the rest.
+        const written = err instanceof PartialWriteError ? err.written : 0
+        const cause = err instanceof PartialWriteError ? err.cause : err
+        advance(written)
+        // Only a failure to reach the database makes it "down" for /readyz; an error it answers with is logged.
+        const retryable = isRetryableDbError(cause)
+        if (retryable) deps.onHealth?.(false)
+        log.error({ err: cause, retryable, count: chunk.length - written }, 'could not store sales; retrying')
         if (stopped) return
         await new Promise((r) => setTimeout(r, backoff))
         backoff = Math.min(backoff * 2, 5000)
@@ -117,11 +144,34 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     }
   }
 
-  async function write(chunk: Entry[]): Promise<void> {
+  /** The first `count` sales of the buffer are stored: release them. */
+  function advance(count: number): void {
+    if (count === 0) return
+    for (const e of buffer.slice(0, count)) if (e.key !== null) waiting.delete(e.key)
+    buffer = buffer.slice(count)
+    if (buffer.length < deps.highWater / 2) held.splice(0).forEach((done) => done())
+  }
+
+  /** A sale PostgreSQL refused for its content, alone: stored as rejected with the database's reason. */
+  async function quarantine(e: Entry, err: unknown): Promise<void> {
+    const code = (err as { code?: string }).code ?? 'unknown'
+    const saleId = e.decoded.ok ? e.decoded.value.saleId : e.decoded.saleId ?? null
+    const reason = `could not be stored: ${(err as Error).message} (SQLSTATE ${code})`
+    await insertRejected(deps.db, [{ topic: e.topic, machineId: e.machineId, saleId, reason, payload: e.payload }])
+    answerRejected(e.machineId, saleId, reason)
+    log.warn({ machineId: e.machineId, saleId, reason, topic: e.topic }, 'sale rejected by the database')
+    stats.rejected++
+  }
+
+  function answerRejected(machineId: string | null, saleId: string | null, reason: string): void {
+    if (machineId !== null && saleId !== null) deps.publisher.publishDirect(machineId, saleId, { v: 1, type: 'rejected', saleId, reason })
+  }
+
+  async function write(chunk: readonly Entry[]): Promise<void> {
     const valid: IncomingSale[] = []
     const rejected: RejectedMessage[] = []
     for (const e of chunk) {
-      if (e.decoded.ok && e.machineId !== null) valid.push({ machineId: e.machineId, event: e.decoded.value })
+      if (e.decoded.ok && e.machineId !== null) valid.push({ machineId: e.machineId, event: e.decoded.value, payload: e.payload })
       else rejected.push({
         topic: e.topic,
         machineId: e.machineId,
@@ -130,12 +180,26 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
         payload: e.payload,
       })
     }
-    const outcome = valid.length > 0 ? await insertSales(deps.db, valid) : { inserted: [], repeated: [], unknownMachine: [] }
+    const outcome = valid.length > 0 ? await insertSales(deps.db, valid) : { inserted: [], repeated: [], conflicts: [], unknownMachine: [] }
     for (const u of outcome.unknownMachine) {
       const e = chunk.find((c) => c.machineId === u.machineId && c.decoded.ok && c.decoded.value.saleId === u.saleId)!
       rejected.push({ topic: e.topic, machineId: u.machineId, saleId: u.saleId, reason: `unknown machine ${u.machineId}`, payload: e.payload })
     }
     await insertRejected(deps.db, rejected)
+    await insertConflicts(deps.db, outcome.conflicts)
+    for (const c of outcome.conflicts) {
+      answerRejected(c.sale.machineId, c.sale.event.saleId, 'conflict')
+      log.warn({ machineId: c.sale.machineId, saleId: c.sale.event.saleId, state: c.state }, 'sale conflicts with a stored sale of the same saleId')
+    }
+    // The first copy of a sale in the chunk is the one stored (insertSales).
+    const contents = new Map<string | null, string | null>()
+    for (const c of chunk) if (!contents.has(c.key)) contents.set(c.key, c.content)
+    for (const s of outcome.inserted) {
+      const key = `${s.machineId}/${s.saleId}`
+      const content = contents.get(key)
+      if (content) remember(key, content)
+    }
+    for (const r of outcome.repeated) remember(`${r.machineId}/${r.saleId}`, r.contentKey)
 
     // A repeat of a sale already answered gets the same display again; a pending one gets nothing extra.
     const answered = outcome.repeated.filter((r) => r.state === 'done' || r.state === 'failed')
@@ -147,15 +211,14 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       }
     }
     for (const r of rejected) {
-      if (r.machineId !== null && r.saleId !== null) {
-        deps.publisher.publishDirect(r.machineId, r.saleId, { v: 1, type: 'rejected', saleId: r.saleId, reason: r.reason })
-      }
+      answerRejected(r.machineId, r.saleId, r.reason)
       log.warn({ machineId: r.machineId, saleId: r.saleId, reason: r.reason, topic: r.topic }, 'sale rejected')
     }
     stats.stored += outcome.inserted.length
     stats.repeated += outcome.repeated.length
     stats.rejected += rejected.length
-    deps.onWritten?.({ stored: outcome.inserted.length, repeated: outcome.repeated.length, rejected })
+    stats.conflicts += outcome.conflicts.length
+    deps.onWritten?.({ stored: outcome.inserted.length, repeated: outcome.repeated.length, rejected, conflicts: outcome.conflicts.length })
     if (outcome.inserted.length > 0) deps.onStored(new Set(outcome.inserted.map((s) => s.kassaId)))
   }
 

@@ -1,19 +1,22 @@
 import { sql, type Kysely } from 'kysely'
-import type { SaleEvent } from '../../protocol/index.js'
-import { saleTotal } from '../../protocol/index.js'
+import { escapeUnprintable, saleContent, saleContentKey, saleTotal, type SaleContent, type SaleEvent, type SaleItem } from '../../protocol/index.js'
 import { ASYNC_COMMIT, assertNotInTransaction } from '../db/async-commit.js'
 import type { Database, SaleState } from '../db/schema.js'
 
 export interface IncomingSale {
   machineId: string
   event: SaleEvent
+  /** The bytes as they came: kept with a conflict. */
+  payload: Uint8Array
 }
 
 export interface InsertOutcome {
   /** Newly stored sales, with the kassa their machine maps to. */
   inserted: { machineId: string; saleId: string; kassaId: string }[]
-  /** Sales seen before, with their state now. */
-  repeated: { machineId: string; saleId: string; state: SaleState }[]
+  /** Sales seen before with the same content, with their state now and that content's key. */
+  repeated: { machineId: string; saleId: string; state: SaleState; contentKey: string }[]
+  /** Repeats of a (machine, saleId) with other content: refused with reason `conflict`. */
+  conflicts: { sale: IncomingSale; rowId: number; state: SaleState; stored: SaleContent }[]
   /** Sales from machines that are not provisioned. */
   unknownMachine: { machineId: string; saleId: string }[]
 }
@@ -29,7 +32,12 @@ const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
  */
 export async function insertSales(db: Kysely<Database>, sales: readonly IncomingSale[]): Promise<InsertOutcome> {
   assertNotInTransaction(db, 'insertSales')
-  const rows = sales.map(({ machineId, event }) => ({
+  // Only the first copy of each sale goes into the statement, so the copy stored is known to be
+  // that one (the order the database meets duplicates in is not ours to rely on); later copies
+  // are compared with it below, as repeats or conflicts.
+  const seen = new Set<string>()
+  const firsts = sales.filter((s) => !seen.has(key(s.machineId, s.event.saleId)) && seen.add(key(s.machineId, s.event.saleId)))
+  const rows = firsts.map(({ machineId, event }) => ({
     machine_id: machineId,
     sale_id: event.saleId,
     kind: event.kind,
@@ -47,7 +55,7 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
       machine_id text, sale_id text, kind text, refund_of text, items jsonb,
       payment_method text, total bigint, sold_at timestamptz)
-    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(sales.map((s) => s.machineId))]}::text[])
+    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(firsts.map((s) => s.machineId))]}::text[])
     cross join ${ASYNC_COMMIT} as async_commit
     on conflict (machine_id, sale_id) do nothing
     returning machine_id, sale_id, kassa_id`.execute(db)
@@ -55,25 +63,53 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   const outcome: InsertOutcome = {
     inserted: inserted.rows.map((r) => ({ machineId: r.machine_id, saleId: r.sale_id, kassaId: r.kassa_id })),
     repeated: [],
+    conflicts: [],
     unknownMachine: [],
   }
   if (outcome.inserted.length === sales.length) return outcome
 
-  // The first copy of each inserted sale is the one stored; any further copy is a repeat.
+  // The first copy of each inserted sale is the one stored; any further copy is a repeat or a conflict.
   const fresh = new Set(outcome.inserted.map((r) => key(r.machineId, r.saleId)))
   const rest = sales.filter((s) => !fresh.delete(key(s.machineId, s.event.saleId)))
-  const known = await sql<{ machine_id: string; sale_id: string; state: SaleState }>`
-    select s.machine_id, s.sale_id, s.state
+  const known = await sql<StoredRow>`
+    select s.id, s.machine_id, s.sale_id, s.state, s.kind, s.refund_of, s.items, s.payment_method, s.total, s.declared
     from jsonb_to_recordset(${JSON.stringify(rest.map((s) => ({ m: s.machineId, s: s.event.saleId })))}::jsonb) as v(m text, s text)
     join sales s on s.machine_id = v.m and s.sale_id = v.s`.execute(db)
-  const states = new Map(known.rows.map((r) => [key(r.machine_id, r.sale_id), r.state]))
+  const stored = new Map(known.rows.map((r) => [key(r.machine_id, r.sale_id), r]))
   // One entry per copy received: each repeat of an answered sale is answered again.
   for (const s of rest) {
-    const state = states.get(key(s.machineId, s.event.saleId))
-    if (state) outcome.repeated.push({ machineId: s.machineId, saleId: s.event.saleId, state })
-    else outcome.unknownMachine.push({ machineId: s.machineId, saleId: s.event.saleId })
+    const row = stored.get(key(s.machineId, s.event.saleId))
+    if (!row) { outcome.unknownMachine.push({ machineId: s.machineId, saleId: s.event.saleId }); continue }
+    const content = storedContent(row)
+    const contentKey = saleContentKey(content)
+    if (contentKey === saleContentKey(saleContent(s.event))) outcome.repeated.push({ machineId: s.machineId, saleId: s.event.saleId, state: row.state, contentKey })
+    else outcome.conflicts.push({ sale: s, rowId: row.id, state: row.state, stored: content })
   }
   return outcome
+}
+
+interface StoredRow {
+  id: number; machine_id: string; sale_id: string; state: SaleState; kind: 'sale' | 'refund'; refund_of: string | null
+  items: SaleItem[]; payment_method: SaleContent['method']; total: number; declared: SaleContent | null
+}
+
+/** The content the machine sent for a stored sale: `declared` when the columns were aligned to a receipt. */
+function storedContent(r: StoredRow): SaleContent {
+  return r.declared ?? { kind: r.kind, refundOf: r.refund_of, items: r.items, method: r.payment_method, total: r.total }
+}
+
+/** Keeps each conflict with both sides: the stored sale's content and the refused one's, bytes included. */
+export async function insertConflicts(db: Kysely<Database>, conflicts: InsertOutcome['conflicts']): Promise<void> {
+  if (conflicts.length === 0) return
+  await db.insertInto('sale_conflicts').values(conflicts.map((c) => ({
+    machine_id: c.sale.machineId,
+    sale_id: c.sale.event.saleId,
+    sale_row_id: c.rowId,
+    stored_state: c.state,
+    stored: JSON.stringify(c.stored),
+    incoming: JSON.stringify({ ...saleContent(c.sale.event), at: c.sale.event.at }),
+    payload: c.sale.payload,
+  }))).execute()
 }
 
 export interface RejectedMessage {
@@ -84,16 +120,22 @@ export interface RejectedMessage {
   payload: Uint8Array
 }
 
+/**
+ * Stores refused messages. Their text columns hold what a device sent, so each is written
+ * printable (escapeUnprintable: a NUL or a lone surrogate as `\u0000`), which PostgreSQL always
+ * accepts; the bytes as they came are in `payload` (bytea), whatever they hold.
+ */
 export async function insertRejected(db: Kysely<Database>, rejected: readonly RejectedMessage[]): Promise<void> {
+  const text = (s: string | null) => (s === null ? null : escapeUnprintable(s))
   // 5 parameters a row: 1,000 rows a statement stays far below PostgreSQL's 65,535.
   for (let i = 0; i < rejected.length; i += 1000) {
     await db
       .insertInto('rejected_messages')
       .values(rejected.slice(i, i + 1000).map((r) => ({
-        topic: r.topic,
-        machine_id: r.machineId,
-        sale_id: r.saleId,
-        reason: r.reason,
+        topic: text(r.topic)!,
+        machine_id: text(r.machineId),
+        sale_id: text(r.saleId),
+        reason: text(r.reason)!,
         payload: r.payload,
       })))
       .execute()

@@ -106,11 +106,13 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
 
   return {
     /** Ingest wrote a chunk: the sale consumer's hook. */
-    salesWritten(w: { stored: number; repeated: number; rejected: readonly RejectedMessage[] }): void {
+    salesWritten(w: { stored: number; repeated: number; rejected: readonly RejectedMessage[]; conflicts?: number }): void {
+      const conflicts = w.conflicts ?? 0
       if (w.stored > 0) received.inc({ outcome: 'stored' }, w.stored)
       if (w.repeated > 0) received.inc({ outcome: 'repeated' }, w.repeated)
-      if (w.rejected.length > 0) received.inc({ outcome: 'rejected' }, w.rejected.length)
+      if (w.rejected.length + conflicts > 0) received.inc({ outcome: 'rejected' }, w.rejected.length + conflicts)
       for (const r of w.rejected) rejected.inc({ stage: 'ingest', reason: ingestRejectClass(r.reason) })
+      if (conflicts > 0) rejected.inc({ stage: 'ingest', reason: 'conflict' }, conflicts)
     },
     /** A fiscalization batch committed: the fiscalizer's hook, called before its displays are published. */
     committed(displays: readonly OutboxEntry[], batch: { taken: number }): void {

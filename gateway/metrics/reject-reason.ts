@@ -9,6 +9,9 @@ const INGEST_CLASSES: [RegExp, string][] = [
   [/^unknown machine/, 'unknown_machine'],
   [/^topic does not name a machine/, 'topic'],
   [/payment\.amount .* does not equal/, 'amount_mismatch'],
+  [/forbidden character|lone surrogate/, 'text'],
+  [/^at: .* the gateway's clock$/, 'time'],
+  [/^could not be stored: /, 'database'],
 ]
 
 /** A sale refused at ingest: one of a few classes, `schema` for any other validation failure. */

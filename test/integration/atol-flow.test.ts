@@ -99,6 +99,14 @@ describe('sales fiscalized by an ATOL Online v5 cloud kassa (the protocol double
       failures: [{ fn: ATOL_FN, fd: r.fiscal.fd, reason: expect.stringMatching(/^receipt total/) }, { fn: ATOL_FN, fd: r.fiscal.fd, reason: expect.stringMatching(/^QR/) }],
     })
     await sql`update provider_receipts set total = total - 1 where fn = ${ATOL_FN} and fd = ${r.fiscal.fd}`.execute(database.handle.db)
+
+    // A second document the provider signed for the same sale: money no receipt of ours accounts for.
+    await sql`insert into atol_attempts (sale_row_id, kassa_id, attempt, external_id, operation, request, status, uuid)
+      select sale_row_id, kassa_id, attempt + 100, external_id || '/again', operation, request, 'done', uuid || '-again'
+      from atol_attempts where id = (select attempt_id from provider_receipts where fn = ${ATOL_FN} and fd = ${r.fiscal.fd})`.execute(database.handle.db)
+    const twice = await runFleetCommand(database.handle.db, 'verify', {})
+    expect(twice.output).toMatchObject({ ok: false, failureCount: 1, failures: [{ reason: expect.stringMatching(/^sale .* has 2 provider documents signed, 1 held as its receipt/) }] })
+    await sql`delete from atol_attempts where external_id like '%/again'`.execute(database.handle.db)
   })
 
   it('shares the work with a second gateway on the same database without registering any sale twice', async () => {

@@ -73,10 +73,10 @@ describe('packet size', () => {
     await vi.waitFor(() => expect(got).toEqual(['vending/VM-OK/sale']), { timeout: 5_000 })
   })
 
-  it('accepts a machine payload of exactly 16 KiB and a larger packet from the gateway', async () => {
+  it('accepts a machine payload of exactly 64 KiB (a 16 KiB+ sale reaches the gateway to be answered) and a larger packet from the gateway', async () => {
     const { broker, url } = await startBroker()
     const ok = await machine(url, 'VM-OK')
-    await ok.publishAsync('vending/VM-OK/telemetry', Buffer.alloc(16 * 1024, 0x61), { qos: 1 })
+    await ok.publishAsync('vending/VM-OK/telemetry', Buffer.alloc(64 * 1024, 0x61), { qos: 1 })
     const gw = await gateway(url)
     await gw.publishAsync('vending/VM-OK/display', Buffer.alloc(64 * 1024, 0x61), { qos: 1 })
     expect(ok.connected && gw.connected).toBe(true)

@@ -101,11 +101,12 @@ describe('fiscal rules end to end: refunds, time zones, full and expired FNs, th
       const html = await res.text()
       for (const field of [
         'ТЕСТОВЫЙ ЧЕК', operation, TEST_KASSA.name, TEST_KASSA.inn, 'УСН доход',
-        'г. Москва, ул. Тверская, 1', 'Вестибюль, 1 этаж', m.id, 'Шоколад «Алёнка» — 100 г', 'НДС 22/122', '21.64',
+        // The name as signed: CP866 has no « » —, the FN signed their nearest equivalents.
+        'г. Москва, ул. Тверская, 1', 'Вестибюль, 1 этаж', m.id, 'Шоколад &quot;Алёнка&quot; - 100 г', 'НДС 22/122', '21.64',
         '120.00', 'Наличными', TEST_KASSA.reg, TEST_KASSA.fn, String(d.fiscal.fd), d.fiscal.fp, `Смена`, '<svg',
       ]) expect(html, field).toContain(field)
       const json = await (await fetch(`http://127.0.0.1:${gw.httpPort}${url.pathname}${url.search}`, { headers: { accept: 'application/json' } })).json()
-      expect(json).toMatchObject({ operation, total: '120.00', fiscal: { fd: d.fiscal.fd, fp: d.fiscal.fp, qr: d.qr } })
+      expect(json).toMatchObject({ operation, total: '120.00', items: [{ name: 'Шоколад "Алёнка" - 100 г' }], fiscal: { fd: d.fiscal.fd, fp: d.fiscal.fp, qr: d.qr } })
       const wrong = await fetch(`http://127.0.0.1:${gw.httpPort}${url.pathname}?fp=1`)
       expect(wrong.status).toBe(404)
     }

@@ -57,7 +57,7 @@ describe('the dashboard and the scrape endpoint (HTTP server alone)', () => {
     const js = await (await fetch(`${base}/dashboard.js`)).text()
     expect(js).toContain("'x-csrf-token': me?.csrf")
     expect(js).not.toContain('localStorage')
-    for (const route of ['/auth/login', '/auth/logout', '/auth/session', '/api/kassas', '/api/alerts', '/api/sales?machine=']) expect(js).toContain(route)
+    for (const route of ['/auth/login', '/auth/logout', '/auth/session', '/api/kassas', '/api/alerts', '/api/sales?machine=', '/api/conflicts?machine=']) expect(js).toContain(route)
     // Run it against a stub page: the top level only defines functions and waits for DOMContentLoaded.
     const context = vm.createContext({ document: { addEventListener: () => undefined }, Intl, localStorage: null })
     new vm.Script(js).runInContext(context)

@@ -8,6 +8,9 @@ import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.js'
 import type { DatabaseHandle } from '../../gateway/db/database.js'
 import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
 import { createGateway } from '../../gateway/gateway.js'
+import { afterAll, beforeAll } from 'vitest'
+import { createTestDatabase, type TestDatabase } from './database.js'
+import { connectMachine, type TestMachine } from './machine-client.js'
 import { waitFor } from './wait.js'
 
 export const TEST_KASSA = {
@@ -56,4 +59,34 @@ export async function provisionFleet(db: Kysely<any>, count: number, options: { 
     machines.push(output as Credentials)
   }
   return machines
+}
+
+export interface TestSystem {
+  database: TestDatabase
+  broker: Awaited<ReturnType<typeof startBroker>>
+  gw: Awaited<ReturnType<typeof startGateway>>
+  creds: Credentials[]
+  machines: TestMachine[]
+}
+
+/**
+ * A database, broker and in-process gateway with `count` provisioned machines connected, started
+ * before the file's tests and stopped after them. Read its fields inside tests (they are set in beforeAll).
+ */
+export function useSystem(count: number): TestSystem {
+  const system = { machines: [] as TestMachine[] } as TestSystem
+  beforeAll(async () => {
+    system.database = await createTestDatabase()
+    system.creds = await provisionFleet(system.database.handle.db, count)
+    system.broker = await startBroker(system.database.handle.db)
+    system.gw = await startGateway(system.database.handle, system.broker.url)
+    for (const c of system.creds) system.machines.push(await connectMachine(system.broker.url, c))
+  })
+  afterAll(async () => {
+    await Promise.all(system.machines.map((m) => m.close()))
+    await system.gw?.gateway.stop()
+    await system.broker?.broker.stop()
+    await system.database?.drop()
+  })
+  return system
 }

@@ -21,6 +21,11 @@ describe('reject reason classes (bounded metric labels)', () => {
     expect(ingestRejectClass(reasonOf(JSON.stringify({ ...good, pad: 'x'.repeat(17 * 1024) })))).toBe('too_large')
     expect(ingestRejectClass('unknown machine VM-9')).toBe('unknown_machine')
     expect(ingestRejectClass('topic does not name a machine')).toBe('topic')
+    expect(ingestRejectClass(reasonOf(JSON.stringify({ ...good, saleId: 's\u0000' })))).toBe('text')
+    expect(ingestRejectClass(reasonOf(JSON.stringify({ ...good, items: [{ ...good.items[0], name: '\ud800' }] })))).toBe('text')
+    const dated = decodeSale(new TextEncoder().encode(JSON.stringify({ ...good, at: '1970-01-01T00:00:00Z' })), new Date())
+    expect(!dated.ok && ingestRejectClass(dated.reason)).toBe('time')
+    expect(ingestRejectClass('could not be stored: poisoned row (SQLSTATE 22023)')).toBe('database')
   })
 
   it('classifies fiscalizer refusals as refund problems or unsignable sales', () => {

@@ -155,7 +155,7 @@ function renderKassas(kassas, alerts) {
   for (const bar of document.querySelectorAll('.meter span')) bar.style.width = `${bar.dataset.pct}%`
 }
 
-function renderMachine(m, sales) {
+function renderMachine(m, sales, conflicts) {
   $('machine-title').textContent = `${m.id} · ${m.address}, ${m.place}`
   renderAlerts($('machine-alerts'), m.alerts)
   const st = statusOf(m, m.alerts.length)
@@ -178,6 +178,12 @@ function renderMachine(m, sales) {
     h('td', null, PAYMENT_LABELS[s.paymentMethod] ?? s.paymentMethod),
     h('td', { title: s.lastError ?? null }, STATE_LABELS[s.state] ?? s.state),
     h('td', null, s.receiptUrl ? h('a', { href: s.receiptUrl, target: '_blank', rel: 'noopener' }, `ФД ${s.receipt.fd}`) : '—'))))
+  $('machine-conflicts').tBodies[0].replaceChildren(...conflicts.map((c) => h('tr', { class: 'red' },
+    h('td', null, time(c.receivedAt)),
+    h('td', null, c.saleId),
+    h('td', { class: 'num' }, rub(c.stored.total)),
+    h('td', { class: 'num' }, rub(c.incoming.total)),
+    h('td', null, STATE_LABELS[c.storedState] ?? c.storedState))))
   $('machine-telemetry').tBodies[0].replaceChildren(...m.telemetryHistory.map((t) => h('tr', null,
     h('td', null, time(t.at)),
     h('td', { class: 'num' }, t.telemetry.temperatureC ?? '—'),
@@ -220,8 +226,9 @@ async function refresh() {
       show(r.view) // first, so a view can measure itself (a chart takes its container's width)
       await r.custom.load(r.match)
     } else if (r.view === 'machine') {
-      const [m, sales] = await Promise.all([api(`/api/machines/${encodeURIComponent(r.id)}`), api(`/api/sales?machine=${encodeURIComponent(r.id)}&limit=20`)])
-      renderMachine(m, sales.items)
+      const [m, sales, conflicts] = await Promise.all([api(`/api/machines/${encodeURIComponent(r.id)}`),
+        api(`/api/sales?machine=${encodeURIComponent(r.id)}&limit=20`), api(`/api/conflicts?machine=${encodeURIComponent(r.id)}&limit=20`)])
+      renderMachine(m, sales.items, conflicts.items)
     } else {
       const [kassas, alerts, events, summary] = await Promise.all([all('/api/kassas?limit=1000'), api('/api/alerts'), api('/api/alert-events'), api('/api/fleet/summary')])
       openEvents = new Map(events.items.map((e) => [e.key, e]))
