@@ -104,14 +104,14 @@ describe('audit upload over vending/{id}/audit (PostgreSQL, real broker and gate
     expect(rejected.body).toBe('{"v":1,"saleId":"x"}')
   })
 
-  it('takes a 200 KiB audit on the audit topic, but the 16 KiB cap still holds on sale', async () => {
+  it('takes a 200 KiB audit on the audit topic, but the machine cap (64 KiB) still holds on sale', async () => {
     const m = await machine(2)
     const big = Buffer.concat([fixture('standard-crlf.dex').subarray(0, 30), Buffer.alloc(200 * 1024, 'MA5*PAD*0123456789\r\n')])
     await m.client.publishAsync('vending/VM-003/audit', big, { qos: 1 })
     await waitFor(() => m.answers.length >= 1, 'the answer to a 200 KiB audit')
     expect(m.answers[0]).toMatchObject({ hash: sha256(big) })
-    m.client.publish('vending/VM-003/sale', Buffer.alloc(20 * 1024, 'x'), { qos: 1 })
-    await waitFor(() => m.closed(), 'the broker to close a connection sending a 20 KiB sale')
+    m.client.publish('vending/VM-003/sale', Buffer.alloc(70 * 1024, 'x'), { qos: 1 })
+    await waitFor(() => m.closed(), 'the broker to close a connection sending a 70 KiB sale')
   })
 
   it('refuses a correction for an interval that does not exist, and serves the dashboard\'s audit view', async () => {
