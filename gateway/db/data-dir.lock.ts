@@ -78,10 +78,15 @@ export async function acquireDataDir(dataDir: string, role: string, mechanism = 
   return mechanism === 'abstract-socket' ? acquireSocket(dataDir, role) : acquireFile(dataDir, role)
 }
 
-/** Who holds the directory, or null when no process does. */
-export async function findHolder(dataDir: string, mechanism = defaultMechanism()): Promise<DataDirHolder | null> {
+/**
+ * Who holds the directory, or null when no process does. A holder that holds the name but does not
+ * answer in time (its event loop busy) still holds it: DataDirBusyError, never null, so no caller
+ * takes a held directory for a free one.
+ */
+export async function findHolder(dataDir: string, mechanism = defaultMechanism(), answerTimeoutMs = ANSWER_TIMEOUT_MS): Promise<DataDirHolder | null> {
   if (mechanism === 'lock-file') return liveFileHolder(lockFile(dataDir))
-  const answer = await askSocket(socketName(dataDir))
+  const answer = await askSocket(socketName(dataDir), answerTimeoutMs)
+  if (answer === null) throw new DataDirBusyError(dataDir, null)
   return answer === 'nobody' ? null : answer
 }
 
@@ -114,11 +119,11 @@ async function acquireSocket(dataDir: string, role: string): Promise<DataDirLock
 }
 
 /** The holder's answer; null when it holds the name but does not answer; 'nobody' when no process holds it. */
-function askSocket(name: string): Promise<DataDirHolder | null | 'nobody'> {
+function askSocket(name: string, timeoutMs = ANSWER_TIMEOUT_MS): Promise<DataDirHolder | null | 'nobody'> {
   return new Promise((done) => {
     let text = ''
     const socket = connect({ path: name })
-    socket.setTimeout(ANSWER_TIMEOUT_MS, () => { socket.destroy(); done(null) })
+    socket.setTimeout(timeoutMs, () => { socket.destroy(); done(null) })
     socket.on('data', (chunk: Buffer) => { text += chunk.toString() })
     socket.on('end', () => done(parseHolder(text)))
     socket.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'nobody' : null))

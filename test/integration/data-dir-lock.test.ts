@@ -12,8 +12,8 @@ const freshDir = () => join(root, `data-${++n}`)
 const children: ChildProcess[] = []
 
 /** A separate process holding `dir`, ready when it has said so. */
-async function holdInChild(dir: string, mechanism: LockMechanism): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/data-dir-holder.ts', dir, mechanism], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function holdInChild(dir: string, mechanism: LockMechanism, busy = false): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/data-dir-holder.ts', dir, mechanism, ...(busy ? ['busy'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   let out = ''
   child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
@@ -82,6 +82,17 @@ describe('the abstract-socket lock', () => {
     const lock = await acquireDataDir(dir, 'npm start', 'abstract-socket')
     expect(existsSync(dir)).toBe(false)
     await lock.release()
+  })
+
+  it('counts a holder too busy to answer as a holder: findHolder and a second taker refuse, neither says it is free', async () => {
+    const dir = freshDir()
+    const child = await holdInChild(dir, 'abstract-socket', true)
+    const found = await findHolder(dir, 'abstract-socket', 300).catch((err: unknown) => err)
+    expect(found).toBeInstanceOf(DataDirBusyError)
+    expect((found as DataDirBusyError).holder).toBeNull()
+    await expect(acquireDataDir(dir, 'npm start', 'abstract-socket')).rejects.toThrow('is in use by another process (it did not say which)')
+    await sigkill(child)
+    expect(await findHolder(dir, 'abstract-socket', 300)).toBeNull()
   })
 })
 
