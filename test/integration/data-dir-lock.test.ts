@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { acquireDataDir, DataDirBusyError, findHolder, type LockMechanism } from '../../gateway/db/data-dir.lock.js'
+import { acquireDataDir, DataDirBusyError, findHolder, removeStaleLock, type LockMechanism } from '../../gateway/db/data-dir.lock.js'
 import { waitFor } from '../support/wait.js'
 
 const root = mkdtempSync(join(tmpdir(), 'vt-lock-'))
@@ -111,5 +111,20 @@ describe('the lock-file fallback', () => {
     writeFileSync(file, JSON.stringify({ pid: 1, role: 'init' }))
     await lock.release()
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ pid: 1, role: 'init' })
+  })
+
+  it('removes a stale lock only while it is the one that was read: a lock another start took meanwhile is put back', () => {
+    const file = join(root, '.race.lock')
+    const stale = JSON.stringify({ pid: 2 ** 22 + 1, role: 'npm start' })
+    const fresh = JSON.stringify({ pid: process.pid, role: 'npm run gateway' })
+    // Two starts read the same stale file; the first took it over and linked its own lock in.
+    writeFileSync(file, fresh)
+    removeStaleLock(file, stale) // the second start, late
+    expect(readFileSync(file, 'utf8')).toBe(fresh)
+    writeFileSync(file, stale)
+    removeStaleLock(file, stale)
+    expect(existsSync(file)).toBe(false)
+    removeStaleLock(file, stale) // already gone: nothing to do
+    expect(readdirSync(root).filter((f) => f.startsWith('.race.lock'))).toEqual([])
   })
 })
