@@ -88,8 +88,3 @@ export async function completeCorrection(db: Kysely<Database> | Transaction<Data
     ...(signed.report !== undefined && { report: JSON.stringify(signed.report) }), error: signed.error ?? null,
   }).where('id', '=', id).execute()
 }
-
-/** The kassa's active FN, locked for this transaction (waiting for a fiscalizer batch that holds it). */
-export async function lockFiscalDrive(tx: Transaction<Database>, kassaId: string) {
-  return tx.selectFrom('fiscal_drives').selectAll().where('kassa_id', '=', kassaId).where('active', '=', true).forUpdate().executeTakeFirst()
-}
