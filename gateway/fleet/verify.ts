@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { baseDateSeconds, verifyDocument, verifyNumbering, type DecodedDocument } from '../fiscal/index.js'
-import { verifyProviderReceipts } from './verify-provider.js'
+import { verifyProviderCorrections, verifyProviderReceipts } from './verify-provider.js'
 
 export interface VerifyFailure { fn: string; fd: number | null; reason: string }
 
@@ -10,7 +10,7 @@ export interface VerifyReport {
   fns: number
   documents: number
   receipts: number
-  /** Correction receipts (form 31), each checked against the interval it corrects. */
+  /** Correction receipts (form 31), each checked against the interval it corrects (a cloud kassa's: against the provider's report). */
   corrections: number
   /** Receipts signed by a cloud kassa's FN (checked without a sign: verify-provider.ts). */
   providerReceipts: number
@@ -107,6 +107,7 @@ export async function verifyFiscalData(db: Kysely<Database>): Promise<VerifyRepo
     if (last !== drive.next_fd - 1) fail({ fn: drive.fn, fd: null, reason: `FN counter says ${drive.next_fd - 1} documents, ${last} stored` })
   }
   const providerReceipts = await verifyProviderReceipts(db, fail)
+  corrections += await verifyProviderCorrections(db, fail)
   const orphans = await sql<{ machine_id: string; sale_id: string; fn: string | null }>`
     select s.machine_id, s.sale_id, s.fn from sales s
     where s.state = 'done' and s.fn is not null

@@ -75,7 +75,14 @@ describe('audits against receipts on an ATOL v5 cloud kassa (the protocol double
       })
     }
     const verify = await runFleetCommand(database.handle.db, 'verify', {})
-    expect(verify.output).toMatchObject({ ok: true, failureCount: 0, providerReceipts: report.sent })
+    expect(verify.output).toMatchObject({ ok: true, failureCount: 0, providerReceipts: report.sent, corrections: OFFLINE_MACHINES.length })
+    // A stored correction that its provider report does not bear out is a verify failure.
+    const [c] = first
+    await database.handle.db.updateTable('audit_corrections').set({ fp: '1' }).where('fn', '=', c.fn).where('fd', '=', c.fd).execute()
+    expect((await runFleetCommand(database.handle.db, 'verify', {})).output).toMatchObject({
+      ok: false, failures: [{ fd: c.fd, reason: `stored FN ${c.fn} FD ${c.fd} fp 1 differ from the provider's FN ${c.fn} FD ${c.fd} fp ${c.fp} (correction of interval ${c.interval})` }],
+    })
+    await database.handle.db.updateTable('audit_corrections').set({ fp: c.fp }).where('fn', '=', c.fn).where('fd', '=', c.fd).execute()
   })
 
   it('refuses a sell_correction body that puts the document under `receipt` or lacks correction_info', async () => {
