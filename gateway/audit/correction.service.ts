@@ -57,7 +57,8 @@ export async function issueCorrection(db: Kysely<Database>, req: CorrectionReque
   if (!machine) return { ok: false, reason: `unknown machine ${req.machineId}` }
   const kassa = await findKassa(db, machine.kassa_id)
   if (!kassa) return { ok: false, reason: `kassa ${machine.kassa_id} not found` }
-  if (existing && (existing.status === 'done' || existing.status === 'fail' || kassa.provider === 'emulated')) {
+  // A provider's `fail` signed nothing: asking again makes the next attempt (atol-correction.ts).
+  if (existing && (existing.status === 'done' || kassa.provider === 'emulated')) {
     return { ok: true, created: false, correction: existing }
   }
 
@@ -69,7 +70,7 @@ export async function issueCorrection(db: Kysely<Database>, req: CorrectionReque
   if (!interval) return { ok: false, reason: `machine ${req.machineId} has no interval ${req.intervalId} (an interval is named by the audit that closes it)` }
   // Another process corrected it since `existing` was read: its correction, not a refusal.
   if (!existing && interval.correction !== null) return issueCorrection(db, req, provider)
-  if (!existing && interval.verdict !== 'unreceipted') {
+  if ((!existing || existing.status === 'fail') && interval.verdict !== 'unreceipted') {
     const what = interval.verdict ?? `${interval.status}${interval.reason ? `: ${interval.reason}` : ''}`
     return { ok: false, reason: `interval ${req.intervalId} is ${what}: nothing to correct` }
   }
