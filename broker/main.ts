@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { pino } from 'pino'
 import { describeStartFailure } from '../protocol/start-failure.js'
+import { portOwner } from '../protocol/port-owner.js'
 import { createBroker } from './broker.js'
 import { BrokerConfigError, loadBrokerConfig, wantsStacks, type BrokerConfig } from './config.js'
 import { createMachineDirectoryRepository, type BrokerDatabase } from './machine-directory.repository.js'
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     logger.info({ ...ports, topicPrefix: config.topicPrefix }, 'broker listening')
   } catch (err) {
     const ports = { [config.port]: 'MQTT_PORT', ...(config.wsPort ? { [config.wsPort]: 'MQTT_WS_PORT' } : {}), ...(config.tls ? { [config.tls.port]: 'MQTT_TLS_PORT' } : {}) }
-    process.stderr.write(`broker: ${describeStartFailure(err, { debug: wantsStacks(), advice: { ports, refused: 'is PostgreSQL running there? Check the host and port in DATABASE_URL' } })}\n`)
+    process.stderr.write(`broker: ${describeStartFailure(err, { debug: wantsStacks(), portOwner, advice: { ports, refused: 'is PostgreSQL running there? Check the host and port in DATABASE_URL' } })}\n`)
     await db.destroy()
     process.exitCode = 1
     process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM')

@@ -1,5 +1,6 @@
 // Composition root of `npm run gateway`: config, logger, database, gateway, shutdown.
 import { describeStartFailure, type StartFailureAdvice } from '../protocol/start-failure.js'
+import { portOwner } from '../protocol/port-owner.js'
 import { ConfigError, loadGatewayConfig, wantsStacks } from './config.js'
 import { dataDirFailureLine } from './db/data-dir.messages.js'
 import { openDatabase } from './db/database.js'
@@ -57,6 +58,6 @@ main().catch((err) => {
     process.stderr.write(`gateway: ${dataDirLine}\n`)
     process.exit(1)
   }
-  process.stderr.write(`gateway: ${describeStartFailure(err, { debug: wantsStacks(), advice })}\n`)
+  process.stderr.write(`gateway: ${describeStartFailure(err, { debug: wantsStacks(), portOwner, advice })}\n`)
   process.exit(1)
 })

@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
-
 // A process that cannot start says so in one or two lines: what failed, the cause as the system
 // or the server put it, and what to do. The stack is for LOG_LEVEL=debug. Shared by every part's
-// main (broker, gateway, simulator, npm start), which is why it lives beside the contract.
+// main (broker, gateway, fleet, npm start), which is why it lives beside the contract. Pure: who
+// holds a taken port is looked up by the caller's `portOwner` (port-owner.ts reads it from /proc).
 
 export interface StartFailureAdvice {
   /** What to do when a connection is refused (which server it was depends on the part). */
@@ -10,6 +9,8 @@ export interface StartFailureAdvice {
   /** The variable that sets each port the part listens on: `{ 8080: 'HTTP_PORT' }`. */
   ports?: Record<number, string>
 }
+
+export type PortOwner = (port: number) => { pid: number; command: string } | null
 
 type Errno = Error & { code?: string; address?: string; port?: number; syscall?: string; hostname?: string; path?: string; errors?: unknown[] }
 
@@ -24,34 +25,7 @@ export function rootCause(err: unknown): unknown {
   return e
 }
 
-/** The pid (and command) listening on a local TCP port, from /proc; null when not visible to us. */
-export function portOwner(port: number): { pid: number; command: string } | null {
-  try {
-    const inodes = new Set<string>()
-    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-      for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
-        const f = row.trim().split(/\s+/)
-        // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; the inode is the 10th column.
-        if (f[3] === '0A' && parseInt(f[1]?.split(':')[1] ?? '', 16) === port && f[9]) inodes.add(`socket:[${f[9]}]`)
-      }
-    }
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let fds: string[]
-      try { fds = readdirSync(`/proc/${pid}/fd`) } catch { continue }
-      for (const fd of fds) {
-        let target: string
-        try { target = readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { continue }
-        if (inodes.has(target)) {
-          const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' ')
-          return { pid: Number(pid), command }
-        }
-      }
-    }
-  } catch { /* no /proc here */ }
-  return null
-}
-
-function causeAndAdvice(root: unknown, advice: StartFailureAdvice): [string, string] {
+function causeAndAdvice(root: unknown, advice: StartFailureAdvice, portOwner: PortOwner): [string, string] {
   const e = (root ?? {}) as Errno
   const message = e.message ?? String(root)
   switch (e.code) {
@@ -87,10 +61,10 @@ function causeAndAdvice(root: unknown, advice: StartFailureAdvice): [string, str
  * `cannot start: <what failed> (<cause>)` and, on a second line, what to do. With `debug`, the
  * stack of the error and its causes follows.
  */
-export function describeStartFailure(err: unknown, options: { debug: boolean; advice?: StartFailureAdvice }): string {
+export function describeStartFailure(err: unknown, options: { debug: boolean; advice?: StartFailureAdvice; portOwner?: PortOwner }): string {
   const root = rootCause(err)
   const outer = err instanceof Error ? err.message : String(err)
-  const [cause, todo] = causeAndAdvice(root, options.advice ?? {})
+  const [cause, todo] = causeAndAdvice(root, options.advice ?? {}, options.portOwner ?? (() => null))
   // The outer message says what failed (GW_ERR_MIGRATION: …) and often quotes the cause already.
   const first = outer.split('\n')[0]!
   const head = root === err ? cause : first.includes(cause) ? first : `${first}: ${cause}`

@@ -10,6 +10,7 @@ import { startFleet } from '../device-sim/fleet.js'
 import { ConfigError, loadGatewayConfig, wantsStacks } from '../gateway/config.js'
 import { dataDirFailureLine } from '../gateway/db/data-dir.messages.js'
 import { describeStartFailure } from '../protocol/start-failure.js'
+import { portOwner } from '../protocol/port-owner.js'
 import { openDatabase } from '../gateway/db/database.js'
 import { serveEmbedded } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
@@ -139,6 +140,6 @@ main().catch((err) => {
     process.exit(1)
   }
   const advice = { refused: 'is PostgreSQL running there? Check DATABASE_URL, or unset it for the embedded database' }
-  process.stderr.write(`start: ${describeStartFailure(err, { debug: wantsStacks(), advice })}\n`)
+  process.stderr.write(`start: ${describeStartFailure(err, { debug: wantsStacks(), portOwner, advice })}\n`)
   process.exit(1)
 })

@@ -41,7 +41,18 @@ export function buildCorrectionRequest(input: CorrectionRequestInput, options: R
   return { ok: true, request: parsed.data }
 }
 
-/** external_id of an interval's correction: unique forever per group, as ATOL keeps them. */
-export function correctionExternalId(machineId: string, intervalId: number): string {
-  return `correction/${machineId}/${intervalId}`
+/**
+ * external_id of an interval's correction: unique forever per group, as ATOL keeps them (failed
+ * documents included). A resend of one attempt reuses it; only a confirmed `fail` (nothing signed)
+ * moves on to the next attempt, which gets its own: `…/2`, `…/3`.
+ */
+export function correctionExternalId(machineId: string, intervalId: number, attempt = 1): string {
+  const first = `correction/${machineId}/${intervalId}`
+  return attempt === 1 ? first : `${first}/${attempt}`
+}
+
+/** The attempt an external_id of correctionExternalId names (1 for anything else). */
+export function correctionAttempt(externalId: string | null, machineId: string, intervalId: number): number {
+  const rest = externalId?.slice(correctionExternalId(machineId, intervalId).length) ?? ''
+  return /^\/\d+$/.test(rest) ? Number(rest.slice(1)) : 1
 }

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely'
 import { createAtolClientRegistry } from '../atol/atol-clients.js'
-import { buildCorrectionRequest, correctionExternalId } from '../atol/correction-request.js'
+import { buildCorrectionRequest, correctionAttempt, correctionExternalId } from '../atol/correction-request.js'
 import { receiptFromReport } from '../atol/receipt-result.js'
 import type { AtolCorrectionRequest } from '../atol/atol.types.js'
 import type { AuditCorrectionRow, Database } from '../db/schema.js'
 import { findKassa, kassaIdentity } from '../fiscalizer/fiscal.repository.js'
-import { claimCorrection, completeCorrection, findCorrection } from './correction.repository.js'
+import { claimCorrection, completeCorrection, findCorrection, retryCorrection } from './correction.repository.js'
 import type { CorrectionOutcome, ProviderCorrection } from './correction.service.js'
 
 export interface AtolCorrectionDeps {
@@ -20,7 +20,8 @@ export interface AtolCorrectionDeps {
  * A correction receipt on a cloud kassa: registered once under a deterministic external_id (a
  * resend after a timeout is the same request, which the provider answers as a duplicate), then
  * polled until the provider's FN has signed it. A correction still waiting when the command gives
- * up stays `wait`: running the command again polls it, and never sends another.
+ * up stays `wait`: running the command again polls it, and never sends another. One the provider
+ * refused (`fail`, nothing signed) is sent again as the next attempt when the command is run again.
  */
 export function atolCorrection(deps: AtolCorrectionDeps): ProviderCorrection {
   const registry = createAtolClientRegistry({ providerSecret: deps.providerSecret, ...(deps.fetch && { fetch: deps.fetch }) })
@@ -31,19 +32,20 @@ export function atolCorrection(deps: AtolCorrectionDeps): ProviderCorrection {
     const { client, config } = atol.kassa
     let row: AuditCorrectionRow | undefined = existing ?? undefined
     let created = false
-    if (!row) {
+    if (!row || row.status === 'fail') {
+      const attempt = row ? correctionAttempt(row.external_id, planned.machineId, planned.intervalAuditId) + 1 : 1
       const machine = (await db.selectFrom('machines').select(['number', 'address', 'place']).where('id', '=', planned.machineId).executeTakeFirst())!
       const built = buildCorrectionRequest({
         kassa: kassaIdentity(kassa), machine, items: planned.items, cash: planned.cash, ecash: planned.ecash, baseDate: planned.baseDate,
-        externalId: correctionExternalId(planned.machineId, planned.intervalAuditId), now,
+        externalId: correctionExternalId(planned.machineId, planned.intervalAuditId, attempt), now,
       }, {
         ...(config.clientEmail !== undefined && { client: { email: config.clientEmail } }),
         ...(config.clientPhone !== undefined && { client: { phone: config.clientPhone } }),
         ...(config.companyEmail !== undefined && { companyEmail: config.companyEmail }),
       })
       if (!built.ok) return { ok: false, reason: `the correction cannot be sent: ${built.reason}` }
-      const id = await claimCorrection(db, { ...planned, status: 'sending', externalId: built.request.external_id, request: built.request })
-      created = id !== null
+      const next = { ...planned, status: 'sending' as const, externalId: built.request.external_id, request: built.request }
+      created = row ? await retryCorrection(db, row.id, next) : (await claimCorrection(db, next)) !== null
       row = (await findCorrection(db, planned.intervalAuditId))!
     }
     if (row.status === 'sending') {

@@ -27,8 +27,9 @@ export interface UnreceiptedRow extends UnreceiptedInterval {
 
 export function unreceiptedRow(r: IntervalReport): UnreceiptedRow {
   const d = r.difference!
+  const unreceipted = r.unreceipted!
   return {
-    machineId: r.machineId, intervalId: r.id, from: r.from, to: r.to, value: d.total.value, count: d.total.count,
+    machineId: r.machineId, intervalId: r.id, from: r.from, to: r.to, value: unreceipted.total, count: unreceipted.vends,
     cash: d.cash?.value ?? null, cashless: d.cashless?.value ?? null,
   }
 }

@@ -68,6 +68,19 @@ export async function claimCorrection(tx: Transaction<Database> | Kysely<Databas
   return row?.id ?? null
 }
 
+/**
+ * Turns a correction the provider refused (`fail`: nothing was signed) into a new attempt of the
+ * same interval's one row; false when another process did so first or it is no longer `fail`.
+ */
+export async function retryCorrection(db: Kysely<Database>, id: number, c: NewCorrection): Promise<boolean> {
+  const r = await db.updateTable('audit_corrections').set({
+    status: c.status, total: c.total, cash: c.cash, ecash: c.ecash, vends: c.vends, base_date: c.baseDate, items: JSON.stringify(c.items),
+    external_id: c.externalId ?? null, request: c.request === undefined ? null : JSON.stringify(c.request),
+    uuid: null, report: null, error: null, fn: null, fd: null, fp: null, signed_at: null,
+  }).where('id', '=', id).where('status', '=', 'fail').executeTakeFirst()
+  return Number(r.numUpdatedRows) === 1
+}
+
 export async function findCorrection(db: Kysely<Database>, intervalAuditId: number): Promise<AuditCorrectionRow | undefined> {
   return db.selectFrom('audit_corrections').selectAll().where('interval_audit_id', '=', intervalAuditId).executeTakeFirst()
 }
@@ -87,9 +100,4 @@ export async function completeCorrection(db: Kysely<Database> | Transaction<Data
     status: signed.status, fn: signed.fn ?? null, fd: signed.fd ?? null, fp: signed.fp ?? null, signed_at: signed.signedAt ?? null,
     ...(signed.report !== undefined && { report: JSON.stringify(signed.report) }), error: signed.error ?? null,
   }).where('id', '=', id).execute()
-}
-
-/** The kassa's active FN, locked for this transaction (waiting for a fiscalizer batch that holds it). */
-export async function lockFiscalDrive(tx: Transaction<Database>, kassaId: string) {
-  return tx.selectFrom('fiscal_drives').selectAll().where('kassa_id', '=', kassaId).where('active', '=', true).forUpdate().executeTakeFirst()
 }

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { fiscalLocalTime, signCorrection } from '../fiscal/index.js'
-import { fnStateFromRow, findKassa, insertDocuments, kassaIdentity, saveFnState } from '../fiscalizer/fiscal.repository.js'
+import { claimFiscalDrive, fnStateFromRow, findKassa, insertDocuments, kassaIdentity, saveFnState } from '../fiscalizer/fiscal.repository.js'
 import { correctionItems } from './correction-items.js'
 import { profileFor } from './counter-profile.js'
 import {
-  auditSummary, claimCorrection, completeCorrection, findCorrection, kassaUsualVat, lockFiscalDrive, machineCatalogue,
+  auditSummary, claimCorrection, completeCorrection, findCorrection, kassaUsualVat, machineCatalogue,
   receiptedBySku, type NewCorrection,
 } from './correction.repository.js'
 import { correctionAmounts } from './reconcile.js'
@@ -57,7 +57,8 @@ export async function issueCorrection(db: Kysely<Database>, req: CorrectionReque
   if (!machine) return { ok: false, reason: `unknown machine ${req.machineId}` }
   const kassa = await findKassa(db, machine.kassa_id)
   if (!kassa) return { ok: false, reason: `kassa ${machine.kassa_id} not found` }
-  if (existing && (existing.status === 'done' || existing.status === 'fail' || kassa.provider === 'emulated')) {
+  // A provider's `fail` signed nothing: asking again makes the next attempt (atol-correction.ts).
+  if (existing && (existing.status === 'done' || kassa.provider === 'emulated')) {
     return { ok: true, created: false, correction: existing }
   }
 
@@ -67,7 +68,9 @@ export async function issueCorrection(db: Kysely<Database>, req: CorrectionReque
     : []
   const interval = intervals.find((i) => i.id === req.intervalId)
   if (!interval) return { ok: false, reason: `machine ${req.machineId} has no interval ${req.intervalId} (an interval is named by the audit that closes it)` }
-  if (!existing && interval.verdict !== 'unreceipted') {
+  // Another process corrected it since `existing` was read: its correction, not a refusal.
+  if (!existing && interval.correction !== null) return issueCorrection(db, req, provider)
+  if ((!existing || existing.status === 'fail') && interval.verdict !== 'unreceipted') {
     const what = interval.verdict ?? `${interval.status}${interval.reason ? `: ${interval.reason}` : ''}`
     return { ok: false, reason: `interval ${req.intervalId} is ${what}: nothing to correct` }
   }
@@ -80,7 +83,7 @@ export async function issueCorrection(db: Kysely<Database>, req: CorrectionReque
   const signed = await db.transaction().execute(async (tx) => {
     const id = await claimCorrection(tx, { ...correction, status: 'done' })
     if (id === null) return null // another process corrected it meanwhile
-    const drive = await lockFiscalDrive(tx, kassa.id)
+    const drive = await claimFiscalDrive(tx, kassa.id, { wait: true })
     if (!drive) throw new CorrectionRefused(`kassa ${kassa.id} has no active FN`)
     const result = signCorrection(fnStateFromRow(drive), kassaIdentity(kassa), {
       machine: { number: machine.number, address: machine.address, place: machine.place },

@@ -91,21 +91,46 @@ export function difference(counted: Split, receipted: Split): Difference {
   return { total: minus(counted.total, receipted.total)!, cash: minus(counted.cash, receipted.cash), cashless: minus(counted.cashless, receipted.cashless) }
 }
 
-/** Zero-price paid vends need no money receipt, so only the value decides (EVA-DTS 6.2 Appendix A). */
+/**
+ * Counted − receipted of each payment kind the audit splits (the kind it does not count is the
+ * total less the other), or null when it splits none. Kinds are never netted against each other: a
+ * card receipt too many does not receipt a cash vend.
+ */
+function byKind(diff: Difference): { cash: Money; cashless: Money } | null {
+  const rest = (known: Money): Money => ({ value: diff.total.value - known.value, count: diff.total.count - known.count })
+  if (diff.cash && diff.cashless) return { cash: diff.cash, cashless: diff.cashless }
+  if (diff.cash) return { cash: diff.cash, cashless: rest(diff.cash) }
+  if (diff.cashless) return { cash: rest(diff.cashless), cashless: diff.cashless }
+  return null
+}
+
+/**
+ * Unreceipted when any payment kind has vends without a receipt, over when none has and some kind
+ * has receipts too many. Zero-price paid vends need no money receipt, so only the value decides
+ * (EVA-DTS 6.2 Appendix A).
+ */
 export function verdictOf(diff: Difference, corrected: boolean): Verdict {
   if (corrected) return 'corrected'
-  if (diff.total.value > 0) return 'unreceipted'
-  if (diff.total.value < 0) return 'over'
+  const kinds = byKind(diff)
+  const parts = kinds ? [kinds.cash, kinds.cashless] : [diff.total]
+  if (parts.some((p) => p.value > 0)) return 'unreceipted'
+  if (parts.some((p) => p.value < 0)) return 'over'
   return 'ok'
 }
 
 /**
- * The amounts a correction receipt carries for an unreceipted difference: cash (1031) and
- * electronic (1081) as the audit split them; all cash when it does not split.
+ * The amounts a correction receipt carries for an unreceipted difference: each payment kind's
+ * shortfall, cash (1031) and electronic (1081), as the audit split them (an over-receipt of one kind
+ * is left to the operator, never set against the other); all cash when it does not split.
  */
 export function correctionAmounts(diff: Difference): { total: number; cash: number; ecash: number; vends: number } {
-  const total = diff.total.value
-  const cashShort = diff.cash === null ? total : Math.max(0, diff.cash.value)
-  const cash = Math.min(total, cashShort)
-  return { total, cash, ecash: total - cash, vends: Math.max(0, diff.total.count) }
+  const kinds = byKind(diff)
+  if (!kinds) {
+    const total = Math.max(0, diff.total.value)
+    return { total, cash: total, ecash: 0, vends: total > 0 ? Math.max(0, diff.total.count) : 0 }
+  }
+  const short = (m: Money): Money => (m.value > 0 ? { value: m.value, count: Math.max(0, m.count) } : { value: 0, count: 0 })
+  const cash = short(kinds.cash)
+  const ecash = short(kinds.cashless)
+  return { total: cash.value + ecash.value, cash: cash.value, ecash: ecash.value, vends: cash.count + ecash.count }
 }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { AuditCorrectionRow, Database } from '../db/schema.js'
 import { storedAudits } from './audit.repository.js'
-import { countBetween, difference, verdictOf, type Difference, type Split, type Verdict } from './reconcile.js'
+import { correctionAmounts, countBetween, difference, verdictOf, type Difference, type Split, type Verdict } from './reconcile.js'
 
 export type IntervalStatus = 'reconciled' | 'settling' | 'baseline' | 'profile_unknown'
 
@@ -33,6 +33,8 @@ export interface IntervalReport {
   counted: Split | null
   receipted: Split
   difference: Difference | null
+  /** What a correction would carry: each payment kind's shortfall (never netted against another kind). */
+  unreceipted: ReturnType<typeof correctionAmounts> | null
   verdict: Verdict | null
   wraps: string[]
   correction: CorrectionRef | null
@@ -97,13 +99,13 @@ export async function reconcileMachine(db: Kysely<Database>, machineId: string, 
       receipted, correction, wraps: [] as string[],
     }
     if (counting.kind !== 'counted') {
-      reports.push({ ...base, status: counting.kind, reason: counting.reason, profile: null, counted: null, difference: null, verdict: null })
+      reports.push({ ...base, status: counting.kind, reason: counting.reason, profile: null, counted: null, difference: null, unreceipted: null, verdict: null })
       continue
     }
     const diff = difference(counting.counted, receipted)
     const settling = unsettled > 0 || opts.now.getTime() - cur.receivedAt.getTime() < opts.settleMs
     reports.push({
-      ...base, wraps: counting.wraps, profile: counting.profile.name, counted: counting.counted, difference: diff,
+      ...base, wraps: counting.wraps, profile: counting.profile.name, counted: counting.counted, difference: diff, unreceipted: correctionAmounts(diff),
       status: settling ? 'settling' : 'reconciled',
       reason: settling ? (unsettled > 0 ? `${unsettled} sales of the interval not yet fiscalized` : 'waiting for sales still on their way') : null,
       verdict: settling ? null : verdictOf(diff, correction !== null && correction.status === 'done'),

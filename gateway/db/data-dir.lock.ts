@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { linkSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { linkSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { basename, dirname, join, resolve } from 'node:path'
 
@@ -15,9 +15,10 @@ import { basename, dirname, join, resolve } from 'node:path'
 //
 // Elsewhere (macOS, Windows) there is no such name: the lock is a file created exclusively next to
 // the directory (`.<name>.lock`), holding the holder's pid and ports. A lock file that a SIGKILL
-// leaves behind is taken over when its pid no longer runs; this is weaker (a reused pid keeps a stale
-// lock until the file is removed by hand, and two starts taking over the same stale file at the same
-// instant can both succeed).
+// leaves behind is taken over when its pid no longer runs, by moving it aside and removing it only
+// if it is the stale file that was read (a lock another start linked meanwhile is put back). This is
+// weaker: a reused pid keeps a stale lock until the file is removed by hand, and a third start linking
+// its own lock in the instant a wrongly moved one is aside makes the putting back fail.
 
 export interface DataDirHolder {
   pid: number
@@ -78,10 +79,15 @@ export async function acquireDataDir(dataDir: string, role: string, mechanism = 
   return mechanism === 'abstract-socket' ? acquireSocket(dataDir, role) : acquireFile(dataDir, role)
 }
 
-/** Who holds the directory, or null when no process does. */
-export async function findHolder(dataDir: string, mechanism = defaultMechanism()): Promise<DataDirHolder | null> {
+/**
+ * Who holds the directory, or null when no process does. A holder that holds the name but does not
+ * answer in time (its event loop busy) still holds it: DataDirBusyError, never null, so no caller
+ * takes a held directory for a free one.
+ */
+export async function findHolder(dataDir: string, mechanism = defaultMechanism(), answerTimeoutMs = ANSWER_TIMEOUT_MS): Promise<DataDirHolder | null> {
   if (mechanism === 'lock-file') return liveFileHolder(lockFile(dataDir))
-  const answer = await askSocket(socketName(dataDir))
+  const answer = await askSocket(socketName(dataDir), answerTimeoutMs)
+  if (answer === null) throw new DataDirBusyError(dataDir, null)
   return answer === 'nobody' ? null : answer
 }
 
@@ -114,11 +120,11 @@ async function acquireSocket(dataDir: string, role: string): Promise<DataDirLock
 }
 
 /** The holder's answer; null when it holds the name but does not answer; 'nobody' when no process holds it. */
-function askSocket(name: string): Promise<DataDirHolder | null | 'nobody'> {
+function askSocket(name: string, timeoutMs = ANSWER_TIMEOUT_MS): Promise<DataDirHolder | null | 'nobody'> {
   return new Promise((done) => {
     let text = ''
     const socket = connect({ path: name })
-    socket.setTimeout(ANSWER_TIMEOUT_MS, () => { socket.destroy(); done(null) })
+    socket.setTimeout(timeoutMs, () => { socket.destroy(); done(null) })
     socket.on('data', (chunk: Buffer) => { text += chunk.toString() })
     socket.on('end', () => done(parseHolder(text)))
     socket.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'nobody' : null))
@@ -143,18 +149,45 @@ function alive(pid: number): boolean {
   }
 }
 
-function readFileHolder(path: string): DataDirHolder | null | 'absent' {
+function readText(path: string): string | null {
   try {
-    return parseHolder(readFileSync(path, 'utf8'))
+    return readFileSync(path, 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent'
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err
   }
+}
+
+function readFileHolder(path: string): DataDirHolder | null | 'absent' {
+  const text = readText(path)
+  return text === null ? 'absent' : parseHolder(text)
 }
 
 function liveFileHolder(path: string): DataDirHolder | null {
   const holder = readFileHolder(path)
   return holder !== 'absent' && holder !== null && alive(holder.pid) ? holder : null
+}
+
+/**
+ * Removes the lock file at `path` only if it still holds `staleText`, the dead holder's lock that was
+ * read: it is moved aside (atomic) and compared, and anything else found there, another start's lock
+ * taken over meanwhile, is linked back into place.
+ */
+export function removeStaleLock(path: string, staleText: string): void {
+  const aside = `${path}.stale.${process.pid}`
+  try {
+    renameSync(path, aside)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  try {
+    if (readText(aside) !== staleText) linkSync(aside, path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    unlinkSync(aside)
+  }
 }
 
 async function acquireFile(dataDir: string, role: string): Promise<DataDirLock> {
@@ -173,11 +206,12 @@ async function acquireFile(dataDir: string, role: string): Promise<DataDirLock> 
     } finally {
       unlinkSync(draft)
     }
-    const holder = readFileHolder(path)
-    if (holder !== 'absent' && holder !== null && alive(holder.pid)) throw new DataDirBusyError(dataDir, holder)
+    const text = readText(path)
+    const holder = text === null ? null : parseHolder(text)
+    if (holder !== null && alive(holder.pid)) throw new DataDirBusyError(dataDir, holder)
     // Left behind by a process that is gone (or half-written by one that was killed): take it over.
     if (attempt >= 3) throw new DataDirBusyError(dataDir, null)
-    if (holder !== 'absent') rmSync(path, { force: true })
+    if (text !== null) removeStaleLock(path, text)
   }
   const ours = () => { const h = readFileHolder(path); return h !== 'absent' && h?.pid === process.pid }
   return {

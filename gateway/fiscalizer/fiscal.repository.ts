@@ -21,12 +21,14 @@ export async function kassasWithPendingSales(db: Kysely<Database>): Promise<stri
  * Claims a kassa's FN for this transaction. The row lock is the claim: one signer per FN at a
  * time across every gateway process, and a gateway that dies (even by SIGKILL) loses it when
  * PostgreSQL sees its connection close, so there is no stale claim to expire. SKIP LOCKED makes
- * a second gateway move on to other kassas instead of queueing behind the first.
+ * a second gateway move on to other kassas instead of queueing behind the first. With `wait`, a
+ * one-off signer (a correction receipt) queues behind the batch holding the FN instead.
  */
-export async function claimFiscalDrive(tx: Transaction<Database>, kassaId: string): Promise<FiscalDriveRow | null> {
-  const row = await tx.selectFrom('fiscal_drives').selectAll()
+export async function claimFiscalDrive(tx: Transaction<Database>, kassaId: string, opts: { wait?: boolean } = {}): Promise<FiscalDriveRow | null> {
+  const q = tx.selectFrom('fiscal_drives').selectAll()
     .where('kassa_id', '=', kassaId).where('active', '=', true)
-    .forUpdate().skipLocked().executeTakeFirst()
+    .forUpdate()
+  const row = await (opts.wait ? q : q.skipLocked()).executeTakeFirst()
   return row ?? null
 }
 

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import { parseReceiptQr } from '../../protocol/index.js'
+import { receiptFromReport } from '../atol/receipt-result.js'
+import type { AtolReportPayload } from '../atol/atol.types.js'
 import type { Database } from '../db/schema.js'
 import type { VerifyFailure } from './verify.js'
 
@@ -62,4 +64,28 @@ export async function verifyProviderReceipts(db: Kysely<Database>, fail: (f: Ver
     fail({ fn: '', fd: null, reason: `sale ${r.machine_id}/${r.sale_id} has ${r.done} provider documents signed, ${r.held} held as its receipt (uuid ${r.uuid})` })
   }
   return count
+}
+
+/**
+ * Correction receipts a cloud kassa's FN signed (`done`): the provider's stored report read again
+ * must give the stored FN, FD and fp and the interval's total, and the FD must be no sale receipt's.
+ * Returns the count.
+ */
+export async function verifyProviderCorrections(db: Kysely<Database>, fail: (f: VerifyFailure) => void): Promise<number> {
+  const { rows } = await sql<{ id: number; interval_audit_id: number; fn: string | null; fd: number | null; fp: string | null; total: number; report: unknown; time_zone: string; clash: boolean }>`
+    select c.id, c.interval_audit_id, c.fn, c.fd, c.fp, c.total, c.report, k.time_zone,
+           exists (select 1 from provider_receipts p where p.fn = c.fn and p.fd = c.fd) as clash
+    from audit_corrections c join kassas k on k.id = c.kassa_id
+    where c.provider <> 'emulated' and c.status = 'done' order by c.id`.execute(db)
+  for (const r of rows) {
+    const at = (reason: string) => fail({ fn: r.fn ?? '', fd: r.fd, reason: `${reason} (correction of interval ${r.interval_audit_id})` })
+    const read = r.report === null ? null : receiptFromReport(r.report as AtolReportPayload, { operation: 'sell', timeZone: r.time_zone, expectedTotal: r.total })
+    if (read === null) at('correction is done without the provider\'s report')
+    else if (!read.ok) at(`the provider's report does not fit: ${read.reason}`)
+    else if (read.receipt.fn !== r.fn || read.receipt.fd !== r.fd || read.receipt.fp !== r.fp) {
+      at(`stored FN ${r.fn} FD ${r.fd} fp ${r.fp} differ from the provider's FN ${read.receipt.fn} FD ${read.receipt.fd} fp ${read.receipt.fp}`)
+    }
+    if (r.clash) at(`FD ${r.fd} is also a sale receipt's`)
+  }
+  return rows.length
 }

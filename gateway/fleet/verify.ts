@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
-import { verifyDocument, verifyNumbering } from '../fiscal/index.js'
+import { baseDateSeconds, verifyDocument, verifyNumbering, type DecodedDocument } from '../fiscal/index.js'
 import { verifyAtProvider, type ProviderCheckOptions } from './verify-at-provider.js'
-import { verifyProviderReceipts } from './verify-provider.js'
+import { verifyProviderCorrections, verifyProviderReceipts } from './verify-provider.js'
 
 export interface VerifyFailure { fn: string; fd: number | null; reason: string }
 
@@ -11,7 +11,7 @@ export interface VerifyReport {
   fns: number
   documents: number
   receipts: number
-  /** Correction receipts (form 31), each checked against the interval it corrects. */
+  /** Correction receipts (form 31), each checked against the interval it corrects (a cloud kassa's: against the provider's report). */
   corrections: number
   /** Receipts signed by a cloud kassa's FN (checked without a sign: verify-provider.ts). */
   providerReceipts: number
@@ -24,6 +24,33 @@ export interface VerifyReport {
 }
 
 const PAGE = 5000
+
+interface CorrectionColumns {
+  correction_total: number | null
+  correction_cash: number | null
+  correction_ecash: number | null
+  correction_base_date: string | null
+}
+
+/**
+ * What a correction receipt must say of the interval it corrects (docs/fiscal.md): a self-correction
+ * (1173 = 0, no order number 1179) of приход (1054 = 1) for the interval's total, cash and electronic
+ * amounts (1031, 1081), dated (1178) as the stored correction.
+ */
+function correctionProblem(doc: DecodedDocument, c: CorrectionColumns): string | null {
+  if (c.correction_total === null) return 'correction receipt corrects no interval'
+  if (doc.total !== c.correction_total) return `correction total ${doc.total} differs from its interval's ${c.correction_total}`
+  if (doc.operation !== 1) return `correction 1054 = ${doc.operation}, expected 1 (приход)`
+  if (doc.correctionType !== 0 || doc.correctionOrder !== null) return `correction 1173 = ${doc.correctionType}${doc.correctionOrder === null ? '' : ` with order ${doc.correctionOrder}`}, expected a self-correction (0)`
+  if ((doc.cash ?? 0) !== c.correction_cash || (doc.ecash ?? 0) !== c.correction_ecash) {
+    return `correction pays ${doc.cash ?? 0} cash and ${doc.ecash ?? 0} electronically, its interval ${c.correction_cash} and ${c.correction_ecash}`
+  }
+  const stored = c.correction_base_date !== null && /^\d{4}-\d{2}-\d{2}$/.test(c.correction_base_date) ? baseDateSeconds(c.correction_base_date) : null
+  if (stored === null || doc.correctionDate !== stored) {
+    return `correction basis date 1178 differs from its interval's ${c.correction_base_date}`
+  }
+  return null
+}
 
 /**
  * What an OFD checks of every stored document: the fiscal sign recomputed from the stored bytes,
@@ -46,8 +73,9 @@ export async function verifyFiscalData(db: Kysely<Database>, provider: ProviderC
   for (const drive of drives) {
     const fds: number[] = []
     for (let after = 0; ;) {
-      const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null; correction_total: number | null }>`
-        select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind, c.total as correction_total
+      const rows = await sql<{ fd: number; fp: string; type: number; total: number; operation: number | null; tlv: Uint8Array; sale_total: number | null; refund_total: number | null; kind: string | null } & CorrectionColumns>`
+        select d.fd, d.fp, d.type, d.total, d.operation, d.tlv, s.total as sale_total, o.total as refund_total, s.kind,
+          c.total as correction_total, c.cash as correction_cash, c.ecash as correction_ecash, c.base_date as correction_base_date
         from fiscal_documents d
         left join sales s on s.id = d.sale_row_id
         left join sales o on s.kind = 'refund' and o.machine_id = s.machine_id and o.sale_id = s.refund_of
@@ -71,8 +99,8 @@ export async function verifyFiscalData(db: Kysely<Database>, provider: ProviderC
         }
         if (row.type === 31) {
           corrections++
-          if (row.correction_total === null) fail({ fn: drive.fn, fd: row.fd, reason: 'correction receipt corrects no interval' })
-          else if (row.correction_total !== doc.total) fail({ fn: drive.fn, fd: row.fd, reason: `correction total ${doc.total} differs from its interval's ${row.correction_total}` })
+          const problem = correctionProblem(doc, row)
+          if (problem) fail({ fn: drive.fn, fd: row.fd, reason: problem })
           if (doc.total !== row.total) fail({ fn: drive.fn, fd: row.fd, reason: `stored total ${row.total} differs from the signed ${doc.total}` })
         }
       }
@@ -87,6 +115,7 @@ export async function verifyFiscalData(db: Kysely<Database>, provider: ProviderC
   }
   const providerReceipts = await verifyProviderReceipts(db, fail)
   const atProvider = await verifyAtProvider(db, fail, provider)
+  corrections += await verifyProviderCorrections(db, fail)
   const orphans = await sql<{ machine_id: string; sale_id: string; fn: string | null }>`
     select s.machine_id, s.sale_id, s.fn from sales s
     where s.state = 'done' and s.fn is not null

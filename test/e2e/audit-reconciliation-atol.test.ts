@@ -39,13 +39,22 @@ describe('audits against receipts on an ATOL v5 cloud kassa (the protocol double
     expectOnlyOfflineVendsUnreceipted(report, before)
 
     const context = { providerSecret: (name: string) => (name === ATOL_PASSWORD_ENV ? atol.password : undefined) }
+    // The provider refuses the first machine's correction (nothing signed): asking again sends the next attempt.
+    const refusedMachine = OFFLINE_MACHINES[0]
+    const refusedIntervals = before.get(refusedMachine)!
+    atol.failNext({ type: 'driver', code: 244, text: 'ФН не отвечает' })
+    const refused = await correctAll(database.handle.db, new Map([[refusedMachine, refusedIntervals]]), context)
+    expect(refused.map((o) => [o.created, o.status, o.error])).toEqual([[true, 'fail', '244: ФН не отвечает']])
     const first = await correctAll(database.handle.db, before, context)
     expect(first.map((o) => [o.created, o.status])).toEqual([[true, 'done'], [true, 'done'], [true, 'done']])
+    const refusedId = `correction/${refusedMachine}/${refused[0].interval}`
+    expect(atol.documents.filter((d) => d.request.external_id.startsWith(refusedId)).map((d) => [d.request.external_id, d.status]))
+      .toEqual([[refusedId, 'fail'], [`${refusedId}/2`, 'done']])
     expect(first.reduce((n, o) => n + o.total, 0)).toBe(report.offline.value)
     const again = await correctAll(database.handle.db, before, context)
     expect(again.map((o) => [o.created, o.fd])).toEqual(first.map((o) => [false, o.fd]))
 
-    const corrections = atol.documents.filter((d) => d.operation === 'sell_correction')
+    const corrections = atol.documents.filter((d) => d.operation === 'sell_correction' && d.status !== 'fail')
     expect(corrections).toHaveLength(3)
     expect(atol.counters.duplicates).toBe(0)
     expect(atol.fnDocuments.filter((d) => d.kind === 'correction')).toHaveLength(3)
@@ -75,7 +84,14 @@ describe('audits against receipts on an ATOL v5 cloud kassa (the protocol double
       })
     }
     const verify = await runFleetCommand(database.handle.db, 'verify', {})
-    expect(verify.output).toMatchObject({ ok: true, failureCount: 0, providerReceipts: report.sent })
+    expect(verify.output).toMatchObject({ ok: true, failureCount: 0, providerReceipts: report.sent, corrections: OFFLINE_MACHINES.length })
+    // A stored correction that its provider report does not bear out is a verify failure.
+    const [c] = first
+    await database.handle.db.updateTable('audit_corrections').set({ fp: '1' }).where('fn', '=', c.fn).where('fd', '=', c.fd).execute()
+    expect((await runFleetCommand(database.handle.db, 'verify', {})).output).toMatchObject({
+      ok: false, failures: [{ fd: c.fd, reason: `stored FN ${c.fn} FD ${c.fd} fp 1 differ from the provider's FN ${c.fn} FD ${c.fd} fp ${c.fp} (correction of interval ${c.interval})` }],
+    })
+    await database.handle.db.updateTable('audit_corrections').set({ fp: c.fp }).where('fn', '=', c.fn).where('fd', '=', c.fd).execute()
   })
 
   it('refuses a sell_correction body that puts the document under `receipt` or lacks correction_info', async () => {

@@ -80,6 +80,17 @@ describe('audits against receipts: a fleet with offline cash vends, emulated FN'
     const verify = await runFleetCommand(database.handle.db, 'verify', {})
     expect(verify.exitCode).toBe(0)
     expect(verify.output).toMatchObject({ ok: true, corrections: 3, failureCount: 0 })
+    // A stored correction that no longer says what its signed receipt says is a verify failure.
+    const [c] = first
+    const tampered = async (set: { base_date?: string; cash?: number; ecash?: number }) => {
+      await database.handle.db.updateTable('audit_corrections').set(set).where('fd', '=', c.fd).where('fn', '=', c.fn).execute()
+      return (await runFleetCommand(database.handle.db, 'verify', {})).output as { ok: boolean; failures: { fd: number; reason: string }[] }
+    }
+    expect(await tampered({ base_date: '2000-01-01' })).toMatchObject({ ok: false, failures: [{ fd: c.fd, reason: "correction basis date 1178 differs from its interval's 2000-01-01" }] })
+    expect(await tampered({ base_date: c.baseDate, cash: c.cash - 100, ecash: 100 })).toMatchObject({
+      ok: false, failures: [{ fd: c.fd, reason: `correction pays ${c.cash} cash and 0 electronically, its interval ${c.cash - 100} and 100` }],
+    })
+    expect(await tampered({ cash: c.cash, ecash: 0 })).toMatchObject({ ok: true })
 
     for (const doc of docs) {
       const [outer] = decodeTlv(doc.tlv)

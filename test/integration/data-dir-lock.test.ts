@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { acquireDataDir, DataDirBusyError, findHolder, type LockMechanism } from '../../gateway/db/data-dir.lock.js'
+import { acquireDataDir, DataDirBusyError, findHolder, removeStaleLock, type LockMechanism } from '../../gateway/db/data-dir.lock.js'
 import { waitFor } from '../support/wait.js'
 
 const root = mkdtempSync(join(tmpdir(), 'vt-lock-'))
@@ -12,8 +12,8 @@ const freshDir = () => join(root, `data-${++n}`)
 const children: ChildProcess[] = []
 
 /** A separate process holding `dir`, ready when it has said so. */
-async function holdInChild(dir: string, mechanism: LockMechanism): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/data-dir-holder.ts', dir, mechanism], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function holdInChild(dir: string, mechanism: LockMechanism, busy = false): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/data-dir-holder.ts', dir, mechanism, ...(busy ? ['busy'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   let out = ''
   child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
@@ -83,6 +83,17 @@ describe('the abstract-socket lock', () => {
     expect(existsSync(dir)).toBe(false)
     await lock.release()
   })
+
+  it('counts a holder too busy to answer as a holder: findHolder and a second taker refuse, neither says it is free', async () => {
+    const dir = freshDir()
+    const child = await holdInChild(dir, 'abstract-socket', true)
+    const found = await findHolder(dir, 'abstract-socket', 300).catch((err: unknown) => err)
+    expect(found).toBeInstanceOf(DataDirBusyError)
+    expect((found as DataDirBusyError).holder).toBeNull()
+    await expect(acquireDataDir(dir, 'npm start', 'abstract-socket')).rejects.toThrow('is in use by another process (it did not say which)')
+    await sigkill(child)
+    expect(await findHolder(dir, 'abstract-socket', 300)).toBeNull()
+  })
 })
 
 describe('the lock-file fallback', () => {
@@ -100,5 +111,20 @@ describe('the lock-file fallback', () => {
     writeFileSync(file, JSON.stringify({ pid: 1, role: 'init' }))
     await lock.release()
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ pid: 1, role: 'init' })
+  })
+
+  it('removes a stale lock only while it is the one that was read: a lock another start took meanwhile is put back', () => {
+    const file = join(root, '.race.lock')
+    const stale = JSON.stringify({ pid: 2 ** 22 + 1, role: 'npm start' })
+    const fresh = JSON.stringify({ pid: process.pid, role: 'npm run gateway' })
+    // Two starts read the same stale file; the first took it over and linked its own lock in.
+    writeFileSync(file, fresh)
+    removeStaleLock(file, stale) // the second start, late
+    expect(readFileSync(file, 'utf8')).toBe(fresh)
+    writeFileSync(file, stale)
+    removeStaleLock(file, stale)
+    expect(existsSync(file)).toBe(false)
+    removeStaleLock(file, stale) // already gone: nothing to do
+    expect(readdirSync(root).filter((f) => f.startsWith('.race.lock'))).toEqual([])
   })
 })

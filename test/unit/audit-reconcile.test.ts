@@ -88,7 +88,27 @@ describe('verdict and correction amounts', () => {
 
   it('is ok when every vend has its receipt, over when receipts exceed the vends', () => {
     expect(verdictOf(difference(counted, counted), false)).toBe('ok')
-    expect(verdictOf(difference(counted, { ...counted, total: { value: 16000, count: 13 } }), false)).toBe('over')
+    expect(verdictOf(difference(counted, { ...counted, total: { value: 16000, count: 13 }, cash: { value: 7000, count: 8 } }), false)).toBe('over')
+  })
+
+  it('never sets one payment kind against another: cash vends without a receipt beside a card receipt too many', () => {
+    // 5,000 of cash vends got no receipt; one card sale was receipted twice (1,000 too many).
+    const d = difference(counted, { total: { value: 11500, count: 9 }, cash: { value: 1500, count: 2 }, cashless: { value: 10000, count: 7 } })
+    expect(d.total).toEqual({ value: 4000, count: 3 })
+    expect(verdictOf(d, false)).toBe('unreceipted')
+    expect(correctionAmounts(d)).toEqual({ total: 5000, cash: 5000, ecash: 0, vends: 5 })
+    // Net zero is still 3,000 of cash without a receipt.
+    const even = difference(counted, { total: { value: 15500, count: 12 }, cash: { value: 3500, count: 5 }, cashless: { value: 12000, count: 7 } })
+    expect(verdictOf(even, false)).toBe('unreceipted')
+    expect(correctionAmounts(even)).toEqual({ total: 3000, cash: 3000, ecash: 0, vends: 2 })
+    // A cashless figure the profile does not count is the total less cash.
+    expect(correctionAmounts({ ...d, cashless: null })).toEqual({ total: 5000, cash: 5000, ecash: 0, vends: 5 })
+  })
+
+  it('is over, not unreceipted, when no payment kind is short and one has receipts too many', () => {
+    const d = difference(counted, { ...counted, cashless: { value: 10000, count: 6 }, total: { value: 16500, count: 13 } })
+    expect(verdictOf(d, false)).toBe('over')
+    expect(correctionAmounts(d)).toEqual({ total: 0, cash: 0, ecash: 0, vends: 0 })
   })
 
   it('puts the whole amount in cash when the audit does not split payments', () => {

@@ -44,9 +44,9 @@ async function renderFleetList() {
 
 async function correct(machineId, interval) {
   const { rub } = globalThis.dashboard
-  const d = interval.difference
-  const split = d.cash ? ` (наличными ${rub(Math.max(0, d.cash.value))}, безналичными ${rub(Math.max(0, d.cashless?.value ?? 0))})` : ''
-  const text = `Выпустить чек коррекции (самостоятельно, приход) по автомату ${machineId} на ${rub(d.total.value)}${split}, ${d.total.count} шт.?\nНа один интервал выпускается один чек.`
+  const u = interval.unreceipted
+  const split = interval.difference.cash ? ` (наличными ${rub(u.cash)}, безналичными ${rub(u.ecash)})` : ''
+  const text = `Выпустить чек коррекции (самостоятельно, приход) по автомату ${machineId} на ${rub(u.total)}${split}, ${u.vends} шт.?\nНа один интервал выпускается один чек.`
   if (!window.confirm(text)) return
   try {
     const r = await send(`/api/machines/${encodeURIComponent(machineId)}/intervals/${interval.id}/correction`, 'POST')
