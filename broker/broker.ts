@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Aedes, type Client } from 'aedes'
+import { Aedes, type AedesOptions, type Client } from 'aedes'
 import type { Logger } from 'pino'
 import type { Identity } from './acl.js'
 import { createAuthenticator } from './auth.js'
@@ -12,6 +12,7 @@ import type { MachineCredentialsChange, MachineDirectory } from './machine-direc
 import { guardPacketSize } from './packet-size.guard.js'
 import { PublishLimiter } from './rate-limit.js'
 import { guardEmitterRecursion } from './mq-recursion.guard.js'
+import { createRedisBus } from './redis-bus.js'
 import { indexBrokerRetained } from './retained-index.js'
 
 /** bytes a machine's packet may exceed its payload cap by: topic (≤ ~140), packet id, fixed header; CONNECT fits too. */
@@ -42,6 +43,8 @@ export interface Broker {
   stop(): Promise<void>
   readonly aedes: Aedes
   stats(): BrokerStats
+  /** Connected to the Redis bus between brokers; true for a broker on its own (no REDIS_URL). */
+  busConnected(): boolean
   /** One credentials poll now (the watcher also runs on its own): for tests and operators' tools. */
   checkCredentials(): Promise<void>
 }
@@ -61,8 +64,13 @@ export function createBroker(deps: BrokerDeps): Broker {
   const authenticator = createAuthenticator({ directory: deps.directory, gatewayPassword: config.gatewayPassword, topicPrefix: config.topicPrefix })
   const limiter = new PublishLimiter({ ratePerS: limits.ratePerS, burst: limits.rateBurst })
 
+  // Several brokers route through Redis (redis-bus.ts); without REDIS_URL, Aedes' in-memory emitter.
+  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log) : undefined
   // maxInflightInbound: QoS 2 publishes awaiting PUBREL per client. Machines use QoS 0/1, so a small cap.
-  const aedes = new Aedes({ connectTimeout: CONNECT_TIMEOUT_MS, maxInflightInbound: 64 })
+  const aedes = new Aedes({
+    connectTimeout: CONNECT_TIMEOUT_MS, maxInflightInbound: 64,
+    ...(bus ? { mq: bus.mq as AedesOptions['mq'] } : {}),
+  })
   // A long publish queue would otherwise drain as one recursion and overflow the stack (mq-recursion.guard.ts).
   if (!guardEmitterRecursion(aedes)) log.warn('mqemitter changed shape: publish bursts are not guarded against stack overflow (mq-recursion.guard.ts)')
   installHooks(aedes, {
@@ -132,6 +140,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     const closing = listeners?.close() // stops accepting now; resolves once connections are gone
     listeners = undefined
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    await bus?.close() // Aedes closed it already, unless its start failed first
     for (const conn of sockets) conn.destroy() // sockets that never logged in are not Aedes clients
     await closing
     await watcher.stop()
@@ -160,6 +169,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     },
     stop,
     checkCredentials: () => watcher.runOnce(),
+    busConnected: () => bus?.connected() ?? true,
     stats: () => ({ ...counters, connections: aedes.connectedClients ?? 0, machines: liveMachines.size, sockets: sockets.size }),
   }
 }

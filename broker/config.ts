@@ -43,6 +43,8 @@ export interface BrokerConfig {
   limits: BrokerLimits
   /** ms between checks for rotated or disabled machines. */
   credentialsPollMs: number
+  /** Redis carrying messages between brokers (mqemitter-redis); undefined = one broker, in memory. */
+  redisUrl?: string | undefined
 }
 
 export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
@@ -74,6 +76,7 @@ const BrokerEnvSchema = z.object({
   BROKER_MACHINE_MAX_PAYLOAD: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.machineMaxPayload),
   BROKER_GATEWAY_MAX_PACKET: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.gatewayMaxPacket),
   BROKER_CREDENTIALS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 })
 
 export class BrokerConfigError extends Error {
@@ -130,6 +133,7 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
       gatewayMaxPacket: e.BROKER_GATEWAY_MAX_PACKET,
     }),
     credentialsPollMs: e.BROKER_CREDENTIALS_POLL_MS,
+    redisUrl: e.REDIS_URL,
   })
 }
 
