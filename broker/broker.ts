@@ -13,6 +13,7 @@ import { guardPacketSize } from './packet-size.guard.js'
 import { PublishLimiter } from './rate-limit.js'
 import { guardEmitterRecursion } from './mq-recursion.guard.js'
 import { createRedisBus } from './redis-bus.js'
+import { keepUplinkLocal, trackTakeovers, type UplinkHooks } from './uplink.js'
 import { indexBrokerRetained } from './retained-index.js'
 
 /** bytes a machine's packet may exceed its payload cap by: topic (≤ ~140), packet id, fixed header; CONNECT fits too. */
@@ -28,6 +29,8 @@ export interface BrokerDeps {
   logger: Logger
   /** ms clock for the rate limiter; tests may inject one. */
   now?: () => number
+  /** Machines' sales, status and telemetry go here instead of to subscribers (uplink.ts). */
+  uplink?: UplinkHooks
 }
 
 export interface BrokerStats extends BrokerCounters {
@@ -73,9 +76,10 @@ export function createBroker(deps: BrokerDeps): Broker {
   })
   // A long publish queue would otherwise drain as one recursion and overflow the stack (mq-recursion.guard.ts).
   if (!guardEmitterRecursion(aedes)) log.warn('mqemitter changed shape: publish bursts are not guarded against stack overflow (mq-recursion.guard.ts)')
+  if (deps.uplink) keepUplinkLocal(aedes, config.topicPrefix)
   installHooks(aedes, {
     prefix: config.topicPrefix, limits, authenticator, limiter, identities, liveMachines, counters, timers,
-    now: deps.now ?? Date.now, logger: log,
+    now: deps.now ?? Date.now, logger: log, uplink: deps.uplink, movedAway: trackTakeovers(aedes),
   })
   aedes.on('clientError', (client, err) => log.debug({ err, clientId: client.id }, 'client connection error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err }, 'connection error before login'))

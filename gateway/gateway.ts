@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
-import { parseMachineTopic } from '../protocol/index.js'
+import { decodeStoredKick, storedKickTopic } from '../protocol/index.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { ATOL_PROVIDER, createAtolClientRegistry } from './atol/atol-clients.js'
 import { createFleetSnapshotLoader } from './alerts/fleet-snapshot.js'
@@ -13,12 +13,10 @@ import { createDisplayPublisher } from './display/display.publisher.js'
 import { createAtolPoller } from './fiscalizer/atol.poller.js'
 import { createFiscalizer } from './fiscalizer/fiscalizer.worker.js'
 import { registerAtolCallbackRoute } from './http/atol-callback.route.js'
+import { createSubscribedIngest } from './ingest/subscribed-ingest.js'
 import { createHttpServer } from './http/http.server.js'
-import { createSaleConsumer } from './ingest/sale.consumer.js'
-import { createPresenceConsumer } from './machines/presence.consumer.js'
 import { createGatewayMetrics } from './metrics/gateway.metrics.js'
 import { connectGatewayMqtt, type GatewayMqtt } from './mqtt/gateway-mqtt.js'
-import { createTelemetryHistory } from './operator/telemetry-history.writer.js'
 
 export interface GatewayDeps {
   config: Readonly<GatewayConfig>
@@ -35,7 +33,7 @@ export function createGateway(deps: GatewayDeps) {
   const { config, database, logger } = deps
   const db = database.db
   let mqtt: GatewayMqtt | null = null
-  /** The database as ingest's writes found it, and as the idle probe finds it: ready needs both. */
+  /** The database as ingest's writes found it (GATEWAY_INGEST=gateway), and as the probe finds it: ready needs both. */
   let ingestHealthy = true
   let probeHealthy = true
   let migrated = false
@@ -46,7 +44,7 @@ export function createGateway(deps: GatewayDeps) {
     const statistics = await createStatisticsKeeper({ db, kind: database.kind, logger: logger.child({ component: 'statistics' }) })
     mqtt = connectGatewayMqtt({
       url: config.mqttUrl, gatewayId: config.gatewayId, username: config.mqttUsername,
-      password: config.mqttPassword, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'mqtt' }),
+      password: config.mqttPassword, topicPrefix: config.topicPrefix, ingest: config.ingest, logger: logger.child({ component: 'mqtt' }),
     })
     // Fleet health: alerts over the shared state, metrics on a registry of this gateway's own.
     const now = deps.now ?? (() => new Date())
@@ -59,10 +57,6 @@ export function createGateway(deps: GatewayDeps) {
       registry, db, logger: logger.child({ component: 'metrics' }), alerts: alerts.active,
       mqtt: () => ({ ingest: mqtt?.ingest.connected ?? false, publisher: mqtt?.publisher.connected ?? false, subscribed: mqtt?.ready() ?? false }),
       displaysInFlight: () => publisher.inflight(),
-    })
-    const history = createTelemetryHistory({
-      db, logger: logger.child({ component: 'telemetry-history' }), now,
-      days: config.telemetryHistory.days, rowsPerMachine: config.telemetryHistory.rowsPerMachine,
     })
     const publisher = createDisplayPublisher({
       db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }), onSent: metrics.displaySent,
@@ -85,31 +79,26 @@ export function createGateway(deps: GatewayDeps) {
       ...(deps.now ? { now: deps.now } : {}),
       signers: { [ATOL_PROVIDER]: atol.runBatch },
     })
-    const sales = createSaleConsumer({
-      db, publisher, logger: logger.child({ component: 'ingest' }),
-      chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, highWater: 5000,
-      onStored: (kassaIds) => fiscalizer.kick(kassaIds),
-      onHealth: (ok) => { ingestHealthy = ok },
-      onWritten: metrics.salesWritten,
-    })
-    // Ingest reports the database's health as it writes; the probe covers a gateway with no sales.
     // Embedded PGlite lives in this process: there is no link to lose and nothing to probe.
     const databaseProbe = config.databaseUrl && database.kind === 'postgres'
       ? createDatabaseProbe({ url: config.databaseUrl, onHealth: (ok) => { probeHealthy = ok } })
       : null
-    const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
+    // Sales are stored by the broker holding the machine's connection; its kick after each batch
+    // starts the fiscalizer at once, the fiscalizer's poll covers a lost one. Or, for a broker that
+    // does not store them, by this gateway (GATEWAY_INGEST=gateway).
     const ingest = mqtt.ingest
-    // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
-    ingest.handleMessage = (packet, done) => {
-      const topic = packet.topic
-      const payload = packet.payload as Uint8Array
-      const parsed = parseMachineTopic(config.topicPrefix, topic)
-      if (parsed?.channel === 'status' || parsed?.channel === 'telemetry') {
-        presence.accept(topic, parsed.machineId, parsed.channel, payload)
-        done()
-      } else {
-        sales.accept(topic, parsed?.machineId ?? null, payload, () => done())
-      }
+    const kickTopic = storedKickTopic(config.topicPrefix)
+    const subscribed = config.ingest === 'gateway'
+      ? createSubscribedIngest({
+        db, client: ingest, publisher, topicPrefix: config.topicPrefix, logger, now,
+        chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, telemetryHistory: config.telemetryHistory,
+        onStored: (kassaIds) => fiscalizer.kick(kassaIds), onHealth: (ok) => { ingestHealthy = ok }, onWritten: metrics.salesWritten,
+      })
+      : null
+    if (!subscribed) {
+      ingest.on('message', (topic, payload) => {
+        if (topic === kickTopic) fiscalizer.kick(decodeStoredKick(payload))
+      })
     }
     const http = createHttpServer({
       db, config, logger: logger.child({ component: 'http' }),
@@ -119,21 +108,18 @@ export function createGateway(deps: GatewayDeps) {
     registerAtolCallbackRoute(http.app, atol)
     const httpPort = await http.listen()
     publisher.start()
-    presence.start()
+    subscribed?.start()
     databaseProbe?.start()
     fiscalizer.start()
     atol.start()
-    history.start()
     statistics.start()
     alerts.start()
     stopParts = async () => {
-      // Stop reading sales first, so nothing new arrives while the rest drains.
+      // Stop reading first, so nothing new arrives while the rest drains.
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
-      await sales.stop()
+      await subscribed?.stop()
       await fiscalizer.stop()
       await atol.stop()
-      await presence.stop()
-      await history.stop()
       await alerts.stop()
       await statistics.stop()
       await databaseProbe?.stop()
@@ -141,7 +127,7 @@ export function createGateway(deps: GatewayDeps) {
       await mqtt?.close()
       await http.close()
     }
-    return { httpPort, fiscalizer, sales, publisher, mqtt, alerts, history, registry, atol }
+    return { httpPort, fiscalizer, sales: subscribed?.sales ?? null, publisher, mqtt, alerts, registry, atol }
   }
 
   let stopParts: () => Promise<void> = async () => {}

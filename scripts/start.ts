@@ -3,9 +3,7 @@
 import { createServer } from 'node:net'
 import type { Kysely } from 'kysely'
 import QRCode from 'qrcode'
-import { createBroker, type Broker } from '../broker/broker.js'
 import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broker/config.js'
-import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
 import { startFleet } from '../device-sim/fleet.js'
 import { ConfigError, loadGatewayConfig } from '../gateway/config.js'
 import { openDatabase } from '../gateway/db/database.js'
@@ -13,6 +11,8 @@ import { serveEmbedded } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
 import { createGateway } from '../gateway/gateway.js'
 import { createLogger } from '../gateway/logger.js'
+import type { Database } from '../gateway/db/schema.js'
+import { createIngestingBroker, type IngestingBroker } from './broker-node.js'
 import { provisionDemo } from './demo-fleet.js'
 
 function loadConfigs() {
@@ -28,8 +28,8 @@ function loadConfigs() {
 }
 
 /** The configured MQTT port, or a free one when it is taken (Mosquitto often holds 1883). */
-async function startBrokerSomewhere(config: Readonly<BrokerConfig>, db: Kysely<any>, logger: ReturnType<typeof createLogger>): Promise<{ broker: Broker; port: number }> {
-  const make = (port: number) => createBroker({ config: { ...config, port }, directory: createMachineDirectoryRepository(db as Kysely<BrokerDatabase>), logger })
+async function startBrokerSomewhere(config: Readonly<BrokerConfig>, db: Kysely<Database>, logger: ReturnType<typeof createLogger>, telemetryHistory: Readonly<{ days: number; rowsPerMachine: number }>): Promise<{ broker: IngestingBroker; port: number }> {
+  const make = (port: number) => createIngestingBroker({ config: { ...config, port }, db, logger, telemetryHistory })
   let broker = make(config.port)
   try {
     return { broker, port: (await broker.start()).port }
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   await migrateToLatest(database.db)
   const embedded = database.pglite ? await serveEmbedded(database.pglite, configs.gateway.dataDir) : null
 
-  const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
+  const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger, configs.gateway.telemetryHistory)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
   const httpPort = await freePort(configs.gateway.httpPort, logger)
   const gatewayConfig = Object.freeze({

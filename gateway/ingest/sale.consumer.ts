@@ -9,7 +9,8 @@ import { insertRejected, insertSales, type IncomingSale, type RejectedMessage } 
 
 export interface SaleConsumerDeps {
   db: Kysely<Database>
-  publisher: DisplayPublisher
+  /** Answers repeats and rejections (the gateway's display publisher, or a broker publishing directly). */
+  publisher: Pick<DisplayPublisher, 'answerRepeat' | 'publishDirect'>
   logger: Logger
   /** Most sales written by one statement. */
   chunkMax: number
@@ -17,6 +18,11 @@ export interface SaleConsumerDeps {
   windowMs: number
   /** Sales held in memory before MQTT acknowledgements are withheld (backpressure). */
   highWater: number
+  /**
+   * Acknowledge each sale only once it is stored (the broker that ingests holds the machine's
+   * PUBACK until then: PUBACK means stored). Default: acknowledged on reading.
+   */
+  ackWhenStored?: boolean
   /** New sales were stored for these kassas. */
   onStored: (kassaIds: Set<string>) => void
   onHealth?: (healthy: boolean) => void
@@ -31,6 +37,8 @@ interface Entry {
   decoded: Decoded<SaleEvent>
   /** `machineId/saleId` when both are known. */
   key: string | null
+  /** Acknowledgements waiting for this sale to be stored (ackWhenStored). */
+  acks: (() => void)[]
 }
 
 /**
@@ -49,7 +57,7 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   const stats = { received: 0, stored: 0, repeated: 0, rejected: 0 }
 
   /** Sales waiting in `buffer`, by key. */
-  const waiting = new Set<string>()
+  const waiting = new Map<string, Entry>()
 
   function accept(topic: string, machineId: string | null, payload: Uint8Array, done: () => void): void {
     stats.received++
@@ -60,15 +68,19 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     // costing queries is what let the broker's queue grow faster than it drained (the chaos run).
     // So a copy of a sale still waiting here is acknowledged and dropped (one answer serves both),
     // and a copy of a sale this gateway receipted lately is answered from memory.
-    if (key !== null && (waiting.has(key) || deps.publisher.answerRepeat(machineId!, saleId!))) {
+    const first = key !== null ? waiting.get(key) : undefined
+    if (key !== null && (first || deps.publisher.answerRepeat(machineId!, saleId!))) {
       stats.repeated++
       deps.onWritten?.({ stored: 0, repeated: 1, rejected: [] })
-      done()
+      if (first && deps.ackWhenStored) first.acks.push(done)
+      else done()
       return
     }
-    if (key !== null) waiting.add(key)
-    buffer.push({ topic, machineId, payload, decoded, key })
-    if (buffer.length >= deps.highWater) held.push(done)
+    const entry: Entry = { topic, machineId, payload, decoded, key, acks: [] }
+    if (key !== null) waiting.set(key, entry)
+    buffer.push(entry)
+    if (deps.ackWhenStored) entry.acks.push(done)
+    else if (buffer.length >= deps.highWater) held.push(done)
     else done()
     schedule()
   }
@@ -101,7 +113,10 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       try {
         await write(chunk)
         buffer = buffer.slice(chunk.length)
-        for (const e of chunk) if (e.key !== null) waiting.delete(e.key)
+        for (const e of chunk) {
+          if (e.key !== null) waiting.delete(e.key)
+          e.acks.splice(0).forEach((ack) => ack())
+        }
         backoff = 100
         deps.onHealth?.(true)
         if (buffer.length < deps.highWater / 2) held.splice(0).forEach((done) => done())

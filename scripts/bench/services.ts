@@ -68,7 +68,7 @@ export async function startServices(db: BenchDatabase, options: { profileDir?: s
   const observer = db.url ? new pg.Client({ connectionString: db.url }) : null
   await observer?.connect()
   if (db.kind === 'postgres') {
-    broker = startChild('broker', join(ROOT, 'broker/main.ts'), env, { nodeArgs: profileArgs })
+    broker = startChild('broker', join(ROOT, 'scripts/broker.ts'), env, { nodeArgs: profileArgs })
     await broker.waitForLine(/broker listening/)
   } else {
     broker = startChild('system', join(ROOT, 'scripts/bench/system.ts'), env, { nodeArgs: profileArgs, ipc: true })
