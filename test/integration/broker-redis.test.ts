@@ -35,6 +35,7 @@ async function connect(url: string, options: IClientOptions): Promise<MqttClient
 }
 const machine = (url: string, id: string) => connect(url, { clientId: id, username: id, password: secret })
 const service = (url: string, id: string) => connect(url, { clientId: id, username: 'gateway', password: GATEWAY_PASSWORD })
+const closed = (client: MqttClient) => new Promise<void>((resolve) => client.once('close', () => resolve()))
 function inbox(client: MqttClient): string[] {
   const got: string[] = []
   client.on('message', (topic, payload) => got.push(`${topic} ${payload.toString()}`))
@@ -89,6 +90,32 @@ describe('brokers on Redis', () => {
     expect(second.connected).toBe(true)
     await waitFor(() => brokers[0]!.stats().machines === 0, 'the first broker to drop VM-2')
     expect(brokers[2]!.stats().machines).toBeGreaterThanOrEqual(1)
+  })
+
+  it('refuses bad logins and forbidden publishes on every broker', async () => {
+    for (const url of urls) {
+      await expect(mqtt.connectAsync(url, { clientId: 'VM-1', username: 'VM-1', password: 'not-the-secret', reconnectPeriod: 0 }))
+        .rejects.toThrow(/not authorized/i)
+      const vm = await machine(url, 'VM-3')
+      const cut = closed(vm)
+      vm.publish('vending/VM-2/sale', 'forged by VM-3', { qos: 1 })
+      await cut
+    }
+    for (const broker of brokers) expect(broker.stats()).toMatchObject({ authFailures: 1, forbiddenPublishes: 1 })
+  })
+
+  it("keeps a machine's publish budget across its reconnects", async () => {
+    const broker = brokers[1]!
+    const flooder = await machine(urls[1]!, 'VM-1')
+    const cut = closed(flooder)
+    for (let i = 0; i < 400; i++) flooder.publish('vending/VM-1/telemetry', '{}', { qos: 0 })
+    await cut
+    expect(broker.stats().rateLimited).toBe(1)
+    // Back at once: the spent budget was not restored by the new connection.
+    const delayed = broker.stats().rateDelayed
+    const again = await machine(urls[1]!, 'VM-1')
+    for (let i = 0; i < 5; i++) again.publish('vending/VM-1/telemetry', '{}', { qos: 0 })
+    await waitFor(() => broker.stats().rateDelayed > delayed || broker.stats().rateLimited > 1, 'the reconnected machine to be held back')
   })
 
   it('stays up while Redis is away and delivers again once it is back', async () => {
