@@ -45,6 +45,11 @@ export interface BrokerConfig {
   credentialsPollMs: number
   /** Redis carrying messages between brokers (mqemitter-redis); undefined = one broker, in memory. */
   redisUrl?: string | undefined
+  /**
+   * The process running the broker stores its machines' sales, status and telemetry (default).
+   * Off: the broker only routes them, for gateways with GATEWAY_INGEST=gateway.
+   */
+  ingest?: boolean
 }
 
 export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
@@ -76,6 +81,7 @@ const BrokerEnvSchema = z.object({
   BROKER_MACHINE_MAX_PAYLOAD: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.machineMaxPayload),
   BROKER_GATEWAY_MAX_PACKET: positiveInt.max(256 * 1024 * 1024).default(BROKER_LIMIT_DEFAULTS.gatewayMaxPacket),
   BROKER_CREDENTIALS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  BROKER_INGEST: z.enum(['on', 'off']).default('on'),
   REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 })
 
@@ -134,6 +140,7 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
     }),
     credentialsPollMs: e.BROKER_CREDENTIALS_POLL_MS,
     redisUrl: e.REDIS_URL,
+    ingest: e.BROKER_INGEST === 'on',
   })
 }
 

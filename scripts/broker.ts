@@ -1,7 +1,10 @@
+import type { Kysely } from 'kysely'
 import { pino } from 'pino'
 import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broker/config.js'
 import { ConfigError, loadGatewayConfig } from '../gateway/config.js'
 import { openDatabase } from '../gateway/db/database.js'
+import { createBroker } from '../broker/broker.js'
+import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
 import { createIngestingBroker } from './broker-node.js'
 
 // Composition root of `npm run broker`: config, logger, database, a broker that stores its
@@ -34,7 +37,9 @@ async function main(): Promise<void> {
     redact: { paths: ['password', '*.password', 'secret', '*.secret', 'gatewayPassword', '*.gatewayPassword'], censor: '[redacted]' },
   })
   const database = await openDatabase({ url: config.databaseUrl, dataDir: '.', poolSize: 6 })
-  const broker = createIngestingBroker({ config, db: database.db, logger, telemetryHistory: configs.telemetryHistory })
+  const broker = config.ingest === false
+    ? createBroker({ config, directory: createMachineDirectoryRepository(database.db as unknown as Kysely<BrokerDatabase>), logger })
+    : createIngestingBroker({ config, db: database.db, logger, telemetryHistory: configs.telemetryHistory })
 
   let stopping = false
   const shutdown = (signal: NodeJS.Signals): void => {
