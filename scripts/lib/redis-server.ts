@@ -12,6 +12,8 @@ export interface PrivateRedis {
   start(): Promise<void>
   stop(): Promise<void>
   running(): boolean
+  /** The server's process id while it runs (CPU figures). */
+  pid(): number | null
 }
 
 function answers(port: number): Promise<boolean> {
@@ -51,5 +53,5 @@ export async function startPrivateRedis(binary = 'redis-server'): Promise<Privat
   }
 
   await start()
-  return { url: `redis://127.0.0.1:${port}`, port, start, stop, running: () => child !== null }
+  return { url: `redis://127.0.0.1:${port}`, port, start, stop, running: () => child !== null, pid: () => child?.pid ?? null }
 }

@@ -16,6 +16,9 @@ interface Step {
   idle?: { processes: Record<string, { rssMiB: number }> }
 }
 
+interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; cpuS: Record<string, number> }
+interface ClusterStep { single: ClusterFigures; cluster: ClusterFigures; ratio: number }
+
 describe('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'vt-bench-'))
   let child: ChildProcess | null = null
@@ -37,7 +40,7 @@ describe('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', resolve))
     expect(code, stderr.slice(-4000)).toBe(0)
 
-    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[] }
+    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[]; cluster: ClusterStep | null }
     expect(report).toMatchObject({ quick: true, database: 'postgres' })
     expect(report.summary).toHaveProperty('targets')
     expect(report.summary).toHaveProperty('ratios')
@@ -54,6 +57,18 @@ describe('npm run bench -- --quick', () => {
     expect(report.steps.every((s) => s.sent > 0)).toBe(true)
     // The scale step measures its fleet idle before it sells.
     expect(report.steps.find((s) => s.phase === 'scale')?.idle?.processes.broker?.rssMiB).toBeGreaterThan(0)
+    // The cluster step: the same fleet through 1 × 1 and 3 × 3 (brokers on a private Redis), every sale receipted.
+    expect(report.cluster).not.toBeNull()
+    for (const figures of [report.cluster!.single, report.cluster!.cluster]) {
+      expect(figures.receipted).toBe(figures.sent)
+      expect(figures.sent).toBeGreaterThan(0)
+      expect(figures.lost).toBe(0)
+      expect(figures.cpuMsPerSale).toBeGreaterThan(0)
+    }
+    expect([report.cluster!.single.brokers, report.cluster!.cluster.brokers, report.cluster!.cluster.gateways]).toEqual([1, 3, 3])
+    expect(report.cluster!.cluster.cpuS.redis).toBeGreaterThanOrEqual(0)
+    expect(report.cluster!.ratio).toBeCloseTo(report.cluster!.cluster.cpuMsPerSale / report.cluster!.single.cpuMsPerSale, 1)
+    expect(stderr).toMatch(/\| cluster step at \d+\/s/)
     // The same document and a Markdown table are written for the README to quote.
     const files = readdirSync(out).sort()
     expect(files.some((f) => f.endsWith('-quick.json'))).toBe(true)
