@@ -40,11 +40,16 @@ export interface SimMachineOptions {
  * The brokers of a comma-separated list, starting with the machine's own (a stable hash of its id,
  * so a fleet spreads evenly): mqtt.js moves to the next one at each reconnect.
  */
-function brokerServers(list: string, id: string) {
-  const urls = list.split(',')
+/** Which of `count` brokers a machine tries first. */
+export function firstBroker(id: string, count: number): number {
   let hash = 0
   for (const ch of id) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0
-  const first = hash % urls.length
+  return hash % count
+}
+
+function brokerServers(list: string, id: string) {
+  const urls = list.split(',')
+  const first = firstBroker(id, urls.length)
   return [...urls.slice(first), ...urls.slice(0, first)].map((url) => {
     const u = new URL(url)
     const protocol = u.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'tcp'

@@ -13,6 +13,7 @@ import { markdown, summarize } from './bench/report.js'
 import { runPlan } from './bench/run.js'
 import { startServices } from './bench/services.js'
 import { runClusterStep } from './bench/cluster-step.js'
+import { runFailoverStep } from './bench/failover-step.js'
 
 /** ms of CPU one first login costs the broker at the production scrypt cost (the bench provisions cheaper hashes). */
 async function loginKdfMs(): Promise<number> {
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
   const db = await createBenchDatabase(process.env.DATABASE_URL)
   let services
   try {
-    const count = Math.max(plan.machines, plan.only.has('scale') ? plan.scaleMachines : 0)
+    const count = Math.max(plan.machines, plan.only.has('scale') ? plan.scaleMachines : 0, plan.only.has('failover') ? plan.failoverMachines : 0)
     log(`bench: ${db.kind === 'postgres' ? 'PostgreSQL (fresh database)' : 'embedded PGlite'}; provisioning ${count} machines, ${Math.ceil(count / plan.machinesPerKassa)} kassas`)
     const machines = await provisionBench(db, count, plan.machinesPerKassa)
     const kdfMs = await loginKdfMs()
@@ -60,7 +61,10 @@ async function main(): Promise<number> {
     const cluster = plan.only.has('cluster') && db.url
       ? await runClusterStep({ databaseUrl: db.url, machines: machines.slice(0, plan.machines), rate: plan.clusterRate, durationS: plan.durationS, log })
       : null
-    if (plan.only.has('cluster') && !db.url) log('bench: the cluster step needs PostgreSQL (DATABASE_URL); skipped')
+    const failover = plan.only.has('failover') && db.url
+      ? await runFailoverStep({ databaseUrl: db.url, machines: machines.slice(0, plan.failoverMachines), rate: plan.failoverRate, log })
+      : null
+    if ((plan.only.has('cluster') || plan.only.has('failover')) && !db.url) log('bench: the cluster and failover steps need PostgreSQL (DATABASE_URL); skipped')
     const report = {
       bench: 'vending-telemetry-gateway', version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
       quick: plan.quick, database: db.kind,
@@ -73,6 +77,7 @@ async function main(): Promise<number> {
       summary,
       steps,
       cluster,
+      failover,
     }
     const json = JSON.stringify(report, null, 2)
     const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})`, db.kind === 'pglite') +

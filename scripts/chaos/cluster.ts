@@ -92,6 +92,15 @@ export class ChaosCluster {
     await broker.waitForLine(/broker listening/)
   }
 
+  /** SIGKILL, and the broker stays down (its machines move to the others). */
+  async killBroker(i: number): Promise<void> {
+    const broker = this.brokers[i]
+    if (!broker) return
+    this.#expected.add(broker)
+    broker.kill('SIGKILL')
+    await broker.exited
+  }
+
   /** SIGKILL, then (after `downMs`, while its machines move to the other brokers) the same broker again on the same port. */
   async restartBroker(i = 0, downMs = 0): Promise<void> {
     const old = this.brokers[i]
