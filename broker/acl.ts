@@ -1,4 +1,4 @@
-import { AUDIT_MAX_BYTES, MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, type MachineChannel } from '../protocol/index.js'
+import { AUDIT_MAX_BYTES, MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, storedKickTopic, type MachineChannel } from '../protocol/index.js'
 
 // Topic rules (docs/contract.md#logins-and-topic-rules): a machine speaks only for itself; the gateway's service
 // user reads every machine's uplink and writes every machine's display. Pure: no I/O, no Aedes.
@@ -40,6 +40,7 @@ export function mayRetain(prefix: string, topic: string): boolean {
  */
 export function canSubscribe(prefix: string, who: Identity, filter: string): boolean {
   if (who.kind === 'machine') return filter === machineTopic(prefix, who.id, 'display')
+  if (filter === storedKickTopic(prefix)) return true // published by the brokers themselves, never by a client
   const levels = filter.split('/')
   if (levels.length !== 3 || levels[0] !== prefix) return false
   const [, machine, channel] = levels as [string, string, string]
@@ -54,5 +55,5 @@ export function canSubscribe(prefix: string, who: Identity, filter: string): boo
  */
 export function canReceive(prefix: string, who: Identity, topic: string): boolean {
   if (who.kind === 'machine') return topic === machineTopic(prefix, who.id, 'display')
-  return parseMachineTopic(prefix, topic) !== null
+  return parseMachineTopic(prefix, topic) !== null || topic === storedKickTopic(prefix)
 }

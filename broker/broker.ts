@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Aedes, type Client } from 'aedes'
+import { Aedes, type AedesOptions, type Client } from 'aedes'
 import type { Logger } from 'pino'
 import { AUDIT_MAX_BYTES } from '../protocol/index.js'
 import { machinePayloadLimit, type Identity } from './acl.js'
@@ -16,6 +16,8 @@ import { guardPacketSize } from './packet-size.guard.js'
 import { createLoginThrottle } from './login-throttle.js'
 import { PublishLimiter } from './rate-limit.js'
 import { guardEmitterRecursion } from './mq-recursion.guard.js'
+import { createRedisBus } from './redis-bus.js'
+import { keepUplinkLocal, trackTakeovers, type UplinkHooks } from './uplink.js'
 import { indexBrokerRetained } from './retained-index.js'
 import { DEV_MACHINE_SECRET_KEY } from '../protocol/index.js'
 
@@ -30,6 +32,8 @@ export interface BrokerDeps {
   logger: Logger
   /** ms clock for the rate limiter; tests may inject one. */
   now?: () => number
+  /** Machines' sales, status and telemetry go here instead of to subscribers (uplink.ts). */
+  uplink?: UplinkHooks
 }
 
 export interface BrokerStats extends BrokerCounters {
@@ -53,6 +57,8 @@ export interface Broker {
   stop(): Promise<void>
   readonly aedes: Aedes
   stats(): BrokerStats
+  /** Connected to the Redis bus between brokers; true for a broker on its own (no REDIS_URL). */
+  busConnected(): boolean
   /** One credentials poll now (the watcher also runs on its own): for tests and operators' tools. */
   checkCredentials(): Promise<void>
 }
@@ -83,14 +89,20 @@ export function createBroker(deps: BrokerDeps): Broker {
   const connectionGuard = createConnectionGuard({ perAddress: guardConfig.preloginPerAddress, max: guardConfig.preloginMax })
   const limiter = new PublishLimiter({ ratePerS: limits.ratePerS, burst: limits.rateBurst })
 
+  // Several brokers route through Redis (redis-bus.ts); without REDIS_URL, Aedes' in-memory emitter.
+  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log) : undefined
   // maxInflightInbound: QoS 2 publishes awaiting PUBREL per client. Machines use QoS 0/1, so a small cap.
   // connectTimeout: a socket that sends no CONNECT is closed after it (Aedes' default is 30 s).
-  const aedes = new Aedes({ connectTimeout: guardConfig.connectTimeoutMs, maxInflightInbound: 64 })
+  const aedes = new Aedes({
+    connectTimeout: guardConfig.connectTimeoutMs, maxInflightInbound: 64,
+    ...(bus ? { mq: bus.mq as AedesOptions['mq'] } : {}),
+  })
   // A long publish queue would otherwise drain as one recursion and overflow the stack (mq-recursion.guard.ts).
   if (!guardEmitterRecursion(aedes)) log.warn('mqemitter changed shape: publish bursts are not guarded against stack overflow (mq-recursion.guard.ts)')
+  if (deps.uplink) keepUplinkLocal(aedes, config.topicPrefix)
   installHooks(aedes, {
     prefix: config.topicPrefix, limits, authenticator, limiter, identities, liveMachines, counters, timers,
-    now: deps.now ?? Date.now, logger: log,
+    now: deps.now ?? Date.now, logger: log, uplink: deps.uplink, movedAway: trackTakeovers(aedes),
   })
   aedes.on('client', (client) => connectionGuard.loggedIn(client.conn as Duplex))
   aedes.on('clientError', (client, err) => log.debug({ err, clientId: client.id }, 'client connection error'))
@@ -164,6 +176,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     listeners = undefined
     authQueue.close()
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    await bus?.close() // Aedes closed it already, unless its start failed first
     for (const conn of sockets) conn.destroy() // sockets that never logged in are not Aedes clients
     await closing
     await watcher.stop()
@@ -191,6 +204,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     },
     stop,
     checkCredentials: () => watcher.runOnce(),
+    busConnected: () => bus?.connected() ?? true,
     stats: () => ({
       ...counters, connections: aedes.connectedClients ?? 0, machines: liveMachines.size, sockets: sockets.size,
       prelogin: connectionGuard.stats().prelogin, preloginEvicted: connectionGuard.stats().evicted,

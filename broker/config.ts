@@ -86,6 +86,13 @@ export interface BrokerConfig {
   machineSecretKey?: string
   /** Default: BROKER_GUARD_DEFAULTS. */
   guard?: Readonly<BrokerGuardConfig>
+  /** Redis carrying messages between brokers (mqemitter-redis); undefined = one broker, in memory. */
+  redisUrl?: string | undefined
+  /**
+   * The process running the broker stores its machines' sales, status and telemetry (default).
+   * Off: the broker only routes them, for gateways with GATEWAY_INGEST=gateway.
+   */
+  ingest?: boolean
 }
 
 export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
@@ -128,6 +135,8 @@ const BrokerEnvSchema = z.object({
   BROKER_AUTH_CONCURRENCY: positiveInt.max(256).default(BROKER_GUARD_DEFAULTS.authConcurrency),
   BROKER_AUTH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(BROKER_GUARD_DEFAULTS.authQueue),
   BROKER_AUTH_WAIT_MS: z.coerce.number().int().min(10).max(60_000).default(BROKER_GUARD_DEFAULTS.authWaitMs),
+  BROKER_INGEST: z.enum(['on', 'off']).default('on'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 })
 
 export class BrokerConfigError extends Error {
@@ -199,6 +208,8 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
       authQueue: e.BROKER_AUTH_QUEUE,
       authWaitMs: e.BROKER_AUTH_WAIT_MS,
     }),
+    redisUrl: e.REDIS_URL,
+    ingest: e.BROKER_INGEST === 'on',
   })
 }
 

@@ -1,10 +1,11 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes'
 import type { Logger } from 'pino'
-import { isMachineId } from '../protocol/index.js'
+import { isMachineId, parseMachineTopic } from '../protocol/index.js'
 import { canPublish, canReceive, canSetWill, canSubscribe, machinePayloadLimit, mayRetain, type Identity } from './acl.js'
 import { SERVICE_USERNAME, type Authenticator } from './auth.js'
 import type { BrokerLimits } from './config.js'
 import type { PublishLimiter } from './rate-limit.js'
+import type { UplinkHooks } from './uplink.js'
 
 // Aedes' callback hooks, wired to the pure rules in acl.ts, auth.ts and rate-limit.ts. Every refusal
 // is counted and logged here, once, with who and why; never with the password.
@@ -42,6 +43,10 @@ export interface HookDeps {
   timers: Set<NodeJS.Timeout>
   now(): number
   logger: Logger
+  /** Where machines' sales, status and telemetry go when the process stores them itself (uplink.ts). */
+  uplink?: UplinkHooks | undefined
+  /** Connections whose machine has logged in on another broker since (uplink.ts). */
+  movedAway: WeakSet<Client>
 }
 
 /** CONNACK codes (MQTT 3.1.1 §3.2.2.3). Every refused login gets 5, so a reply never tells which ids exist. */
@@ -51,6 +56,8 @@ const SERVER_UNAVAILABLE = 3
 function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
+
+const bytes = (payload: string | Buffer): Buffer => (typeof payload === 'string' ? Buffer.from(payload) : payload)
 
 function remoteAddress(client: Client): string | undefined {
   return client.req?.socket.remoteAddress ?? (client.conn as { remoteAddress?: string }).remoteAddress
@@ -138,7 +145,9 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
     if (!identity) return callback(new Error('not logged in')) // Aedes handles PUBLISH only after login
     if (client.closed) {
       // The connection is ending without DISCONNECT: this is its will (vetted at login).
-      return callback(canSetWill(prefix, identity, packet.topic) ? null : new Error('will refused'))
+      if (!canSetWill(prefix, identity, packet.topic)) return callback(new Error('will refused'))
+      if (identity.kind === 'machine' && !deps.movedAway.has(client)) deps.uplink?.presence(identity.id, 'status', bytes(packet.payload))
+      return callback(null)
     }
     // [MQTT-2.3.1-1]: a QoS 1 or 2 PUBLISH carries a non-zero packet identifier. A protocol
     // violation closes the connection (3.1.1 has no negative PUBACK).
@@ -161,13 +170,24 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
     }
     if (packet.retain && !mayRetain(prefix, packet.topic)) packet.retain = false
 
-    const admission = deps.limiter.admit(identity.id, deps.now())
-    if (admission.action === 'pass') return callback(null)
+    const machineId = identity.id
+    const gone = () => (client.closed ? new Error('connection closed') : null)
+    const accept = (): void => {
+      const channel = deps.uplink && parseMachineTopic(prefix, packet.topic)?.channel
+      // Audits are routed to the gateways, which store them (rare, stored once by their hash).
+      if (!deps.uplink || !channel || channel === 'display' || channel === 'audit') return callback(gone())
+      if (channel === 'sale') return deps.uplink.sale(machineId, packet.topic, bytes(packet.payload), () => callback(gone()))
+      deps.uplink.presence(machineId, channel, bytes(packet.payload))
+      callback(gone())
+    }
+    const admission = deps.limiter.admit(machineId, deps.now())
+    if (admission.action === 'pass') return accept()
     if (admission.action === 'delay') {
       counters.rateDelayed++
       const timer = setTimeout(() => {
         deps.timers.delete(timer)
-        callback(client.closed ? new Error('connection closed') : null)
+        if (client.closed) callback(new Error('connection closed'))
+        else accept()
       }, admission.ms)
       deps.timers.add(timer)
       return

@@ -4,7 +4,8 @@ import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js'
 // The simulator's defaults from the environment (README.md#configuration): the same MQTT_URL,
 // MQTT_TOPIC_PREFIX and DATA_DIR as the gateway. Only this file reads process.env; flags override it.
 
-export const MqttUrlSchema = z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+/** One broker URL, or several separated by commas (machines spread over them and move on when theirs is away). */
+export const MqttUrlSchema = z.string().regex(/^(mqtts?|tcp):\/\/[^,\s]+(,(mqtts?|tcp):\/\/[^,\s]+)*$|^wss?:\/\/[^,\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL, or several mqtt:// URLs separated by commas')
 export const TopicPrefixSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 of [A-Za-z0-9_-]')
 
 export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883'

@@ -18,6 +18,7 @@ import type { StoredSale } from './state-file.js'
 export const preciseClock = (): number => performance.timeOrigin + performance.now()
 
 export interface SimMachineOptions {
+  /** A broker URL, or several separated by commas: the machine starts on one (by its id) and tries the next when it loses it. */
   url: string
   id: string
   /** The machine's password; empty for brokers without authentication. */
@@ -44,6 +45,27 @@ export interface SimMachineOptions {
 
 /** ms before an unanswered audit is uploaded again. */
 const AUDIT_RETRY_MS = 5_000
+
+/**
+ * The brokers of a comma-separated list, starting with the machine's own (a stable hash of its id,
+ * so a fleet spreads evenly): mqtt.js moves to the next one at each reconnect.
+ */
+/** Which of `count` brokers a machine tries first. */
+export function firstBroker(id: string, count: number): number {
+  let hash = 0
+  for (const ch of id) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0
+  return hash % count
+}
+
+function brokerServers(list: string, id: string) {
+  const urls = list.split(',')
+  const first = firstBroker(id, urls.length)
+  return [...urls.slice(first), ...urls.slice(0, first)].map((url) => {
+    const u = new URL(url)
+    const protocol = u.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'tcp'
+    return { url, server: { host: u.hostname, port: Number(u.port || (protocol === 'mqtts' ? 8883 : 1883)), protocol } }
+  })
+}
 
 /** One simulated vending machine on its own MQTT connection (MQTT 3.1.1, client id = username = machine id). */
 export class SimMachine {
@@ -85,7 +107,8 @@ export class SimMachine {
   start(): Promise<void> {
     if (this.#client) throw new Error(`machine ${this.id} already started`)
     const o = this.#options
-    const client = mqtt.connect(o.url, {
+    const client = mqtt.connect(brokerServers(o.url, this.id)[0]!.url, {
+      ...(o.url.includes(',') && { servers: brokerServers(o.url, this.id).map((b) => b.server) }),
       clientId: this.id,
       username: this.id,
       password: o.secret,

@@ -21,6 +21,7 @@ const GatewayEnvSchema = z.object({
   OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-operator-token'),
   BATCH_MAX: positiveInt.max(10_000).default(200),
   BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(0),
+  GATEWAY_INGEST: z.enum(['broker', 'gateway']).default('broker'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Fleet health (gateway/alerts, gateway/operator): alert thresholds, telemetry history, /metrics.
   ALERT_INTERVAL_S: positiveInt.max(3600).default(15),
@@ -85,6 +86,12 @@ export interface GatewayConfig {
   batchMax: number
   /** ms a sale may wait to be joined by others before its batch is written (adaptive: 0 when idle). */
   batchWindowMs: number
+  /**
+   * Who stores the machines' sales: 'broker', the broker holding the machine's connection (the
+   * gateway waits for its kicks); 'gateway', this gateway, subscribed to every machine (for a
+   * broker that does not store them, e.g. Mosquitto).
+   */
+  ingest: 'broker' | 'gateway'
   logLevel: string
   /** Fleet-health alert thresholds, and how often (ms) they are evaluated. */
   alerts: Readonly<AlertThresholds & { intervalMs: number }>
@@ -182,6 +189,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     operatorToken: e.OPERATOR_TOKEN,
     batchMax: e.BATCH_MAX,
     batchWindowMs: e.BATCH_WINDOW_MS,
+    ingest: e.GATEWAY_INGEST,
     logLevel: e.LOG_LEVEL,
     alerts: Object.freeze({
       intervalMs: e.ALERT_INTERVAL_S * 1000, offlineMin: e.ALERT_OFFLINE_MIN, noSalesHours: e.ALERT_NO_SALES_HOURS,

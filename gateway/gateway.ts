@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { Counter, Registry } from 'prom-client'
-import { machineTopic, parseMachineTopic } from '../protocol/index.js'
+import { decodeStoredKick, machineTopic, parseMachineTopic, storedKickTopic } from '../protocol/index.js'
 import { createAuditConsumer } from './audit/audit.consumer.js'
 import { recordActive } from './alerts/alert-history.repository.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
@@ -17,12 +17,10 @@ import { createDisplayPublisher } from './display/display.publisher.js'
 import { createAtolPoller } from './fiscalizer/atol.poller.js'
 import { createFiscalizer } from './fiscalizer/fiscalizer.worker.js'
 import { registerAtolCallbackRoute } from './http/atol-callback.route.js'
+import { createSubscribedIngest } from './ingest/subscribed-ingest.js'
 import { createHttpServer } from './http/http.server.js'
-import { createSaleConsumer } from './ingest/sale.consumer.js'
-import { createPresenceConsumer } from './machines/presence.consumer.js'
 import { createGatewayMetrics } from './metrics/gateway.metrics.js'
 import { connectGatewayMqtt, type GatewayMqtt } from './mqtt/gateway-mqtt.js'
-import { createTelemetryHistory } from './operator/telemetry-history.writer.js'
 
 /** Database connections of the HTTP server (pages, operator API), apart from the gateway's own pool. */
 const HTTP_POOL_SIZE = 4
@@ -42,7 +40,7 @@ export function createGateway(deps: GatewayDeps) {
   const { config, database, logger } = deps
   const db = database.db
   let mqtt: GatewayMqtt | null = null
-  /** The database as ingest's writes found it, and as the idle probe finds it: ready needs both. */
+  /** The database as ingest's writes found it (GATEWAY_INGEST=gateway), and as the probe finds it: ready needs both. */
   let ingestHealthy = true
   let probeHealthy = true
   let migrated = false
@@ -53,7 +51,7 @@ export function createGateway(deps: GatewayDeps) {
     const statistics = await createStatisticsKeeper({ db, kind: database.kind, logger: logger.child({ component: 'statistics' }) })
     mqtt = connectGatewayMqtt({
       url: config.mqttUrl, gatewayId: config.gatewayId, username: config.mqttUsername,
-      password: config.mqttPassword, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'mqtt' }),
+      password: config.mqttPassword, topicPrefix: config.topicPrefix, ingest: config.ingest, logger: logger.child({ component: 'mqtt' }),
     })
     // Fleet health: alerts over the shared state, metrics on a registry of this gateway's own.
     const now = deps.now ?? (() => new Date())
@@ -73,10 +71,6 @@ export function createGateway(deps: GatewayDeps) {
       registry, db, logger: logger.child({ component: 'metrics' }), alerts: alerts.active,
       mqtt: () => ({ ingest: mqtt?.ingest.connected ?? false, publisher: mqtt?.publisher.connected ?? false, subscribed: mqtt?.ready() ?? false }),
       displaysInFlight: () => publisher.inflight(),
-    })
-    const history = createTelemetryHistory({
-      db, logger: logger.child({ component: 'telemetry-history' }), now,
-      days: config.telemetryHistory.days, rowsPerMachine: config.telemetryHistory.rowsPerMachine,
     })
     const publisher = createDisplayPublisher({
       db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }), onSent: metrics.displaySent,
@@ -99,19 +93,11 @@ export function createGateway(deps: GatewayDeps) {
       ...(deps.now ? { now: deps.now } : {}),
       signers: { [ATOL_PROVIDER]: atol.runBatch },
     })
-    const sales = createSaleConsumer({
-      db, publisher, now, logger: logger.child({ component: 'ingest' }),
-      chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, highWater: 5000,
-      onStored: (kassaIds) => fiscalizer.kick(kassaIds),
-      onHealth: (ok) => { ingestHealthy = ok },
-      onWritten: metrics.salesWritten,
-    })
     // Ingest reports the database's health as it writes; the probe covers a gateway with no sales.
     // Embedded PGlite lives in this process: there is no link to lose and nothing to probe.
     const databaseProbe = config.databaseUrl && database.kind === 'postgres'
       ? createDatabaseProbe({ url: config.databaseUrl, onHealth: (ok) => { probeHealthy = ok } })
       : null
-    const presence = createPresenceConsumer({ db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
     const publisherClient = mqtt.publisher
     const audits = createAuditConsumer({
       db, logger: logger.child({ component: 'audits' }),
@@ -120,21 +106,25 @@ export function createGateway(deps: GatewayDeps) {
         publisherClient.publish(machineTopic(config.topicPrefix, machineId, 'display'), JSON.stringify(message), { qos: 1 }, () => undefined)
       },
     })
+    // Sales are stored by the broker holding the machine's connection; its kick after each batch
+    // starts the fiscalizer at once, the fiscalizer's poll covers a lost one. Or, for a broker that
+    // does not store them, by this gateway (GATEWAY_INGEST=gateway). Audits come to every gateway.
     const ingest = mqtt.ingest
-    // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
-    ingest.handleMessage = (packet, done) => {
-      const topic = packet.topic
-      const payload = packet.payload as Uint8Array
-      const parsed = parseMachineTopic(config.topicPrefix, topic)
-      if (parsed?.channel === 'status' || parsed?.channel === 'telemetry') {
-        presence.accept(topic, parsed.machineId, parsed.channel, payload)
-        done()
-      } else if (parsed?.channel === 'audit') {
-        audits.accept(topic, parsed.machineId, payload)
-        done()
-      } else {
-        sales.accept(topic, parsed?.machineId ?? null, payload, () => done())
-      }
+    const kickTopic = storedKickTopic(config.topicPrefix)
+    const subscribed = config.ingest === 'gateway'
+      ? createSubscribedIngest({
+        db, client: ingest, publisher, topicPrefix: config.topicPrefix, logger, now,
+        chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, telemetryHistory: config.telemetryHistory,
+        onStored: (kassaIds) => fiscalizer.kick(kassaIds), onHealth: (ok) => { ingestHealthy = ok }, onWritten: metrics.salesWritten,
+        onAudit: audits.accept,
+      })
+      : null
+    if (!subscribed) {
+      ingest.on('message', (topic, payload) => {
+        if (topic === kickTopic) return fiscalizer.kick(decodeStoredKick(payload))
+        const parsed = parseMachineTopic(config.topicPrefix, topic)
+        if (parsed?.channel === 'audit') audits.accept(topic, parsed.machineId, payload)
+      })
     }
     // HTTP reads through a small pool of its own, so a flood of page requests never holds the
     // connections ingest and the fiscalizer need (embedded PGlite is one connection anyway).
@@ -153,23 +143,20 @@ export function createGateway(deps: GatewayDeps) {
     registerAtolCallbackRoute(http.app, atol, (outcome) => callbacks.inc({ outcome }))
     const httpPort = await http.listen()
     publisher.start()
-    presence.start()
+    subscribed?.start()
     databaseProbe?.start()
     fiscalizer.start()
     atol.start()
-    history.start()
     statistics.start()
     alerts.start()
     notifications?.start()
     stopParts = async () => {
-      // Stop reading sales first, so nothing new arrives while the rest drains.
+      // Stop reading first, so nothing new arrives while the rest drains.
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
-      await sales.stop()
+      await subscribed?.stop()
       await audits.stop()
       await fiscalizer.stop()
       await atol.stop()
-      await presence.stop()
-      await history.stop()
       await alerts.stop()
       await notifications?.stop()
       await statistics.stop()
@@ -179,7 +166,7 @@ export function createGateway(deps: GatewayDeps) {
       await http.close()
       await httpDatabase?.close()
     }
-    return { httpPort, fiscalizer, sales, publisher, mqtt, alerts, history, registry, atol, notifications }
+    return { httpPort, fiscalizer, sales: subscribed?.sales ?? null, publisher, mqtt, alerts, registry, atol, notifications }
   }
 
   let stopParts: () => Promise<void> = async () => {}

@@ -12,6 +12,8 @@ import { createBenchDatabase, provisionBench } from './bench/database.js'
 import { markdown, summarize } from './bench/report.js'
 import { runPlan } from './bench/run.js'
 import { startServices } from './bench/services.js'
+import { runClusterStep } from './bench/cluster-step.js'
+import { runFailoverStep } from './bench/failover-step.js'
 
 /** ms of CPU one first login costs the broker at the production scrypt cost (the bench provisions cheaper hashes). */
 async function loginKdfMs(): Promise<number> {
@@ -42,7 +44,7 @@ async function main(): Promise<number> {
   const db = await createBenchDatabase(process.env.DATABASE_URL)
   let services
   try {
-    const count = Math.max(plan.machines, plan.only.has('scale') ? plan.scaleMachines : 0)
+    const count = Math.max(plan.machines, plan.only.has('scale') ? plan.scaleMachines : 0, plan.only.has('failover') ? plan.failoverMachines : 0)
     log(`bench: ${db.kind === 'postgres' ? 'PostgreSQL (fresh database)' : 'embedded PGlite'}; provisioning ${count} machines, ${Math.ceil(count / plan.machinesPerKassa)} kassas`)
     const machines = await provisionBench(db, count, plan.machinesPerKassa)
     const kdfMs = await loginKdfMs()
@@ -53,20 +55,33 @@ async function main(): Promise<number> {
       throw err
     })
     const summary = summarize(plan, steps, services.combined)
+    // The cluster step starts its own processes: the single-broker services stop first.
+    await services.stop()
+    services = undefined
+    const cluster = plan.only.has('cluster') && db.url
+      ? await runClusterStep({ databaseUrl: db.url, machines: machines.slice(0, plan.machines), rate: plan.clusterRate, durationS: plan.durationS, log })
+      : null
+    const failover = plan.only.has('failover') && db.url
+      ? await runFailoverStep({ databaseUrl: db.url, machines: machines.slice(0, plan.failoverMachines), rate: plan.failoverRate, log })
+      : null
+    if ((plan.only.has('cluster') || plan.only.has('failover')) && !db.url) log('bench: the cluster and failover steps need PostgreSQL (DATABASE_URL); skipped')
     const report = {
       bench: 'vending-telemetry-gateway', version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
       quick: plan.quick, database: db.kind,
       // PGlite: broker and gateway share one process, so "broker" figures include the gateway.
-      combinedProcesses: services.combined,
+      combinedProcesses: db.kind === 'pglite',
       host: { cpus: cpus().length, node: process.version, loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
       plan: { machines: plan.machines, machinesPerKassa: plan.machinesPerKassa, durationS: plan.durationS, fixedRates: plan.fixedRates,
-        stepRates: plan.stepRates, scaleMachines: plan.scaleMachines, scaleRate: plan.scaleRate, p99LimitMs: plan.p99LimitMs },
+        stepRates: plan.stepRates, scaleMachines: plan.scaleMachines, scaleRate: plan.scaleRate, clusterRate: plan.clusterRate, p99LimitMs: plan.p99LimitMs },
       loginKdfMs: kdfMs,
       summary,
       steps,
+      cluster,
+      failover,
     }
     const json = JSON.stringify(report, null, 2)
-    const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})`, services.combined)
+    const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})`, db.kind === 'pglite') +
+      (cluster ? `\n| cluster step at ${cluster.single.rate}/s | CPU ms per sale (brokers + gateways + Redis + PostgreSQL) | p50 / p99 ms | lost |\n| --- | ---: | ---: | ---: |\n${[cluster.single, cluster.cluster].map((f) => `| ${f.brokers} broker(s) × ${f.gateways} gateway(s) | ${f.cpuMsPerSale} | ${f.p50Ms} / ${f.p99Ms} | ${f.lost} |`).join('\n')}\n| ratio 3 × 3 / 1 × 1 | ${cluster.ratio} | | |\n` : '')
     mkdirSync(outDir, { recursive: true })
     const stamp = `${startedAt.toISOString().slice(0, 19).replace(/:/g, '-')}${plan.quick ? '-quick' : ''}`
     writeFileSync(join(outDir, `${stamp}.json`), `${json}\n`)

@@ -1,5 +1,5 @@
 // `npm run chaos -- --duration S --rate R [--machines N] [--kills K] [--json]`: the whole system as
-// real processes (broker, two gateways behind a database proxy, a simulated fleet), faults on a
+// real processes (brokers, gateways, both behind a database proxy, a simulated fleet), faults on a
 // random schedule, and a verdict: every sale exactly one receipt, gapless and correctly signed.
 // Exit 0 when the verdict is clean, 1 when it is not, 2 for bad arguments.
 import { parseArgs } from 'node:util'
@@ -16,6 +16,10 @@ const USAGE = `usage: npm run chaos -- --duration S --rate R [options]
   --db-cuts C         database cuts through the proxy, alternating reset and blackhole (default 1)
   --db-cut-ms MS      length of each cut (default 6000)
   --gateways G        gateway processes on the one database (default 2)
+  --brokers N         broker processes (default 1); more share a private redis-server on a free port
+  --broker-down-ms MS how long a killed broker stays down before it starts again (default 0)
+  --redis-stops S     stops of that Redis during the run (default 0)
+  --redis-stop-ms MS  length of each Redis stop (default 5000)
   --drain S           seconds to wait for every sale to be answered after the sales (default 90)
   --retry-max-ms MS   longest wait between a machine's copies of an unanswered sale (default 30000,
                       the simulator's own default)
@@ -36,6 +40,10 @@ const ArgsSchema = z.strictObject({
   'db-cuts': int(0).default(1),
   'db-cut-ms': int(0).default(6000),
   gateways: int(1).max(8).default(2),
+  brokers: int(1).max(8).default(1),
+  'broker-down-ms': int(0).default(0),
+  'redis-stops': int(0).default(0),
+  'redis-stop-ms': int(0).default(5000),
   drain: int(1).default(90),
   'retry-max-ms': int(500).default(30_000),
   seed: int(0).default(() => Math.floor(Math.random() * 2 ** 31)),
@@ -66,7 +74,8 @@ async function main(): Promise<number> {
   const result = await runChaos({
     durationS: args.duration, rate: args.rate, machines: args.machines, kills: args.kills,
     brokerRestarts: args['broker-restarts'], dbCuts: args['db-cuts'], dbCutMs: args['db-cut-ms'],
-    gateways: args.gateways, drainS: args.drain, retryMaxMs: args['retry-max-ms'], seed: args.seed,
+    gateways: args.gateways, brokers: args.brokers, brokerDownMs: args['broker-down-ms'],
+    redisStops: args['redis-stops'], redisStopMs: args['redis-stop-ms'], drainS: args.drain, retryMaxMs: args['retry-max-ms'], seed: args.seed,
     keep: args.keep, log: say, ...(args.logs ? { logDir: args.logs } : {}), ...(process.env.DATABASE_URL ? { serverUrl: process.env.DATABASE_URL } : {}),
   })
   const wallS = Math.round((Date.now() - t0) / 100) / 10

@@ -3,9 +3,7 @@
 import { createServer } from 'node:net'
 import type { Kysely } from 'kysely'
 import QRCode from 'qrcode'
-import { createBroker, type Broker } from '../broker/broker.js'
 import { BrokerConfigError, loadBrokerConfig, type BrokerConfig } from '../broker/config.js'
-import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
 import { startFleet } from '../device-sim/fleet.js'
 import { ConfigError, loadGatewayConfig, wantsStacks } from '../gateway/config.js'
 import { dataDirFailureLine } from '../gateway/db/data-dir.messages.js'
@@ -16,6 +14,8 @@ import { serveEmbedded } from '../gateway/db/embedded-server.js'
 import { migrateToLatest } from '../gateway/db/migrate.js'
 import { createGateway } from '../gateway/gateway.js'
 import { createLogger } from '../gateway/logger.js'
+import type { Database } from '../gateway/db/schema.js'
+import { createIngestingBroker, type IngestingBroker } from './broker-node.js'
 import { provisionDemo, provisionDemoAdmin } from './demo-fleet.js'
 
 function loadConfigs() {
@@ -31,8 +31,8 @@ function loadConfigs() {
 }
 
 /** The configured MQTT port, or a free one when it is taken (Mosquitto often holds 1883). */
-async function startBrokerSomewhere(config: Readonly<BrokerConfig>, db: Kysely<any>, logger: ReturnType<typeof createLogger>): Promise<{ broker: Broker; port: number }> {
-  const make = (port: number) => createBroker({ config: { ...config, port }, directory: createMachineDirectoryRepository(db as Kysely<BrokerDatabase>), logger })
+async function startBrokerSomewhere(config: Readonly<BrokerConfig>, db: Kysely<Database>, logger: ReturnType<typeof createLogger>, telemetryHistory: Readonly<{ days: number; rowsPerMachine: number }>): Promise<{ broker: IngestingBroker; port: number }> {
+  const make = (port: number) => createIngestingBroker({ config: { ...config, port }, db, logger, telemetryHistory })
   let broker = make(config.port)
   try {
     return { broker, port: (await broker.start()).port }
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   await migrateToLatest(database.db).catch((err: unknown) => { throw database.explain(err) })
   const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
 
-  const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger)
+  const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger, configs.gateway.telemetryHistory)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
   database.lock?.announce({ mqttPort }) // `npm run sim` finds this broker through the lock
   const httpPort = await freePort(configs.gateway.httpPort, logger)

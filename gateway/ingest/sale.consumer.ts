@@ -23,6 +23,11 @@ export interface SaleConsumerDeps {
   windowMs: number
   /** Sales held in memory before MQTT acknowledgements are withheld (backpressure). */
   highWater: number
+  /**
+   * Acknowledge each sale only once it is stored (the broker that ingests holds the machine's
+   * PUBACK until then: PUBACK means stored). Default: acknowledged on reading.
+   */
+  ackWhenStored?: boolean
   /** New sales were stored for these kassas. */
   onStored: (kassaIds: Set<string>) => void
   onHealth?: (healthy: boolean) => void
@@ -39,6 +44,8 @@ interface Entry {
   key: string | null
   /** saleContentKey of a decoded sale. */
   content: string | null
+  /** Acknowledgements waiting for this sale to be stored (ackWhenStored). */
+  acks: (() => void)[]
 }
 
 /** Content keys of sales stored or seen lately (~200 B each), so a repeat is told from a conflict without the database. */
@@ -60,8 +67,8 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   const stats = { received: 0, stored: 0, repeated: 0, rejected: 0, conflicts: 0, quarantined: 0 }
   const now = deps.now ?? (() => new Date())
 
-  /** Sales waiting in `buffer`: key → content key. */
-  const waiting = new Map<string, string>()
+  /** Sales waiting in `buffer`: key → the first entry with that key. */
+  const waiting = new Map<string, Entry>()
   /** key → content key of sales stored lately, oldest first. */
   const known = new Map<string, string>()
   function remember(key: string, content: string): void {
@@ -82,15 +89,21 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     // and a copy of a sale this gateway receipted lately is answered from memory. Only a copy
     // with the same content: one with other content goes to the database, which refuses it as a
     // conflict.
-    if (key !== null && (waiting.get(key) === content || (known.get(key) === content && deps.publisher.answerRepeat(machineId!, saleId!)))) {
+    const first = key !== null ? waiting.get(key) : undefined
+    const sameAsWaiting = first !== undefined && first.content === content
+    if (key !== null && (sameAsWaiting || (known.get(key) === content && deps.publisher.answerRepeat(machineId!, saleId!)))) {
       stats.repeated++
       deps.onWritten?.({ stored: 0, repeated: 1, rejected: [] })
-      done()
+      // Held by the broker that ingests until the first copy is stored: PUBACK means stored.
+      if (sameAsWaiting && deps.ackWhenStored) first.acks.push(done)
+      else done()
       return
     }
-    if (key !== null && !waiting.has(key)) waiting.set(key, content!)
-    buffer.push({ topic, machineId, payload, decoded, key, content })
-    if (buffer.length >= deps.highWater) held.push(done)
+    const entry: Entry = { topic, machineId, payload, decoded, key, content, acks: [] }
+    if (key !== null && !waiting.has(key)) waiting.set(key, entry)
+    buffer.push(entry)
+    if (deps.ackWhenStored) entry.acks.push(done)
+    else if (buffer.length >= deps.highWater) held.push(done)
     else done()
     schedule()
   }
@@ -147,7 +160,10 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   /** The first `count` sales of the buffer are stored: release them. */
   function advance(count: number): void {
     if (count === 0) return
-    for (const e of buffer.slice(0, count)) if (e.key !== null) waiting.delete(e.key)
+    for (const e of buffer.slice(0, count)) {
+      if (e.key !== null && waiting.get(e.key) === e) waiting.delete(e.key)
+      e.acks.splice(0).forEach((ack) => ack())
+    }
     buffer = buffer.slice(count)
     if (buffer.length < deps.highWater / 2) held.splice(0).forEach((done) => done())
   }

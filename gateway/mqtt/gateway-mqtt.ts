@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
-import { fleetFilter } from '../../protocol/index.js'
+import { fleetFilter, storedKickTopic } from '../../protocol/index.js'
 import { logConnection } from './connection-log.js'
 
 export interface GatewayMqttOptions {
@@ -9,11 +9,17 @@ export interface GatewayMqttOptions {
   username: string
   password: string
   topicPrefix: string
+  /** 'gateway': subscribe to every machine's uplink (GATEWAY_INGEST); 'broker': to the brokers' kicks. */
+  ingest: 'broker' | 'gateway'
   logger: Logger
 }
 
 export interface GatewayMqtt {
-  /** Persistent session (clean: false) subscribed to every machine's sale, telemetry, status and audit. */
+  /**
+   * Subscribed to the brokers' kicks (sales stored for these kassas, protocol/stored-kick.ts): the
+   * brokers store machines' sales, status and telemetry. With GATEWAY_INGEST=gateway, a persistent
+   * session (clean: false) subscribed to every machine's sale, telemetry and status instead. Always subscribed to machines' audits (rare; stored once by their hash).
+   */
   ingest: MqttClient
   /** Publishes display messages; a separate connection so a slow ingest never delays a PUBACK. */
   publisher: MqttClient
@@ -31,12 +37,10 @@ function withNoDelay(client: MqttClient): MqttClient {
   return client
 }
 
-/**
- * Two connections with the gateway's service credentials. The ingest client's `handleMessage` is
- * replaced by the sale consumer to hold PUBACKs when the database falls behind.
- */
+/** Two connections with the gateway's service credentials. */
 export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   const log = options.logger
+  const subscribesUplink = options.ingest === 'gateway'
   const base: IClientOptions = {
     protocolVersion: 4,
     username: options.username,
@@ -48,17 +52,21 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   const ingest = withNoDelay(mqtt.connect(options.url, {
     ...base,
     clientId: `gateway-${options.gatewayId}-in`,
-    clean: false,
+    // Kicks are QoS 0 and the poll covers a lost one: nothing for a session to keep. Sales are kept.
+    clean: !subscribesUplink,
     // Resubscribe also when the broker lost the session (Aedes keeps sessions in memory).
     resubscribe: true,
   }))
   const publisher = withNoDelay(mqtt.connect(options.url, { ...base, clientId: `gateway-${options.gatewayId}-out`, clean: true }))
 
   let subscribed = false
-  const filters = { [fleetFilter(options.topicPrefix, 'sale')]: { qos: 1 as const },
-    [fleetFilter(options.topicPrefix, 'telemetry')]: { qos: 1 as const },
-    [fleetFilter(options.topicPrefix, 'status')]: { qos: 1 as const },
-    [fleetFilter(options.topicPrefix, 'audit')]: { qos: 1 as const } }
+  const filters = {
+    ...(subscribesUplink
+      ? Object.fromEntries((['sale', 'telemetry', 'status'] as const).map((c) => [fleetFilter(options.topicPrefix, c), { qos: 1 as const }]))
+      : { [storedKickTopic(options.topicPrefix)]: { qos: 0 as const } }),
+    // Audits are not stored by the brokers: every gateway takes them (stored once by their hash).
+    [fleetFilter(options.topicPrefix, 'audit')]: { qos: 1 as const },
+  }
   ingest.on('connect', () => {
     ingest.subscribe(filters, (err, granted) => {
       const refused = granted?.filter((g) => g.qos === 128) ?? []

@@ -56,6 +56,9 @@ export async function startServices(db: BenchDatabase, options: { profileDir?: s
     // The per-machine limit (20/s by default) guards against a runaway machine; the bench's random
     // pick gives one machine bursts above it at thousands of sales/s, which would measure the limiter.
     BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000',
+    // The echo baseline needs the broker to route sales to a subscriber, so these steps run the
+    // gateway-side ingest on a routing broker; the cluster step measures the brokers' ingest.
+    BROKER_INGEST: 'off', GATEWAY_INGEST: 'gateway',
     ...(db.url ? { DATABASE_URL: db.url } : { DATA_DIR: db.dataDir! }),
   }
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true })
@@ -68,7 +71,7 @@ export async function startServices(db: BenchDatabase, options: { profileDir?: s
   const observer = db.url ? new pg.Client({ connectionString: db.url }) : null
   await observer?.connect()
   if (db.kind === 'postgres') {
-    broker = startChild('broker', join(ROOT, 'broker/main.ts'), env, { nodeArgs: profileArgs })
+    broker = startChild('broker', join(ROOT, 'scripts/broker.ts'), env, { nodeArgs: profileArgs })
     await broker.waitForLine(/broker listening/)
   } else {
     broker = startChild('system', join(ROOT, 'scripts/bench/system.ts'), env, { nodeArgs: profileArgs, ipc: true })

@@ -1,17 +1,21 @@
 import { join } from 'node:path'
 import { startService, type ServiceExit, type ServiceProcess } from './service-process.js'
 
-// The broker and the gateways as processes on fixed ports, so that each can be killed and started
-// again where the machines and the other parts expect it (an orchestrator's restart).
+// The brokers and the gateways as processes on fixed ports, so that each can be killed and started
+// again where the machines and the other parts expect it (an orchestrator's restart). Several
+// brokers share a Redis (REDIS_URL); the machines know every broker and move on when theirs dies.
 
 export const CHAOS_GATEWAY_PASSWORD = 'chaos-gateway-password'
 
 export interface ClusterOptions {
-  /** The broker's database (direct). */
+  /** The brokers' database (they store their machines' sales). */
   brokerDatabaseUrl: string
   /** The gateways' database (through the harness's proxy). */
   gatewayDatabaseUrl: string
-  mqttPort: number
+  /** One port per broker. */
+  mqttPorts: readonly number[]
+  /** Redis between the brokers; required with more than one. */
+  redisUrl?: string
   httpPorts: readonly number[]
   logLevel?: string
   /** Extra environment for the broker (limits). */
@@ -19,7 +23,7 @@ export interface ClusterOptions {
   gatewayEnv?: Record<string, string>
   /** Directory for each process's full output (broker.log, gw1.log …); none by default. */
   logDir?: string
-  /** The broker's entry point; default broker/main.ts (another one lets a broker variant be tried). */
+  /** The broker's entry point; default scripts/broker.ts (another one lets a broker variant be tried). */
   brokerScript?: string
   /** Progress lines (a gateway's time from start to ready, its exits). */
   log?: (line: string) => void
@@ -34,7 +38,7 @@ export interface GatewayExit extends ServiceExit {
 }
 
 export class ChaosCluster {
-  broker: ServiceProcess | null = null
+  readonly brokers: (ServiceProcess | null)[]
   readonly gateways: (ServiceProcess | null)[]
   /** Exits the harness did not cause (crashes, a refused start during a database cut). */
   readonly unexpectedExits: GatewayExit[] = []
@@ -45,50 +49,73 @@ export class ChaosCluster {
 
   constructor(readonly o: ClusterOptions) {
     this.gateways = o.httpPorts.map(() => null)
+    this.brokers = o.mqttPorts.map(() => null)
+    if (o.mqttPorts.length > 1 && !o.redisUrl) throw new Error('several brokers need a redisUrl')
   }
 
   #logOptions(name: string) {
     return this.o.logDir ? { logFile: join(this.o.logDir, `${name}.log`) } : {}
   }
 
+  /** Every broker, comma-separated, as the simulated machines take it. */
   get mqttUrl(): string {
-    return `mqtt://127.0.0.1:${this.o.mqttPort}`
+    return this.o.mqttPorts.map((_, i) => this.brokerUrl(i)).join(',')
+  }
+
+  brokerUrl(i: number): string {
+    return `mqtt://127.0.0.1:${this.o.mqttPorts[i]}`
+  }
+
+  brokerId(i: number): string {
+    return this.o.mqttPorts.length === 1 ? 'broker' : `broker${i + 1}`
   }
 
   gatewayId(i: number): string {
     return `gw${i + 1}`
   }
 
-  async startBroker(): Promise<void> {
-    const broker = startService('broker', this.o.brokerScript ?? 'broker/main.ts', {
-      DATABASE_URL: this.o.brokerDatabaseUrl, MQTT_HOST: '127.0.0.1', MQTT_PORT: String(this.o.mqttPort),
-      GATEWAY_MQTT_PASSWORD: CHAOS_GATEWAY_PASSWORD, LOG_LEVEL: this.o.logLevel ?? 'info', ...this.o.brokerEnv,
-    }, this.#logOptions('broker'))
-    this.broker = broker
+  async startBroker(i = 0): Promise<void> {
+    const name = this.brokerId(i)
+    const broker = startService(name, this.o.brokerScript ?? 'scripts/broker.ts', {
+      DATABASE_URL: this.o.brokerDatabaseUrl, MQTT_HOST: '127.0.0.1', MQTT_PORT: String(this.o.mqttPorts[i]),
+      GATEWAY_MQTT_PASSWORD: CHAOS_GATEWAY_PASSWORD, LOG_LEVEL: this.o.logLevel ?? 'info',
+      ...(this.o.redisUrl ? { REDIS_URL: this.o.redisUrl } : {}), ...this.o.brokerEnv,
+    }, this.#logOptions(name))
+    this.brokers[i] = broker
     void broker.exited.then((exit) => {
       if (this.#expected.has(broker)) return
       // A broker that dies on its own is a finding (the run fails); it is restarted so the run goes on.
       this.brokerCrashes.push({ ...exit, tail: broker.tail(15) })
-      this.o.log?.(`broker exited on its own (${exit.code ?? exit.signal}); restarting it\n${broker.tail(15)}`)
-      if (this.broker === broker) setTimeout(() => { if (!this.#closing && this.broker === broker) void this.startBroker() }, 1000)
+      this.o.log?.(`${name} exited on its own (${exit.code ?? exit.signal}); restarting it\n${broker.tail(15)}`)
+      if (this.brokers[i] === broker) setTimeout(() => { if (!this.#closing && this.brokers[i] === broker) void this.startBroker(i) }, 1000)
     })
     await broker.waitForLine(/broker listening/)
   }
 
-  /** SIGKILL, then the same broker again on the same port. */
-  async restartBroker(): Promise<void> {
-    const old = this.broker
+  /** SIGKILL, and the broker stays down (its machines move to the others). */
+  async killBroker(i: number): Promise<void> {
+    const broker = this.brokers[i]
+    if (!broker) return
+    this.#expected.add(broker)
+    broker.kill('SIGKILL')
+    await broker.exited
+  }
+
+  /** SIGKILL, then (after `downMs`, while its machines move to the other brokers) the same broker again on the same port. */
+  async restartBroker(i = 0, downMs = 0): Promise<void> {
+    const old = this.brokers[i]
     if (old) {
       this.#expected.add(old)
       old.kill('SIGKILL')
       await old.exited
     }
-    await this.startBroker()
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs))
+    await this.startBroker(i)
   }
 
   startGateway(i: number): ServiceProcess {
     const gateway = startService(this.gatewayId(i), 'gateway/main.ts', {
-      DATABASE_URL: this.o.gatewayDatabaseUrl, MQTT_URL: this.mqttUrl, GATEWAY_ID: this.gatewayId(i),
+      DATABASE_URL: this.o.gatewayDatabaseUrl, MQTT_URL: this.brokerUrl(i % this.o.mqttPorts.length), GATEWAY_ID: this.gatewayId(i),
       GATEWAY_MQTT_PASSWORD: CHAOS_GATEWAY_PASSWORD, HTTP_PORT: String(this.o.httpPorts[i]), HTTP_HOST: '127.0.0.1',
       PUBLIC_URL: 'http://receipts.chaos', OPERATOR_TOKEN: 'chaos-operator-token-0123456789',
       LOG_LEVEL: this.o.logLevel ?? 'info', ...this.o.gatewayEnv,
@@ -145,7 +172,7 @@ export class ChaosCluster {
     return this.gateways.map((g) => g?.rss() ?? 0)
   }
 
-  /** SIGTERM to every gateway (they must exit 0 within `boundMs`), then the broker. */
+  /** SIGTERM to every gateway (they must exit 0 within `boundMs`), then the brokers. */
   async stop(boundMs = 25_000): Promise<{ gateway: string; exit: ServiceExit | 'timeout'; ms: number }[]> {
     this.#closing = true
     const results = await Promise.all(this.gateways.map(async (g) => {
@@ -157,12 +184,13 @@ export class ChaosCluster {
       if (exit === 'timeout') g.kill('SIGKILL')
       return { gateway: g.name, exit, ms: Date.now() - t0 }
     }))
-    if (this.broker?.alive) {
-      this.#expected.add(this.broker)
-      this.broker.kill('SIGTERM')
-      await Promise.race([this.broker.exited, new Promise((r) => setTimeout(r, 5000).unref())])
-      this.broker.kill('SIGKILL')
-    }
+    await Promise.all(this.brokers.map(async (broker) => {
+      if (!broker?.alive) return
+      this.#expected.add(broker)
+      broker.kill('SIGTERM')
+      await Promise.race([broker.exited, new Promise((r) => setTimeout(r, 5000).unref())])
+      broker.kill('SIGKILL')
+    }))
     return results.filter((r) => r !== null)
   }
 
@@ -170,7 +198,9 @@ export class ChaosCluster {
   killAll(): void {
     this.#closing = true
     for (const g of this.gateways) g?.kill('SIGKILL')
-    if (this.broker) this.#expected.add(this.broker)
-    this.broker?.kill('SIGKILL')
+    for (const b of this.brokers) {
+      if (b) this.#expected.add(b)
+      b?.kill('SIGKILL')
+    }
   }
 }

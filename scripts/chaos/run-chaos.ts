@@ -1,6 +1,7 @@
 import { startFleet } from '../../device-sim/fleet.js'
 import { seededRandom } from '../../device-sim/random.js'
-import { freePort, withDatabase } from '../lib/database-admin.js'
+import { freePort } from '../lib/database-admin.js'
+import { startPrivateRedis, type PrivateRedis } from '../lib/redis-server.js'
 import { createChaosDatabase, DEFAULT_SERVER_URL, provisionChaosFleet } from './chaos-database.js'
 import { ChaosCluster } from './cluster.js'
 import { chaosSchedule, type ChaosEvent } from './schedule.js'
@@ -18,6 +19,13 @@ export interface ChaosOptions {
   /** ms each database cut lasts. */
   dbCutMs: number
   gateways: number
+  /** Broker processes; more than one share a private redis-server the run starts (default 1). */
+  brokers?: number
+  /** Stops of that Redis, each `redisStopMs` long (default none, 5000 ms). */
+  redisStops?: number
+  redisStopMs?: number
+  /** ms a killed broker stays down before it starts again (default 0; its machines move to the others meanwhile). */
+  brokerDownMs?: number
   /** s to wait after the sales phase for every sale to be answered. */
   drainS: number
   /** ms, the longest wait between two copies of an unanswered sale on a machine. */
@@ -28,7 +36,7 @@ export interface ChaosOptions {
   keep?: boolean
   /** Directory for the processes' full logs. */
   logDir?: string
-  /** The broker's entry point, default broker/main.ts. */
+  /** The broker's entry point, default scripts/broker.ts. */
   brokerScript?: string
   log?: (line: string) => void
 }
@@ -52,7 +60,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const database = await createChaosDatabase(serverUrl)
   let proxy: TcpProxy | null = null
   let cluster: ChaosCluster | null = null
+  let redis: PrivateRedis | null = null
+  const brokers = o.brokers ?? 1
   try {
+    if (brokers > 1) redis = await startPrivateRedis()
     const credentials = await provisionChaosFleet(database.handle, o.machines)
     const server = new URL(serverUrl)
     proxy = await createTcpProxy({ host: server.hostname, port: Number(server.port || 5432) })
@@ -61,20 +72,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     viaProxy.port = String(proxy.port)
     const httpPorts = await Promise.all(Array.from({ length: o.gateways }, () => freePort()))
     cluster = new ChaosCluster({
-      brokerDatabaseUrl: withDatabase(serverUrl, database.name), gatewayDatabaseUrl: viaProxy.toString(),
-      mqttPort: await freePort(), httpPorts,
+      // The brokers store sales too: they reach the database through the proxy, as the gateways do.
+      brokerDatabaseUrl: viaProxy.toString(), gatewayDatabaseUrl: viaProxy.toString(),
+      mqttPorts: await Promise.all(Array.from({ length: brokers }, () => freePort())), httpPorts,
+      ...(redis ? { redisUrl: redis.url } : {}),
       // The per-machine rate limit is not under test here: a machine replaying its backlog after an
       // outage must not be slowed into the drain deadline.
       brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
       ...(o.logDir ? { logDir: o.logDir } : {}), ...(o.brokerScript ? { brokerScript: o.brokerScript } : {}), log,
     })
-    await cluster.startBroker()
+    for (let i = 0; i < brokers; i++) await cluster.startBroker(i)
     for (let i = 0; i < o.gateways; i++) cluster.startGateway(i)
     await cluster.waitAllReady(60_000)
     log(`database ${database.name}, broker ${cluster.mqttUrl}, ${o.gateways} gateways ready; selling`)
 
     const random = seededRandom(o.seed)
-    const events = chaosSchedule({ durationS: o.durationS, kills: o.kills, gateways: o.gateways, brokerRestarts: o.brokerRestarts, dbCuts: o.dbCuts, dbCutMs: o.dbCutMs, random })
+    const events = chaosSchedule({
+      durationS: o.durationS, kills: o.kills, gateways: o.gateways, brokerRestarts: o.brokerRestarts, dbCuts: o.dbCuts, dbCutMs: o.dbCutMs,
+      brokers, redisStops: o.redisStops ?? 0, redisStopMs: o.redisStopMs ?? 5000, random,
+    })
     const seen: SeenReceipt[] = []
     const fleet = startFleet({
       url: cluster.mqttUrl, machines: credentials, rate: o.rate, durationS: o.durationS, drainTimeoutS: o.drainS,
@@ -82,7 +98,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       onReceipt: (machineId, d) => seen.push({ machineId, saleId: d.saleId, fn: d.fiscal.fn, fd: d.fiscal.fd, fp: d.fiscal.fp }),
       onProgress: (s) => log(`[${s.elapsedS}s ${s.phase}] sent ${s.sent} receipted ${s.receipted} in flight ${s.inFlight} republished ${s.republished} online ${s.online}/${s.machines}`),
     })
-    const counts = { gatewayKills: 0, brokerRestarts: 0, dbCuts: 0, notReadyDuringCut: null as boolean | null, maxGatewayRssMb: 0, gatewayCrashes: 0 }
+    const counts = { gatewayKills: 0, brokerRestarts: 0, dbCuts: 0, redisStops: 0, notReadyDuringCut: null as boolean | null, maxGatewayRssMb: 0, gatewayCrashes: 0 }
     const rssTimer = setInterval(() => {
       const mb = Math.max(...cluster!.rssBytes()) / 2 ** 20
       counts.maxGatewayRssMb = Math.max(counts.maxGatewayRssMb, Math.round(mb))
@@ -96,9 +112,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         counts.gatewayKills++
         await cluster!.killGateway(e.gateway)
       } else if (e.kind === 'restart-broker') {
-        log('SIGKILL broker, starting it again on the same port')
+        log(`SIGKILL ${cluster!.brokerId(e.broker)}, starting it again on the same port`)
         counts.brokerRestarts++
-        await cluster!.restartBroker()
+        await cluster!.restartBroker(e.broker, o.brokerDownMs ?? 0)
+      } else if (e.kind === 'stop-redis') {
+        log(`Redis stopped for ${e.forMs} ms`)
+        counts.redisStops++
+        await redis!.stop()
+        await new Promise((r) => setTimeout(r, e.forMs))
+        await redis!.start()
+        log('Redis back')
       } else {
         log(`database cut (${e.mode}) for ${e.forMs} ms`)
         counts.dbCuts++
@@ -131,7 +154,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     counts.gatewayCrashes = cluster.unexpectedExits.filter((x) => x.afterStart || !inCut(x.at)).length
     const findings = await inspectDatabase(database.handle.db, seen)
     const verdict = chaosVerdict(report, findings, counts)
-    if (cluster.brokerCrashes.length > 0) verdict.problems.push(`the broker crashed ${cluster.brokerCrashes.length} time(s): ${cluster.brokerCrashes[0]!.tail.split('\n').find((l) => /Error/.test(l)) ?? 'see its log'}`)
+    if (cluster.brokerCrashes.length > 0) verdict.problems.push(`a broker crashed ${cluster.brokerCrashes.length} time(s): ${cluster.brokerCrashes[0]!.tail.split('\n').find((l) => /Error/.test(l)) ?? 'see its log'}`)
     const badStops = stops.filter((s) => s.exit === 'timeout' || (s.exit as { code: number | null }).code !== 0)
     if (badStops.length > 0) verdict.problems.push(`SIGTERM did not end ${badStops.map((s) => s.gateway).join(', ')} with exit 0`)
     verdict.ok = verdict.problems.length === 0
@@ -142,6 +165,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
   } finally {
     cluster?.killAll()
+    await redis?.stop()
     await proxy?.close()
     if (o.keep) await database.handle.close()
     else await database.drop()

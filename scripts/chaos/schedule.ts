@@ -4,8 +4,9 @@ import type { CutMode } from './tcp-proxy.js'
 
 export type ChaosEvent =
   | { atMs: number; kind: 'kill-gateway'; gateway: number }
-  | { atMs: number; kind: 'restart-broker' }
+  | { atMs: number; kind: 'restart-broker'; broker: number }
   | { atMs: number; kind: 'cut-database'; forMs: number; mode: CutMode }
+  | { atMs: number; kind: 'stop-redis'; forMs: number }
 
 export interface ScheduleOptions {
   durationS: number
@@ -15,6 +16,11 @@ export interface ScheduleOptions {
   dbCuts: number
   /** ms each database cut lasts. */
   dbCutMs: number
+  /** Brokers to choose from for each restart; default 1. */
+  brokers?: number
+  /** Stops of the Redis between brokers, each `redisStopMs` long; default none. */
+  redisStops?: number
+  redisStopMs?: number
   random: () => number
 }
 
@@ -31,21 +37,25 @@ export function chaosSchedule(o: ScheduleOptions): ChaosEvent[] {
   for (let i = 0; i < o.kills; i++) {
     events.push({ atMs: Math.round(from + o.random() * span), kind: 'kill-gateway', gateway: Math.floor(o.random() * o.gateways) })
   }
-  // Broker restarts and cuts share evenly spaced slots, alternating, each jittered within its slot.
-  const slots = o.brokerRestarts + o.dbCuts
-  let restarts = o.brokerRestarts
-  let cuts = o.dbCuts
+  // Broker restarts, cuts and Redis stops share evenly spaced slots, taking turns, each jittered
+  // within its slot.
+  const left = { restart: o.brokerRestarts, cut: o.dbCuts, redis: o.redisStops ?? 0 }
+  const slots = left.restart + left.cut + left.redis
+  const turns = ['restart', 'cut', 'redis'] as const
+  let turn = 0
   for (let i = 0; i < slots; i++) {
+    while (left[turns[turn % 3]!] === 0) turn++
+    const kind = turns[turn++ % 3]!
     const slot = span / slots
     const atMs = Math.round(from + i * slot + o.random() * slot * 0.4)
-    const cutTurn = cuts > 0 && (restarts === 0 || i % 2 === 1)
-    if (cutTurn) {
-      events.push({ atMs, kind: 'cut-database', forMs: o.dbCutMs, mode: (o.dbCuts - cuts) % 2 === 0 ? 'reset' : 'blackhole' })
-      cuts--
+    if (kind === 'cut') {
+      events.push({ atMs, kind: 'cut-database', forMs: o.dbCutMs, mode: (o.dbCuts - left.cut) % 2 === 0 ? 'reset' : 'blackhole' })
+    } else if (kind === 'redis') {
+      events.push({ atMs, kind: 'stop-redis', forMs: o.redisStopMs ?? 5000 })
     } else {
-      events.push({ atMs, kind: 'restart-broker' })
-      restarts--
+      events.push({ atMs, kind: 'restart-broker', broker: Math.floor(o.random() * (o.brokers ?? 1)) })
     }
+    left[kind]--
   }
   return events.sort((a, b) => a.atMs - b.atMs)
 }

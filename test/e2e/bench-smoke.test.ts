@@ -16,6 +16,10 @@ interface Step {
   idle?: { processes: Record<string, { rssMiB: number }> }
 }
 
+interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; cpuS: Record<string, number> }
+interface ClusterStep { single: ClusterFigures; cluster: ClusterFigures; ratio: number }
+interface Failover { machines: number; victims: number; backMs: number | null; othersReceipts: number; sent: number; receipted: number; lost: number }
+
 describe('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'vt-bench-'))
   let child: ChildProcess | null = null
@@ -26,7 +30,7 @@ describe('npm run bench -- --quick', () => {
     rmSync(out, { recursive: true, force: true })
   })
 
-  it('runs every step against PostgreSQL and reports a receipt for every sale sent', { timeout: 300_000 }, async () => {
+  it('runs every step against PostgreSQL and reports a receipt for every sale sent', { timeout: 420_000 }, async () => {
     child = spawn('npm', ['run', '-s', 'bench', '--', '--quick', '--out', out], {
       env: { ...process.env, DATABASE_URL: TEST_SERVER_URL }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     })
@@ -37,7 +41,7 @@ describe('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', resolve))
     expect(code, stderr.slice(-4000)).toBe(0)
 
-    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[] }
+    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[]; cluster: ClusterStep | null; failover: Failover | null }
     expect(report).toMatchObject({ quick: true, database: 'postgres' })
     expect(report.summary).toHaveProperty('targets')
     expect(report.summary).toHaveProperty('ratios')
@@ -54,6 +58,26 @@ describe('npm run bench -- --quick', () => {
     expect(report.steps.every((s) => s.sent > 0)).toBe(true)
     // The scale step measures its fleet idle before it sells.
     expect(report.steps.find((s) => s.phase === 'scale')?.idle?.processes.broker?.rssMiB).toBeGreaterThan(0)
+    // The cluster step: the same fleet through 1 × 1 and 3 × 3 (brokers on a private Redis), every sale receipted.
+    expect(report.cluster).not.toBeNull()
+    for (const figures of [report.cluster!.single, report.cluster!.cluster]) {
+      expect(figures.receipted).toBe(figures.sent)
+      expect(figures.sent).toBeGreaterThan(0)
+      expect(figures.lost).toBe(0)
+      expect(figures.cpuMsPerSale).toBeGreaterThan(0)
+    }
+    expect([report.cluster!.single.brokers, report.cluster!.cluster.brokers, report.cluster!.cluster.gateways]).toEqual([1, 3, 3])
+    expect(report.cluster!.cluster.cpuS.redis).toBeGreaterThanOrEqual(0)
+    expect(report.cluster!.ratio).toBeCloseTo(report.cluster!.cluster.cpuMsPerSale / report.cluster!.single.cpuMsPerSale, 1)
+    expect(stderr).toMatch(/\| cluster step at \d+\/s/)
+    // The failover step: a third of the fleet loses its broker, comes back through the others, nothing is lost.
+    expect(report.failover).not.toBeNull()
+    expect(report.failover!.victims).toBeGreaterThan(0)
+    expect(report.failover!.victims).toBeLessThan(report.failover!.machines)
+    expect(report.failover!.backMs).not.toBeNull()
+    expect(report.failover!.othersReceipts).toBeGreaterThan(0)
+    expect(report.failover!.receipted).toBe(report.failover!.sent)
+    expect(report.failover!.lost).toBe(0)
     // The same document and a Markdown table are written for the README to quote.
     const files = readdirSync(out).sort()
     expect(files.some((f) => f.endsWith('-quick.json'))).toBe(true)

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js'
 
 // `npm run broker` as a process: what an operator sees on a bad environment and on a clean stop.
 
-const MAIN = new URL('../../broker/main.ts', import.meta.url).pathname
+const MAIN = new URL('../../scripts/broker.ts', import.meta.url).pathname
 let database: TestDatabase
 const children: ChildProcess[] = []
 

@@ -24,7 +24,7 @@ describe('the gateway log during a broker outage', () => {
     const first = await startBroker(database.handle.db)
     const { port, url } = first
     let broker = first.broker
-    mqtt = connectGatewayMqtt({ url, gatewayId: 'outage', username: 'gateway', password: 'test-gateway-password', topicPrefix: 'vending', logger })
+    mqtt = connectGatewayMqtt({ url, gatewayId: 'outage', username: 'gateway', password: 'test-gateway-password', topicPrefix: 'vending', ingest: 'broker', logger })
     await waitFor(() => mqtt!.ready(), 'the gateway to connect and subscribe')
 
     // Failed reconnects of each connection while the broker is away, counted from the client's own events.

@@ -58,38 +58,25 @@ describe('hostile input to the gateway', () => {
   it('stores every hostile message with a reason, answers those it can, and receipts every valid sale', async () => {
     const random = seededRandom(20261128)
     const plan: { machine: TestMachine; hostile: Hostile | null; saleId: string; payload: Buffer }[] = []
-    const ghosts: { topic: string; machineId: string; saleId: string; payload: Buffer }[] = []
     for (let i = 0; i < HOSTILE + VALID; i++) {
       const machine = machines[i % machines.length]!
       if (i % 11 === 5) {
         const s = sale()
         plan.push({ machine, hostile: null, saleId: s.saleId, payload: Buffer.from(JSON.stringify(s)) })
-      } else if (i % 101 === 7) {
-        // A well-formed sale for a machine nobody provisioned, injected past the broker's ACL
-        // (as a misconfigured bridge or a future broker might let through).
-        const s = sale()
-        ghosts.push({ topic: `vending/GHOST-${i}/sale`, machineId: `GHOST-${i}`, saleId: s.saleId, payload: Buffer.from(JSON.stringify(s)) })
       } else {
         const h = hostile(random)
         plan.push({ machine, hostile: h, saleId: h.saleId ?? '', payload: h.payload })
       }
     }
-    expect(plan.filter((p) => p.hostile).length + ghosts.length).toBe(HOSTILE)
+    expect(plan.filter((p) => p.hostile).length).toBe(HOSTILE)
 
     const rssStart = gateway.rss()!
     let rssMax = rssStart
     const sampler = setInterval(() => { rssMax = Math.max(rssMax, gateway.rss() ?? 0) }, 100)
     // Each machine sends its share in order, all machines at once (QoS 1, as machines do).
-    await Promise.all([
-      ...machines.map(async (m) => {
-        for (const p of plan) if (p.machine === m) await m.publishRaw(`vending/${m.id}/sale`, p.payload)
-      }),
-      (async () => {
-        for (const g of ghosts) {
-          await new Promise<void>((resolve) => broker.broker.aedes.publish({ cmd: 'publish', topic: g.topic, payload: g.payload, qos: 1, retain: false, dup: false }, () => resolve()))
-        }
-      })(),
-    ])
+    await Promise.all(machines.map(async (m) => {
+      for (const p of plan) if (p.machine === m) await m.publishRaw(`vending/${m.id}/sale`, p.payload)
+    }))
 
     // Topic junk from a machine (another machine's topic, extra levels, a wildcard-looking name):
     // the broker closes that connection and nothing reaches the gateway.
@@ -113,11 +100,6 @@ describe('hostile input to the gateway', () => {
     expect(rejected).toHaveLength(HOSTILE)
     expect(rejected.filter((r) => r.sale_id === 'rogue-1')).toHaveLength(0)
     const byPayload = new Map(rejected.map((r) => [`${r.machine_id}|${Buffer.from(r.payload).toString('base64')}`, r]))
-    for (const g of ghosts) {
-      const row = byPayload.get(`${g.machineId}|${g.payload.toString('base64')}`)
-      expect(row?.reason).toBe(`unknown machine ${g.machineId}`)
-      expect(row?.sale_id).toBe(g.saleId)
-    }
     for (const p of plan) {
       if (!p.hostile) continue
       const row = byPayload.get(`${p.machine.id}|${p.payload.toString('base64')}`)

@@ -7,7 +7,8 @@ import { provisionFleet, startGateway, type Credentials } from '../support/syste
 import { waitFor } from '../support/wait.js'
 
 // The gateway and the simulator are plain MQTT 3.1.1 clients: they work unchanged against the
-// machine's Mosquitto on 1883 (anonymous, shared with others: a topic prefix of our own).
+// machine's Mosquitto on 1883 (anonymous, shared with others: a topic prefix of our own). Mosquitto
+// stores nothing itself, so the gateway subscribes to the machines and stores their sales.
 const MOSQUITTO = 'mqtt://127.0.0.1:1883'
 
 describe('interoperability with Mosquitto', () => {
@@ -19,7 +20,7 @@ describe('interoperability with Mosquitto', () => {
   beforeAll(async () => {
     database = await createTestDatabase()
     creds = await provisionFleet(database.handle.db, 5)
-    gw = await startGateway(database.handle, MOSQUITTO, { MQTT_TOPIC_PREFIX: prefix, GATEWAY_ID: prefix })
+    gw = await startGateway(database.handle, MOSQUITTO, { MQTT_TOPIC_PREFIX: prefix, GATEWAY_ID: prefix, GATEWAY_INGEST: 'gateway' })
   })
 
   afterAll(async () => {

@@ -22,8 +22,9 @@ describe('GET /metrics (PostgreSQL, real broker and gateway)', () => {
   beforeAll(async () => {
     database = await createTestDatabase()
     const creds = await provisionFleet(database.handle.db, 2)
-    broker = await startBroker(database.handle.db)
-    gw = await startGateway(database.handle, broker.url)
+    // The gateway's ingest counters: the gateway stores the sales (GATEWAY_INGEST=gateway) behind a broker that only routes.
+    broker = await startBroker(database.handle.db, {}, { ingest: false })
+    gw = await startGateway(database.handle, broker.url, { GATEWAY_INGEST: 'gateway' })
     machine = await connectMachine(broker.url, creds[0]!)
   })
 

@@ -139,7 +139,7 @@ describe('poison input: one bad message is refused alone and every other sale is
       end $$`.execute(db())
     await sql`create trigger sales_refuse_poison before insert on sales for each row execute function refuse_poison()`.execute(db())
     try {
-      const before = system.gw.sales.stats.quarantined
+      const before = system.broker.sales!.stats.quarantined
       const sent: { m: TestMachine; saleId: string; poison: boolean }[] = []
       // Accepted in one tick, so they are written as one batch.
       for (let i = 0; i < 60; i++) {
@@ -147,7 +147,7 @@ describe('poison input: one bad message is refused alone and every other sale is
         const poison = i === 37
         const s = sale({ items: [{ sku: poison ? 'POISON' : `S${i}`, name: 'Вода', price: 5000 + i, qty: 1, vat: 'vat22' }] })
         sent.push({ m, saleId: s.saleId, poison })
-        system.gw.sales.accept(`vending/${m.id}/sale`, m.id, Buffer.from(JSON.stringify(s)), () => {})
+        system.broker.sales!.accept(`vending/${m.id}/sale`, m.id, Buffer.from(JSON.stringify(s)), () => {})
       }
       await waitFor(() => sent.every(({ m, saleId }) => m.displaysFor(saleId).length > 0), 'an answer to every sale of the batch')
       for (const { m, saleId, poison } of sent) {
@@ -155,7 +155,7 @@ describe('poison input: one bad message is refused alone and every other sale is
         expect(d.map((x) => x.type), saleId).toEqual([poison ? 'rejected' : 'receipt'])
         if (poison) expect((d[0] as RejectedDisplay).reason).toBe('could not be stored: poisoned row (SQLSTATE 22023)')
       }
-      expect(system.gw.sales.stats.quarantined - before).toBe(1)
+      expect(system.broker.sales!.stats.quarantined - before).toBe(1)
       const poisoned = sent.find((s) => s.poison)!
       const row = await db().selectFrom('rejected_messages').selectAll().where('sale_id', '=', poisoned.saleId).executeTakeFirstOrThrow()
       expect(row.reason).toBe('could not be stored: poisoned row (SQLSTATE 22023)')

@@ -83,7 +83,7 @@ describe('conflicting repeats of a saleId and refunds that differ from their ori
     const machine = m(1)
     const a = sale({ saleId: 'reused-3', items: [item(100)] })
     const b = sale({ saleId: 'reused-3', items: [item(200)] })
-    for (const s of [a, b]) system.gw.sales.accept(`vending/${machine.id}/sale`, machine.id, Buffer.from(JSON.stringify(s)), () => {})
+    for (const s of [a, b]) system.broker.sales!.accept(`vending/${machine.id}/sale`, machine.id, Buffer.from(JSON.stringify(s)), () => {})
     await waitFor(() => machine.displaysFor('reused-3').length === 2, 'both answers')
     expect(machine.displaysFor('reused-3').map((d) => d.type).sort()).toEqual(['receipt', 'rejected'])
     expect(parseReceiptQr(receiptOf(machine.displaysFor('reused-3').find((d) => d.type === 'receipt')).qr)!.s).toBe(100)

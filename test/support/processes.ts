@@ -78,7 +78,7 @@ export interface TestClusterOptions {
 export async function startTestCluster(o: TestClusterOptions): Promise<ChaosCluster> {
   const gateways = o.gateways ?? 1
   const cluster = new ChaosCluster({
-    brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.gatewayDatabaseUrl ?? o.databaseUrl, mqttPort: await freePort(),
+    brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.gatewayDatabaseUrl ?? o.databaseUrl, mqttPorts: [await freePort()],
     httpPorts: await Promise.all(Array.from({ length: gateways }, () => freePort())),
     brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '5000' },
     ...(o.logDir ? { logDir: o.logDir } : {}),

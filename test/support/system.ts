@@ -11,6 +11,7 @@ import { createGateway } from '../../gateway/gateway.js'
 import { afterAll, beforeAll } from 'vitest'
 import { createTestDatabase, type TestDatabase } from './database.js'
 import { connectMachine, type TestMachine } from './machine-client.js'
+import { createIngestingBroker, type IngestCounters, type IngestingBroker } from '../../scripts/broker-node.js'
 import { waitFor } from './wait.js'
 
 export const TEST_KASSA = {
@@ -20,15 +21,25 @@ export const TEST_KASSA = {
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
-export async function startBroker(db: Kysely<any>, overrides: Partial<BrokerConfig> = {}): Promise<{ broker: Broker; url: string; port: number; ports: BrokerPorts }> {
+/**
+ * A broker that stores its machines' sales, as `npm run broker` runs it; `stop()` also ends its
+ * ingest. `{ ingest: false }`: a broker that only routes, for a gateway with GATEWAY_INGEST=gateway.
+ */
+export async function startBroker(db: Kysely<any>, overrides: Partial<BrokerConfig> = {}, options: { ingest?: boolean } = {}): Promise<{ broker: Broker; ingest: IngestCounters | null; sales: IngestingBroker['sales'] | null; url: string; port: number; ports: BrokerPorts }> {
   const config: BrokerConfig = {
     host: '127.0.0.1', port: 0, wsPort: undefined, tls: undefined, gatewayPassword: 'test-gateway-password',
     databaseUrl: undefined, topicPrefix: 'vending', logLevel: 'silent', limits: { ...BROKER_LIMIT_DEFAULTS, ratePerS: 200, rateBurst: 400 },
     credentialsPollMs: 200, ...overrides,
   }
-  const broker = createBroker({ config, directory: createMachineDirectoryRepository(db as Kysely<BrokerDatabase>), logger })
-  const ports = await broker.start()
-  return { broker, url: `mqtt://127.0.0.1:${ports.port}`, port: ports.port, ports }
+  if (options.ingest === false) {
+    const broker = createBroker({ config, directory: createMachineDirectoryRepository(db as Kysely<BrokerDatabase>), logger })
+    const ports = await broker.start()
+    return { broker, ingest: null, sales: null, url: `mqtt://127.0.0.1:${ports.port}`, port: ports.port, ports }
+  }
+  const node = createIngestingBroker({ config, db, logger })
+  const ports = await node.start()
+  const broker: Broker = { ...node.broker, stop: () => node.stop() }
+  return { broker, ingest: node.ingest, sales: node.sales, url: `mqtt://127.0.0.1:${ports.port}`, port: ports.port, ports }
 }
 
 export function gatewayConfig(mqttUrl: string, overrides: Record<string, string> = {}): Readonly<GatewayConfig> {

@@ -36,6 +36,12 @@ describe('loadBrokerConfig', () => {
     expect(config.limits).toMatchObject({ maxConnections: 10, ratePerS: 2.5, rateBurst: 5 })
   })
 
+  it('reads the Redis bus and the ingest switch, and names a bad value of either', () => {
+    expect(loadBrokerConfig({})).toMatchObject({ redisUrl: undefined, ingest: true })
+    expect(loadBrokerConfig({ REDIS_URL: 'redis://redis:6379', BROKER_INGEST: 'off' })).toMatchObject({ redisUrl: 'redis://redis:6379', ingest: false })
+    expect(problemsOf({ REDIS_URL: 'http://redis:6379', BROKER_INGEST: 'maybe' }).map((p) => p.split(':')[0]).sort()).toEqual(['BROKER_INGEST', 'REDIS_URL'])
+  })
+
   it('names every bad variable in one error', () => {
     const problems = problemsOf({ MQTT_PORT: '70000', MQTT_WS_PORT: 'x', BROKER_RATE_BURST: '0', LOG_LEVEL: 'loud', MQTT_TLS_PORT: '8883' }, true)
     const named = problems.map((p) => p.split(':')[0])

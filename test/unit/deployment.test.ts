@@ -28,8 +28,10 @@ const envOf = (s: Service) => ({
 const oneShot = (name: string) => services[name]!.restart === 'no'
 
 describe('docker-compose.yml', () => {
-  it('has postgres, broker and gateway services, and a provisioning step and a fleet in the sim profile', () => {
-    expect(Object.keys(services).sort()).toEqual(['broker', 'gateway', 'postgres', 'provision', 'sim'])
+  it('has postgres, broker and gateway services, a provisioning step and a fleet in the sim profile, and a cluster profile', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'broker', 'broker-1', 'broker-2', 'gateway', 'gateway-1', 'gateway-2', 'haproxy', 'postgres', 'provision', 'redis', 'sim',
+    ])
     expect(services.sim!.profiles).toEqual(['sim'])
     expect(services.provision!.profiles).toEqual(['sim'])
     expect(services.postgres!.image).toMatch(/^postgres:/)
@@ -93,7 +95,7 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toContain('npm ci --omit=dev')
     expect(pkg.dependencies.tsx).toBeDefined()
     for (const [, s] of ours) for (const script of (s.command ?? []).join(' ').matchAll(/npm run ([\w:-]+)/g)) expect(pkg.scripts[script[1]!]).toMatch(/^tsx /)
-    expect(ours.map(([name]) => name).sort()).toEqual(['broker', 'gateway', 'provision', 'sim'])
+    expect(ours.map(([name]) => name).sort()).toEqual(['broker', 'broker-1', 'broker-2', 'gateway', 'gateway-1', 'gateway-2', 'provision', 'sim'])
   })
 
   it('keeps the build context small and free of secrets', () => {
@@ -121,5 +123,31 @@ describe('docker-compose.yml', () => {
     const readme = readFileSync('README.md', 'utf8')
     expect(readme).toContain('docker compose exec gateway npm run fleet -- ')
     expect(readme).toContain('docker compose --profile sim up')
+  })
+
+  it('has a cluster profile: Redis, HAProxy in front of two brokers on that Redis, two gateways on distinct brokers and ports', () => {
+    const cluster = Object.entries(services).filter(([, s]) => s.profiles?.includes('cluster')).map(([name]) => name).sort()
+    expect(cluster).toEqual(['broker-1', 'broker-2', 'gateway-1', 'gateway-2', 'haproxy', 'redis'])
+    for (const name of ['broker-1', 'broker-2']) {
+      const broker = services[name]!
+      expect(broker.command).toEqual(['npm', 'run', 'broker'])
+      expect(broker.environment?.REDIS_URL).toBe('redis://redis:6379')
+      expect(broker.environment?.DATABASE_URL).toMatch(/@postgres:5432\//)
+    }
+    const gateways = ['gateway-1', 'gateway-2'].map((n) => services[n]!)
+    expect(gateways.map((g) => g.environment?.MQTT_URL)).toEqual(['mqtt://broker-1:1883', 'mqtt://broker-2:1883'])
+    expect(new Set(gateways.map((g) => g.environment?.GATEWAY_ID)).size).toBe(2)
+    expect(new Set(gateways.flatMap((g) => g.ports ?? [])).size).toBe(2)
+
+    const haproxy = services.haproxy!
+    expect(haproxy.image).toMatch(/^haproxy:/)
+    expect(haproxy.ports).toContain('1883:1883')
+    const mount = haproxy.volumes?.find((v) => v.endsWith(':/usr/local/etc/haproxy/haproxy.cfg:ro'))
+    expect(mount).toBeDefined()
+    const cfg = readFileSync(mount!.split(':')[0]!, 'utf8')
+    expect(cfg).toMatch(/^\s*mode tcp$/m)
+    expect(cfg).toMatch(/^\s*bind :1883$/m)
+    const servers = [...cfg.matchAll(/^\s*server (\S+) (\S+) check$/gm)].map((m) => `${m[1]} ${m[2]}`)
+    expect(servers).toEqual(['broker-1 broker-1:1883', 'broker-2 broker-2:1883'])
   })
 })

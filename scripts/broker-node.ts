@@ -1,0 +1,115 @@
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import { createBroker, type Broker } from '../broker/broker.js'
+import type { BrokerConfig } from '../broker/config.js'
+import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
+import type { Database } from '../gateway/db/schema.js'
+import { createSaleConsumer } from '../gateway/ingest/sale.consumer.js'
+import type { RejectedMessage } from '../gateway/ingest/sale.repository.js'
+import { createPresenceConsumer } from '../gateway/machines/presence.consumer.js'
+import { createTelemetryHistory } from '../gateway/operator/telemetry-history.writer.js'
+import { encodeStoredKick, machineTopic, storedKickTopic, type DisplayMessage } from '../protocol/index.js'
+
+// A broker that stores what its machines send: the composition root shared by `npm run broker`,
+// `npm start`, the tests and the bench. The broker itself knows no business rule (it hands
+// machines' uplink to hooks, broker/uplink.ts); here those hooks are wired to the gateway's ingest
+// and presence modules. So each sale is written once, by the process holding the machine's
+// connection, and its PUBACK leaves after the batch commit: PUBACK means stored. After each batch
+// the gateways are told which kassas have new work (protocol/stored-kick.ts).
+
+export interface IngestingBrokerDeps {
+  config: Readonly<BrokerConfig>
+  db: Kysely<Database>
+  logger: Logger
+  telemetryHistory?: Readonly<{ days: number; rowsPerMachine: number }>
+  /** Most sales a statement writes. */
+  chunkMax?: number
+  /** ms a batch may wait to fill during a burst (0: adaptive). */
+  windowMs?: number
+  /** A chunk was written (counters, metrics). */
+  onWritten?: (outcome: { stored: number; repeated: number; rejected: readonly RejectedMessage[] }) => void
+}
+
+export interface IngestCounters {
+  /** Sales stored, repeats answered, messages rejected, kicks sent. */
+  stored: number
+  repeated: number
+  rejected: number
+  kicks: number
+}
+
+export interface IngestingBroker {
+  readonly broker: Broker
+  readonly ingest: IngestCounters
+  /** The sale consumer the broker's uplink feeds (tests hand it sales directly). */
+  readonly sales: ReturnType<typeof createSaleConsumer>
+  start(): ReturnType<Broker['start']>
+  stop(): Promise<void>
+}
+
+const noop = () => {}
+
+export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroker {
+  const prefix = deps.config.topicPrefix
+  const counters: IngestCounters = { stored: 0, repeated: 0, rejected: 0, kicks: 0 }
+  let broker: Broker | undefined
+  const publish = (topic: string, payload: Buffer, qos: 0 | 1) =>
+    broker?.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, noop)
+
+  const sales = createSaleConsumer({
+    db: deps.db, logger: deps.logger.child({ component: 'ingest' }),
+    // Repeats of answered sales and rejections are answered straight to the machine.
+    publisher: {
+      answerRepeat: () => false,
+      publishDirect: (machineId: string, _saleId: string, display: DisplayMessage) =>
+        publish(machineTopic(prefix, machineId, 'display'), Buffer.from(JSON.stringify(display)), 1),
+    },
+    chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? 0, highWater: 5000, ackWhenStored: true,
+    onStored: (kassaIds) => {
+      counters.kicks++
+      publish(storedKickTopic(prefix), encodeStoredKick(kassaIds), 0)
+    },
+    onWritten: (outcome) => {
+      counters.stored += outcome.stored
+      counters.repeated += outcome.repeated
+      counters.rejected += outcome.rejected.length
+      deps.onWritten?.(outcome)
+    },
+  })
+  const history = createTelemetryHistory({
+    db: deps.db, logger: deps.logger.child({ component: 'telemetry-history' }),
+    days: deps.telemetryHistory?.days ?? 7, rowsPerMachine: deps.telemetryHistory?.rowsPerMachine ?? 1000,
+  })
+  const presence = createPresenceConsumer({ db: deps.db, logger: deps.logger.child({ component: 'presence' }), onTelemetry: history.record })
+
+  broker = createBroker({
+    config: deps.config, logger: deps.logger,
+    directory: createMachineDirectoryRepository(deps.db as unknown as Kysely<BrokerDatabase>),
+    uplink: {
+      sale: (machineId, topic, payload, done) => sales.accept(topic, machineId, payload, done),
+      presence: (machineId, channel, payload) => presence.accept(machineTopic(prefix, machineId, channel), machineId, channel, payload),
+    },
+  })
+
+  let started = false
+  return {
+    broker,
+    ingest: counters,
+    sales,
+    async start() {
+      const ports = await broker!.start()
+      started = true
+      presence.start()
+      history.start()
+      return ports
+    },
+    async stop() {
+      // Machines first (no new sales), then what was read is written.
+      await broker!.stop()
+      if (!started) return
+      await sales.stop()
+      await presence.stop()
+      await history.stop()
+    },
+  }
+}
