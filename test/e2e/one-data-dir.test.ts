@@ -68,7 +68,7 @@ describe('one embedded data directory, one process', () => {
     const first = start('scripts/start.ts')
     await firstReceipt(first)
     const mqttPort = /MQTT broker\s+mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(first.output())![1]
-    const httpPort = /dashboard\s+http:\/\/localhost:(\d+)\//.exec(first.output())![1]
+    const httpPort = /console\s+http:\/\/localhost:(\d+)\//.exec(first.output())![1]
     const holder = new RegExp(`^DATA_DIR ${dataDir} is in use by process ${first.child.pid} \\(npm start, MQTT ${mqttPort}, HTTP ${httpPort}, database 127\\.0\\.0\\.1:\\d+\\): stop it, set another DATA_DIR, or reach it with \`npm run fleet -- list\`$`)
 
     // A second `npm start`, traced: refused at once with one line, having opened no file of the directory.
