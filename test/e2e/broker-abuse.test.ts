@@ -29,7 +29,7 @@ describe('the broker under abuse', () => {
     database = await createTestDatabase()
     machines = await provisionFleet(database.handle.db, 60)
     port = await freePort()
-    broker = startService('broker', 'broker/main.ts', {
+    broker = startService('broker', 'scripts/broker.ts', {
       DATABASE_URL: database.url, MQTT_HOST: '127.0.0.1', MQTT_PORT: String(port), GATEWAY_MQTT_PASSWORD: GATEWAY_PASSWORD,
       LOG_LEVEL: 'info', BROKER_MAX_CONNECTIONS: '1000', BROKER_CONNECT_TIMEOUT_MS: '8000',
     })

@@ -73,11 +73,11 @@ describe('a start that fails says why in one or two lines', () => {
   })
 
   it('broker: the MQTT port is taken, and the database does not exist', async () => {
-    expect(await startFails('broker/main.ts', { DATABASE_URL: database.url, MQTT_PORT: String(takenPort) })).toEqual([
+    expect(await startFails('scripts/broker.ts', { DATABASE_URL: database.url, MQTT_PORT: String(takenPort) })).toEqual([
       expect.stringMatching(new RegExp(`^broker: cannot start: port ${takenPort} is taken by pid ${process.pid} \\(`)),
       '  stop that process, or set MQTT_PORT to a free port',
     ])
-    const missing = await startFails('broker/main.ts', { DATABASE_URL: withDatabase('vt_no_such_database') })
+    const missing = await startFails('scripts/broker.ts', { DATABASE_URL: withDatabase('vt_no_such_database') })
     expect(missing).toEqual(['broker: cannot start: database "vt_no_such_database" does not exist', expect.stringMatching(/^ {2}create it/)])
   })
 
