@@ -18,7 +18,7 @@ describe('the machines list at 10,000 machines', () => {
     const db = database.handle.db
     await provisionFleet(db, 1)
     await sql`insert into machines (id, kassa_id, number, address, place, time_zone, secret_hash, online, last_seen_at)
-      select 'M-' || lpad(i::text, 5, '0'), 'K1', 'M' || i, 'г. Москва, ул. Тверская, д. ' || (i % 200), 'Этаж ' || (i % 9), 'Europe/Moscow', 'x', i % 3 <> 0, now() - (i || ' s')::interval
+      select 'M-' || lpad(i::text, 5, '0'), 'K1', 'M' || i, 'г. Москва, ул. Тверская, д. ' || (i % 200), 'Этаж ' || (i % 9), 'Europe/Moscow', 'hmac-sha256$unused$x', i % 3 <> 0, now() - (i || ' s')::interval
       from generate_series(1, 10000) i`.execute(db)
     await sql`insert into sales (machine_id, sale_id, kassa_id, kind, items, payment_method, total, sold_at, state)
       select 'M-' || lpad((1 + i % 10000)::text, 5, '0'), 's' || i, 'K1', 'sale', '[]', 'card', 100 + i % 5000, now() - ((i % 3600) || ' s')::interval, 'done'
