@@ -43,7 +43,7 @@ export interface HookDeps {
   timers: Set<NodeJS.Timeout>
   now(): number
   logger: Logger
-  /** Where machines' sales, status and telemetry go when the process stores them itself (uplink.ts). */
+  /** Where machines' sales, status, telemetry and audits go when the process stores them itself (uplink.ts). */
   uplink?: UplinkHooks | undefined
   /** Connections whose machine has logged in on another broker since (uplink.ts). */
   movedAway: WeakSet<Client>
@@ -174,9 +174,12 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
     const gone = () => (client.closed ? new Error('connection closed') : null)
     const accept = (): void => {
       const channel = deps.uplink && parseMachineTopic(prefix, packet.topic)?.channel
-      // Audits are routed to the gateways, which store them (rare, stored once by their hash).
-      if (!deps.uplink || !channel || channel === 'display' || channel === 'audit') return callback(gone())
+      if (!deps.uplink || !channel || channel === 'display') return callback(gone())
       if (channel === 'sale') return deps.uplink.sale(machineId, packet.topic, bytes(packet.payload), () => callback(gone()))
+      if (channel === 'audit') {
+        deps.uplink.audit(machineId, packet.topic, bytes(packet.payload))
+        return callback(gone())
+      }
       deps.uplink.presence(machineId, channel, bytes(packet.payload))
       callback(gone())
     }

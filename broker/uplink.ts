@@ -15,9 +15,11 @@ export interface UplinkHooks {
    * another broker since: the broker it left does not report it offline.
    */
   presence(machineId: string, channel: 'status' | 'telemetry', payload: Buffer): void
+  /** A machine's EVA-DTS audit (raw bytes); the process answers it on the machine's display topic. */
+  audit(machineId: string, topic: string, payload: Buffer): void
 }
 
-const UPLINK = new Set(['sale', 'status', 'telemetry'])
+const UPLINK = new Set(['sale', 'status', 'telemetry', 'audit'])
 
 /** Machines' uplink messages are not routed (nobody subscribes to them); everything else is. */
 export function keepUplinkLocal(aedes: Aedes, prefix: string): void {

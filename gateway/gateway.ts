@@ -1,7 +1,6 @@
 import type { Logger } from 'pino'
 import { Counter, Registry } from 'prom-client'
-import { decodeStoredKick, machineTopic, parseMachineTopic, storedKickTopic } from '../protocol/index.js'
-import { createAuditConsumer } from './audit/audit.consumer.js'
+import { decodeStoredKick, storedKickTopic } from '../protocol/index.js'
 import { recordActive } from './alerts/alert-history.repository.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { channelsOf } from './alerts/notify/channels.js'
@@ -98,17 +97,9 @@ export function createGateway(deps: GatewayDeps) {
     const databaseProbe = config.databaseUrl && database.kind === 'postgres'
       ? createDatabaseProbe({ url: config.databaseUrl, onHealth: (ok) => { probeHealthy = ok } })
       : null
-    const publisherClient = mqtt.publisher
-    const audits = createAuditConsumer({
-      db, logger: logger.child({ component: 'audits' }),
-      // No outbox row: a lost answer is made good by the machine's republish, answered the same.
-      answer: (machineId, message) => {
-        publisherClient.publish(machineTopic(config.topicPrefix, machineId, 'display'), JSON.stringify(message), { qos: 1 }, () => undefined)
-      },
-    })
-    // Sales are stored by the broker holding the machine's connection; its kick after each batch
-    // starts the fiscalizer at once, the fiscalizer's poll covers a lost one. Or, for a broker that
-    // does not store them, by this gateway (GATEWAY_INGEST=gateway). Audits come to every gateway.
+    // Sales (and audits) are stored by the broker holding the machine's connection; its kick after
+    // each batch starts the fiscalizer at once, the fiscalizer's poll covers a lost one. Or, for a
+    // broker that does not store them, by this gateway (GATEWAY_INGEST=gateway).
     const ingest = mqtt.ingest
     const kickTopic = storedKickTopic(config.topicPrefix)
     const subscribed = config.ingest === 'gateway'
@@ -116,14 +107,11 @@ export function createGateway(deps: GatewayDeps) {
         db, client: ingest, publisher, topicPrefix: config.topicPrefix, logger, now,
         chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, telemetryHistory: config.telemetryHistory,
         onStored: (kassaIds) => fiscalizer.kick(kassaIds), onHealth: (ok) => { ingestHealthy = ok }, onWritten: metrics.salesWritten,
-        onAudit: audits.accept,
       })
       : null
     if (!subscribed) {
       ingest.on('message', (topic, payload) => {
-        if (topic === kickTopic) return fiscalizer.kick(decodeStoredKick(payload))
-        const parsed = parseMachineTopic(config.topicPrefix, topic)
-        if (parsed?.channel === 'audit') audits.accept(topic, parsed.machineId, payload)
+        if (topic === kickTopic) fiscalizer.kick(decodeStoredKick(payload))
       })
     }
     // HTTP reads through a small pool of its own, so a flood of page requests never holds the
@@ -154,7 +142,6 @@ export function createGateway(deps: GatewayDeps) {
       // Stop reading first, so nothing new arrives while the rest drains.
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
       await subscribed?.stop()
-      await audits.stop()
       await fiscalizer.stop()
       await atol.stop()
       await alerts.stop()

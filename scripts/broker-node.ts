@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.js'
 import type { BrokerConfig } from '../broker/config.js'
 import { createMachineDirectoryRepository, type BrokerDatabase } from '../broker/machine-directory.repository.js'
+import { createAuditConsumer } from '../gateway/audit/audit.consumer.js'
 import type { Database } from '../gateway/db/schema.js'
 import { createSaleConsumer } from '../gateway/ingest/sale.consumer.js'
 import type { RejectedMessage } from '../gateway/ingest/sale.repository.js'
@@ -12,8 +13,8 @@ import { encodeStoredKick, machineTopic, storedKickTopic, type DisplayMessage } 
 
 // A broker that stores what its machines send: the composition root shared by `npm run broker`,
 // `npm start`, the tests and the bench. The broker itself knows no business rule (it hands
-// machines' uplink to hooks, broker/uplink.ts); here those hooks are wired to the gateway's ingest
-// and presence modules. So each sale is written once, by the process holding the machine's
+// machines' uplink to hooks, broker/uplink.ts); here those hooks are wired to the gateway's ingest,
+// presence and audit modules. So each sale is written once, by the process holding the machine's
 // connection, and its PUBACK leaves after the batch commit: PUBACK means stored. After each batch
 // the gateways are told which kassas have new work (protocol/stored-kick.ts).
 
@@ -82,12 +83,19 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
   })
   const presence = createPresenceConsumer({ db: deps.db, logger: deps.logger.child({ component: 'presence' }), onTelemetry: history.record })
 
+  const audits = createAuditConsumer({
+    db: deps.db, logger: deps.logger.child({ component: 'audits' }),
+    // No outbox row: a lost answer is made good by the machine's republish, answered the same.
+    answer: (machineId, message) => publish(machineTopic(prefix, machineId, 'display'), Buffer.from(JSON.stringify(message)), 1),
+  })
+
   broker = createBroker({
     config: deps.config, logger: deps.logger,
     directory: createMachineDirectoryRepository(deps.db as unknown as Kysely<BrokerDatabase>),
     uplink: {
       sale: (machineId, topic, payload, done) => sales.accept(topic, machineId, payload, done),
       presence: (machineId, channel, payload) => presence.accept(machineTopic(prefix, machineId, channel), machineId, channel, payload),
+      audit: (machineId, topic, payload) => audits.accept(topic, machineId, payload),
     },
   })
 
@@ -108,6 +116,7 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
       await broker!.stop()
       if (!started) return
       await sales.stop()
+      await audits.stop()
       await presence.stop()
       await history.stop()
     },

@@ -1,14 +1,15 @@
 import type { Kysely } from 'kysely'
 import type { MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
-import { parseMachineTopic } from '../../protocol/index.js'
+import { machineTopic, parseMachineTopic } from '../../protocol/index.js'
+import { createAuditConsumer } from '../audit/audit.consumer.js'
 import type { Database } from '../db/schema.js'
 import type { DisplayPublisher } from '../display/display.publisher.js'
 import { createPresenceConsumer } from '../machines/presence.consumer.js'
 import { createTelemetryHistory } from '../operator/telemetry-history.writer.js'
 import { createSaleConsumer, type SaleConsumerDeps } from './sale.consumer.js'
 
-// GATEWAY_INGEST=gateway: the gateway subscribes to every machine's sale, status and telemetry and
+// GATEWAY_INGEST=gateway: the gateway subscribes to every machine's sale, status, telemetry and audit and
 // stores them itself, for a broker that does not (Mosquitto or any other MQTT 3.1.1 broker). With
 // the project's brokers the broker holding a machine's connection stores them (broker-node.ts in
 // scripts/), and gateways only fiscalize.
@@ -27,8 +28,6 @@ export interface SubscribedIngestDeps {
   onStored: SaleConsumerDeps['onStored']
   onHealth: NonNullable<SaleConsumerDeps['onHealth']>
   onWritten: NonNullable<SaleConsumerDeps['onWritten']>
-  /** A machine's EVA-DTS audit (stored by the gateway in every mode). */
-  onAudit: (topic: string, machineId: string, payload: Uint8Array) => void
 }
 
 export function createSubscribedIngest(deps: SubscribedIngestDeps) {
@@ -42,6 +41,11 @@ export function createSubscribedIngest(deps: SubscribedIngestDeps) {
     chunkMax: deps.chunkMax, windowMs: deps.windowMs, highWater: 5000,
     onStored: deps.onStored, onHealth: deps.onHealth, onWritten: deps.onWritten,
   })
+  const audits = createAuditConsumer({
+    db: deps.db, logger: logger.child({ component: 'audits' }),
+    // No outbox row: a lost answer is made good by the machine's republish, answered the same.
+    answer: (machineId, message) => deps.client.publish(machineTopic(deps.topicPrefix, machineId, 'display'), JSON.stringify(message), { qos: 1 }, () => undefined),
+  })
   const presence = createPresenceConsumer({ db: deps.db, logger: logger.child({ component: 'presence' }), onTelemetry: history.record })
   // Replaces mqtt.js' default so the PUBACK waits for `done` (held only under backpressure).
   deps.client.handleMessage = (packet, done) => {
@@ -52,7 +56,7 @@ export function createSubscribedIngest(deps: SubscribedIngestDeps) {
       presence.accept(topic, parsed.machineId, parsed.channel, payload)
       done()
     } else if (parsed?.channel === 'audit') {
-      deps.onAudit(topic, parsed.machineId, payload)
+      audits.accept(topic, parsed.machineId, payload)
       done()
     } else {
       sales.accept(topic, parsed?.machineId ?? null, payload, () => done())
@@ -67,6 +71,7 @@ export function createSubscribedIngest(deps: SubscribedIngestDeps) {
     /** After the client stopped reading: writes what was read. */
     async stop(): Promise<void> {
       await sales.stop()
+      await audits.stop()
       await presence.stop()
       await history.stop()
     },

@@ -18,7 +18,7 @@ export interface GatewayMqtt {
   /**
    * Subscribed to the brokers' kicks (sales stored for these kassas, protocol/stored-kick.ts): the
    * brokers store machines' sales, status and telemetry. With GATEWAY_INGEST=gateway, a persistent
-   * session (clean: false) subscribed to every machine's sale, telemetry and status instead. Always subscribed to machines' audits (rare; stored once by their hash).
+   * session (clean: false) subscribed to every machine's sale, telemetry, status and audits instead.
    */
   ingest: MqttClient
   /** Publishes display messages; a separate connection so a slow ingest never delays a PUBACK. */
@@ -60,13 +60,9 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   const publisher = withNoDelay(mqtt.connect(options.url, { ...base, clientId: `gateway-${options.gatewayId}-out`, clean: true }))
 
   let subscribed = false
-  const filters = {
-    ...(subscribesUplink
-      ? Object.fromEntries((['sale', 'telemetry', 'status'] as const).map((c) => [fleetFilter(options.topicPrefix, c), { qos: 1 as const }]))
-      : { [storedKickTopic(options.topicPrefix)]: { qos: 0 as const } }),
-    // Audits are not stored by the brokers: every gateway takes them (stored once by their hash).
-    [fleetFilter(options.topicPrefix, 'audit')]: { qos: 1 as const },
-  }
+  const filters = subscribesUplink
+    ? Object.fromEntries((['sale', 'telemetry', 'status', 'audit'] as const).map((c) => [fleetFilter(options.topicPrefix, c), { qos: 1 as const }]))
+    : { [storedKickTopic(options.topicPrefix)]: { qos: 0 as const } }
   ingest.on('connect', () => {
     ingest.subscribe(filters, (err, granted) => {
       const refused = granted?.filter((g) => g.qos === 128) ?? []
