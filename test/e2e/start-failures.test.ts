@@ -32,7 +32,9 @@ describe('a start that fails says why in one or two lines', () => {
   let takenPort: number
   beforeAll(async () => {
     database = await createTestDatabase()
-    holder = createServer()
+    // A port-holder only: whatever connects is cut at once, so close() never waits on a socket
+    // (another test's client that drew this port from freePort() would otherwise hold it open).
+    holder = createServer((socket) => socket.destroy())
     await new Promise<void>((resolve) => holder.listen(0, '0.0.0.0', resolve))
     takenPort = (holder.address() as { port: number }).port
   })
