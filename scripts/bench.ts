@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     log(`bench: ${db.kind === 'postgres' ? 'PostgreSQL (fresh database)' : 'embedded PGlite'}; provisioning ${count} machines, ${Math.ceil(count / plan.machinesPerKassa)} kassas`)
     const machines = await provisionBench(db, count, plan.machinesPerKassa)
     const kdfMs = await loginKdfMs()
-    services = await startServices(db, plan.profile ? { profileDir: join(outDir, 'profiles') } : {})
+    services = await startServices(db, { ingest: plan.ingest, ...(plan.profile ? { profileDir: join(outDir, 'profiles') } : {}) })
     const running = services
     const steps = await runPlan(plan, services, machines, log).catch((err: unknown) => {
       log(`bench: a step failed; the system's last output:\n${running.tails()}`)
@@ -67,12 +67,12 @@ async function main(): Promise<number> {
     if ((plan.only.has('cluster') || plan.only.has('failover')) && !db.url) log('bench: the cluster and failover steps need PostgreSQL (DATABASE_URL); skipped')
     const report = {
       bench: 'vending-telemetry-gateway', version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
-      quick: plan.quick, database: db.kind,
+      quick: plan.quick, database: db.kind, ingest: db.kind === 'postgres' ? plan.ingest : 'gateway',
       // PGlite: broker and gateway share one process, so "broker" figures include the gateway.
       combinedProcesses: db.kind === 'pglite',
       host: { cpus: cpus().length, node: process.version, loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
       plan: { machines: plan.machines, machinesPerKassa: plan.machinesPerKassa, durationS: plan.durationS, fixedRates: plan.fixedRates,
-        stepRates: plan.stepRates, scaleMachines: plan.scaleMachines, scaleRate: plan.scaleRate, clusterRate: plan.clusterRate, p99LimitMs: plan.p99LimitMs },
+        stepRates: plan.stepRates, oneKassaMachines: plan.oneKassaMachines, oneKassaRate: plan.oneKassaRate, burstSales: plan.burstSales, scaleMachines: plan.scaleMachines, scaleRate: plan.scaleRate, clusterRate: plan.clusterRate, p99LimitMs: plan.p99LimitMs },
       loginKdfMs: kdfMs,
       summary,
       steps,

@@ -1,7 +1,7 @@
 import { runFleet, type FleetMachine, type FleetReport, type FleetSnapshot } from '../../device-sim/index.js'
 import { gatewayCounters, gatewayFigures } from './gateway-counters.js'
 import { hostFigures, sample, windowFigures, type Processes, type Sample } from './samples.js'
-import type { BenchServices } from './services.js'
+import type { BenchServices, DatabaseCounters } from './services.js'
 
 // One measured step: a fleet selling at a fixed open-loop rate against whatever answers (the echo
 // responder or the gateway), with each process's CPU and memory over the selling phase, and over
@@ -37,6 +37,14 @@ export interface StepResult {
   fiscalBatchMean?: number
   /** The gateway's own view, ms on average: sale stored → receipt committed, → display acknowledged by the broker. */
   gatewayMeanMs?: { commit: number; display: number }
+  /** A burst (every sale sent at once): receipts per second from the first sale made to the last receipt. */
+  burst?: { sales: number; receiptsPerS: number; lastReceiptMs: number }
+  /**
+   * PostgreSQL's own counters for the bench's database (pg_stat_database, pg_stat_user_tables)
+   * over the step, per sale sent: transactions committed, rows inserted / updated. Backends report
+   * them when idle (within 1 s), so a step's figures may miss its last second.
+   */
+  postgresPerSale?: { commits: number; inserted: number; updated: number; byTable: Record<string, { ins: number; upd: number }> }
   connectionErrors: Record<string, number>
 }
 
@@ -52,11 +60,22 @@ export interface StepOptions {
   drainS: number
   /** ms a machine waits for CONNACK before it retries (device-sim's default is 10 s). */
   connectTimeoutMs?: number
+  /** `rate` sales made at once (within 1 ms) instead of `rate` a second for `durationS`. */
+  burst?: boolean
 }
 
 export async function runStep(services: BenchServices, o: StepOptions, log: (line: string) => void): Promise<StepResult> {
   const idleMs = (o.idleS ?? 0) * 1000
   const before = o.against === 'gateway' ? await gatewayCounters(services) : null
+  const dbBefore = o.against === 'gateway' ? await services.databaseCounters() : null
+  // A burst: the first sale made and the last receipt, ms (performance.now) on the simulator's clock.
+  let firstMadeAt = Infinity
+  let lastReceiptAt = 0
+  const onReceipt = (_machineId: string, _display: unknown, latencyMs: number) => {
+    const t = performance.now()
+    firstMadeAt = Math.min(firstMadeAt, t - latencyMs)
+    lastReceiptAt = Math.max(lastReceiptAt, t)
+  }
   let connectS: number | null = null
   let connectedAt = 0
   const idle: Sample[] = []
@@ -76,15 +95,24 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
     log(`${o.name.padEnd(22)} ${s.phase.padEnd(10)} ${String(s.elapsedS).padStart(5)}s online ${s.online}/${s.machines} ` +
       `sent ${s.sent} receipted ${s.receipted} in-flight ${s.inFlight} ${s.ratePerSecond}/s p99 ${s.p99Ms.toFixed(1)} ms`)
   }
+  const beforeRun = o.burst ? sample(services) : null
   const report = await runFleet({
-    url: services.mqttUrl, machines: o.machines, rate: o.rate, durationS: o.durationS, idleS: o.idleS ?? 0,
+    url: services.mqttUrl, machines: o.machines, idleS: o.idleS ?? 0,
+    // A burst: every sale scheduled within the first ms, so the simulator sends them as fast as it can.
+    ...(o.burst ? { rate: o.rate * 1000, durationS: 0.001, onReceipt } : { rate: o.rate, durationS: o.durationS }),
     rampUpPerSecond: o.rampPerS, drainTimeoutS: o.drainS, progressIntervalMs: 500, onProgress: progress, seed: 1,
     ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
   })
   const end = sample(services)
   const after = before ? await gatewayCounters(services) : null
+  const dbAfter = dbBefore ? await services.databaseCounters() : null
+  const burst = o.burst && lastReceiptAt > firstMadeAt
+    ? { sales: report.sent, receiptsPerS: Math.round(report.receipted / ((lastReceiptAt - firstMadeAt) / 1000)), lastReceiptMs: Math.round(lastReceiptAt - firstMadeAt) }
+    : undefined
   const [i0, i1] = idle
-  const [s0, s1] = selling
+  // A burst's selling phase lasts a millisecond: its window is the whole run (20 logins are
+  // negligible beside its sales), from before the fleet connects to the end of the drain.
+  const [s0, s1] = o.burst && beforeRun ? [beforeRun, end] : selling
   const processes = s0 && s1 ? await windowFigures(s0, s1, end, report.sent, services.combined) : {}
   const host = s0 && s1 ? hostFigures(s0, s1, processes) : undefined
   return {
@@ -95,6 +123,19 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
     processes, ...(host ? { host } : {}),
     ...(i0 && i1 ? { idle: { durationS: Math.round(i1.at - i0.at) / 1000, processes: await windowFigures(i0, i1, i1, 0, services.combined) } } : {}),
     ...(before && after ? gatewayFigures(before, after) : {}),
+    ...(burst ? { burst } : {}),
+    ...(dbBefore && dbAfter && report.sent > 0 ? { postgresPerSale: perSale(dbBefore, dbAfter, report.sent) } : {}),
     connectionErrors: report.connectionErrors,
   }
+}
+
+function perSale(a: DatabaseCounters, b: DatabaseCounters, sent: number): NonNullable<StepResult['postgresPerSale']> {
+  const r = (n: number) => Math.round((n / sent) * 100) / 100
+  const byTable: Record<string, { ins: number; upd: number }> = {}
+  for (const [table, t] of Object.entries(b.tables)) {
+    const ins = t.ins - (a.tables[table]?.ins ?? 0)
+    const upd = t.upd - (a.tables[table]?.upd ?? 0)
+    if (ins > 0 || upd > 0) byTable[table] = { ins: r(ins), upd: r(upd) }
+  }
+  return { commits: r(b.commits - a.commits), inserted: r(b.inserted - a.inserted), updated: r(b.updated - a.updated), byTable }
 }

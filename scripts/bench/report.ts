@@ -23,6 +23,10 @@ export interface BenchSummary {
     machines: number; connected: number; connectS: number | null; brokerIdleRssMiB: number | null; brokerSellingRssMiB: number | null
     brokerHwmMiB: number | null; gatewayHwmMiB: number | null
   } | null
+  /** Machines of one kassa at a fixed rate: latency against the echo's in the same run. */
+  oneKassa: { machines: number; rate: number; gateway: { p50: number; p99: number } | null; echo: { p50: number; p99: number } | null } | null
+  /** Sales sent at once through one kassa: receipts per second, the gateway's ÷ the echo's. */
+  burst: { sales: number; gateway: number | null; echo: number | null; ratio: number | null } | null
   targets: Target[]
 }
 
@@ -54,17 +58,33 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
     brokerHwmMiB: peak('broker'), gatewayHwmMiB: combined ? null : peak('gateway'),
   } : null
 
+  const oneG = find(steps, 'onekassa')
+  const oneE = find(steps, 'baseline-onekassa')
+  const pct = (s?: JudgedStep) => (s ? { p50: s.latencyMs.p50, p99: s.latencyMs.p99 } : null)
+  const oneKassa = oneG || oneE ? { machines: (oneG ?? oneE)!.machines, rate: plan.oneKassaRate, gateway: pct(oneG), echo: pct(oneE) } : null
+  const burstG = find(steps, 'burst')
+  const burstE = find(steps, 'baseline-burst')
+  const burst = burstG || burstE ? {
+    sales: plan.burstSales, gateway: burstG?.burst?.receiptsPerS ?? null, echo: burstE?.burst?.receiptsPerS ?? null,
+    ratio: ratio(burstG?.burst?.receiptsPerS, burstE?.burst?.receiptsPerS),
+  } : null
+
+  // The performance issue's targets first, then the earlier ones.
   const targets: Target[] = []
-  if (gateway) targets.push({ name: 'sustained rate, 0 lost, p99 < 100 ms', goal: '≥ 5,000 sales/s', measured: `${gateway.sustainedRate} sales/s (next step: ${gateway.limitedBy})`, met: plan.quick ? null : gateway.sustainedRate >= 5000 })
-  const sustained = ratio(gateway?.sustainedRate, baseline?.sustainedRate)
-  if (sustained !== null) targets.push({ name: 'sustained ÷ echo baseline', goal: '≥ 0.5', measured: String(sustained), met: plan.quick ? null : sustained >= 0.5 })
   const at1000 = find(steps, 'fixed', 1000)
-  if (at1000) targets.push({ name: `p99 sale → QR at 1,000 sales/s, ${at1000.machines} machines`, goal: '≤ 20 ms', measured: `${at1000.latencyMs.p99} ms`, met: at1000.latencyMs.p99 <= 20 && at1000.lost === 0 })
+  if (at1000) targets.push({ name: `p99 sale → QR, 1,000 sales/s, ${at1000.machines} machines, ${Math.ceil(at1000.machines / plan.machinesPerKassa)} kassas`, goal: '≤ 20 ms', measured: `${at1000.latencyMs.p99} ms (p50 ${at1000.latencyMs.p50}; lost ${at1000.lost})`, met: at1000.latencyMs.p99 <= 20 && at1000.lost === 0 })
+  if (oneG) targets.push({ name: `p99 sale → QR, ${plan.oneKassaRate} sales/s, ${oneG.machines} machines, one kassa`, goal: '≤ 20 ms', measured: `${oneG.latencyMs.p99} ms (p50 ${oneG.latencyMs.p50}; echo ${oneE ? `${oneE.latencyMs.p50} / ${oneE.latencyMs.p99}` : '–'}; lost ${oneG.lost})`, met: plan.quick ? null : oneG.latencyMs.p99 <= 20 && oneG.lost === 0 })
+  const sustained = ratio(gateway?.sustainedRate, baseline?.sustainedRate)
+  if (sustained !== null) targets.push({ name: 'highest sustained rate (p99 < 100 ms, 0 lost) ÷ the echo\'s', goal: '≥ 0.5', measured: `${sustained} (${gateway!.sustainedRate} vs ${baseline!.sustainedRate} sales/s)`, met: plan.quick ? null : sustained >= 0.5 })
+  if (burst && burstG) targets.push({ name: `burst: ${plan.burstSales} sales at once, ${burstG.machines} machines, one kassa: receipts/s ÷ the echo's`, goal: '≥ 0.5', measured: `${burst.ratio ?? '–'} (${burst.gateway ?? '–'} vs ${burst.echo ?? '–'}/s; lost ${burstG.lost})`, met: plan.quick || burst.ratio === null ? null : burst.ratio >= 0.5 && burstG.lost === 0 })
+  const cpu1000 = cpu.find((c) => c.rate === 1000)
+  if (cpu1000?.ratio != null) targets.push({ name: 'CPU ms per sale of the whole system at 1,000/s ÷ the echo\'s', goal: '≤ 1.5', measured: `${cpu1000.ratio} (${cpu1000.gateway} vs ${cpu1000.echo} ms)`, met: cpu1000.ratio <= 1.5 })
+  if (gateway) targets.push({ name: 'sustained rate, 0 lost, p99 < 100 ms', goal: '≥ 5,000 sales/s', measured: `${gateway.sustainedRate} sales/s (next step: ${gateway.limitedBy})`, met: plan.quick ? null : gateway.sustainedRate >= 5000 })
   if (scale) {
     const rss = scale.brokerHwmMiB
     targets.push({ name: `${scale.machines} machines on one broker, broker peak RSS`, goal: combined ? '≤ 1 GiB (broker + gateway, one process on PGlite)' : '≤ 1 GiB', measured: `${scale.connected}/${scale.machines} connected, ${rss ?? '?'} MiB`, met: plan.quick ? null : scale.connected === scale.machines && rss !== null && rss <= 1024 })
   }
-  return { baseline, gateway, ratios: { sustained, latency, cpu }, scale, targets }
+  return { baseline, gateway, ratios: { sustained, latency, cpu }, scale, oneKassa, burst, targets }
 }
 
 const fmt = (n: number | undefined | null, digits = 1) => (n === undefined || n === null ? '–' : n.toFixed(digits))
@@ -75,16 +95,19 @@ export function markdown(steps: readonly JudgedStep[], summary: BenchSummary, he
     const g = combined ? undefined : p.gateway ?? p.echo
     const cpu = [p.broker, g, p.postgres, p.simulator].map((f) => f?.cpuPercent ?? '–').join(' / ')
     const perSale = [p.broker, g, p.postgres, p.simulator].map((f) => fmt(f?.cpuMsPerSale, 2)).join(' / ')
-    if (idle) return `| ${s.name}, idle first | ${s.connected}/${s.machines} | 0 | – | – | – | – | ${fmt(p.broker?.hwmMiB, 0)} | ${fmt(g?.hwmMiB, 0)} | ${cpu} | – | – | – | – | – |`
-    return `| ${s.name} | ${s.machines} | ${s.achievedRate} | ${fmt(s.latencyMs.p50, 2)} | ${fmt(s.latencyMs.p95, 2)} | ${fmt(s.latencyMs.p99, 2)} | ${s.lost} | ` +
+    if (idle) return `| ${s.name}, idle first | ${s.connected}/${s.machines} | 0 | – | – | – | – | ${fmt(p.broker?.hwmMiB, 0)} | ${fmt(g?.hwmMiB, 0)} | ${cpu} | – | – | – | – | – | – |`
+    const pg = s.postgresPerSale
+    // A burst's rate is its receipts per second (sales were all made at once).
+    const rate = s.burst ? `${s.burst.receiptsPerS} (burst)` : s.achievedRate
+    return `| ${s.name} | ${s.machines} | ${rate} | ${fmt(s.latencyMs.p50, 2)} | ${fmt(s.latencyMs.p95, 2)} | ${fmt(s.latencyMs.p99, 2)} | ${s.lost} | ` +
       `${fmt(p.broker?.hwmMiB, 0)} | ${fmt(g?.hwmMiB, 0)} | ${cpu} | ${perSale} | ${s.fiscalBatchMean ?? '–'} | ` +
-      `${s.gatewayMeanMs ? `${fmt(s.gatewayMeanMs.commit)} / ${fmt(s.gatewayMeanMs.display)}` : '–'} | ${s.host?.othersPercent ?? '–'} | ${s.pass ? 'ok' : s.limitedBy} |`
+      `${s.gatewayMeanMs ? `${fmt(s.gatewayMeanMs.commit)} / ${fmt(s.gatewayMeanMs.display)}` : '–'} | ${pg ? `${fmt(pg.commits, 2)} / ${fmt(pg.inserted, 2)} / ${fmt(pg.updated, 2)}` : '–'} | ${s.host?.othersPercent ?? '–'} | ${s.pass ? 'ok' : s.limitedBy} |`
   }
   const who = combined ? 'broker+gateway (one process) / – / postgres / sim' : 'broker / gateway or echo / postgres / sim'
   return [
     heading, '',
-    `| step | machines | sales/s | p50 ms | p95 ms | p99 ms | lost | broker peak MiB | ${combined ? '–' : 'gateway or echo peak MiB'} | CPU % (${who}) | CPU ms per sale (same) | batch | gateway mean ms: stored → committed / → display acked | others' CPU % | verdict |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| step | machines | sales/s | p50 ms | p95 ms | p99 ms | lost | broker peak MiB | ${combined ? '–' : 'gateway or echo peak MiB'} | CPU % (${who}) | CPU ms per sale (same) | batch | gateway mean ms: stored → committed / → display acked | PostgreSQL per sale: commits / rows inserted / updated | others' CPU % | verdict |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...steps.flatMap((s) => (s.idle ? [row(s, true), row(s, false)] : [row(s, false)])), '',
     '| target | goal | measured | met |', '| --- | --- | --- | --- |',
     ...summary.targets.map((t) => `| ${t.name} | ${t.goal} | ${t.measured} | ${t.met === null ? 'n/a (quick)' : t.met ? 'yes' : 'no'} |`), '',

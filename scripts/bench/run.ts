@@ -1,14 +1,15 @@
 import type { FleetMachine } from '../../device-sim/index.js'
-import type { BenchPlan } from './args.js'
+import type { BenchPlan, StepName } from './args.js'
 import { runStep, type StepOptions, type StepResult } from './fleet-step.js'
 import { waitForBacklog } from './gateway-counters.js'
 import type { BenchServices } from './services.js'
 import { judge, type Verdict } from './verdict.js'
 
 // The steps of one run, in order: the echo baseline on the broker alone, then the gateway started
-// on the same broker for the fixed-rate, step-up and scale runs.
+// on the same broker for the fixed-rate, step-up, one-kassa, burst and scale runs. The one-kassa
+// and burst steps run against the echo too, whether or not the baseline ladder is asked for.
 
-export type Phase = 'baseline-fixed' | 'baseline-stepup' | 'fixed' | 'stepup' | 'scale'
+export type Phase = 'baseline-fixed' | 'baseline-stepup' | 'baseline-onekassa' | 'baseline-burst' | 'fixed' | 'stepup' | 'onekassa' | 'burst' | 'scale'
 export type JudgedStep = StepResult & Verdict & { phase: Phase; backlogBefore?: number }
 
 export interface StepUp { sustainedRate: number; limitedBy: Verdict['limitedBy'] | 'ladder-end' }
@@ -38,16 +39,28 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
     }
   }
 
-  if (plan.only.has('baseline')) {
+  // The first machines share one kassa (machinesPerKassa ≥ oneKassaMachines). The bench's broker
+  // lifts the per-machine publish limit for every step (services.ts): 25 sales/s per machine here.
+  const oneKassa = machines.slice(0, Math.min(plan.oneKassaMachines, plan.machinesPerKassa))
+  const oneKassaSteps = (against: 'echo' | 'gateway', prefix: 'baseline-' | '') => [
+    ...(plan.only.has('onekassa') ? [() => step(`${prefix}onekassa`, { name: `${against} one kassa ${plan.oneKassaRate}/s`, against, machines: oneKassa, rate: plan.oneKassaRate })] : []),
+    ...(plan.only.has('burst') ? [() => step(`${prefix}burst`, { name: `${against} burst ${plan.burstSales}`, against, machines: oneKassa, rate: plan.burstSales, burst: true })] : []),
+  ]
+
+  if (plan.only.has('baseline') || plan.only.has('onekassa') || plan.only.has('burst')) {
     await services.startEcho()
-    for (const rate of plan.fixedRates) await step('baseline-fixed', { name: `echo fixed ${rate}/s`, against: 'echo', machines: fleet, rate })
-    await ladder('baseline-stepup', 'echo')
+    if (plan.only.has('baseline')) {
+      for (const rate of plan.fixedRates) await step('baseline-fixed', { name: `echo fixed ${rate}/s`, against: 'echo', machines: fleet, rate })
+      await ladder('baseline-stepup', 'echo')
+    }
+    for (const run of oneKassaSteps('echo', 'baseline-')) await run()
     await services.stopEcho()
   }
-  if (plan.only.has('fixed') || plan.only.has('stepup') || plan.only.has('scale')) await services.startGateway()
+  if (['fixed', 'stepup', 'onekassa', 'burst', 'scale'].some((s) => plan.only.has(s as StepName))) await services.startGateway()
   if (plan.only.has('fixed')) {
     for (const rate of plan.fixedRates) await step('fixed', { name: `gateway fixed ${rate}/s`, against: 'gateway', machines: fleet, rate })
   }
+  for (const run of oneKassaSteps('gateway', '')) await run()
   if (plan.only.has('stepup')) await ladder('stepup', 'gateway')
   if (plan.only.has('scale')) {
     const all = machines.slice(0, plan.scaleMachines)

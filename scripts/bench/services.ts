@@ -13,6 +13,9 @@ import { freePort } from '../lib/database-admin.js'
 
 export interface ServiceStats { broker: ProcStats | null; gateway: ProcStats | null; echo: ProcStats | null }
 
+/** PostgreSQL's cumulative counters for the bench's database: transactions committed, rows written (all tables, and by table). */
+export interface DatabaseCounters { commits: number; inserted: number; updated: number; tables: Record<string, { ins: number; upd: number }> }
+
 export interface BenchServices {
   mqttUrl: string
   /** True when broker and gateway share a process (PGlite): their figures are one process's. */
@@ -31,6 +34,8 @@ export interface BenchServices {
   tails(): string
   /** s of CPU by backend pid of the PostgreSQL server serving the bench's database; null on PGlite. */
   databaseCpu(): Promise<Map<number, number> | null>
+  /** PostgreSQL's statistics for the bench's database; null on PGlite. */
+  databaseCounters(): Promise<DatabaseCounters | null>
   stop(): Promise<void>
 }
 
@@ -45,7 +50,13 @@ async function waitReady(url: string, child: Child, timeoutMs = 60_000): Promise
   throw new Error(`${child.name} not ready at ${url} within ${timeoutMs} ms\n${child.tail()}`)
 }
 
-export async function startServices(db: BenchDatabase, options: { profileDir?: string }): Promise<BenchServices> {
+/**
+ * `ingest`: who stores the sales in the gateway steps. 'broker' (the default deployment): the echo
+ * baseline runs on a routing broker, which is then restarted on the same port as a broker that
+ * stores its machines' sales and kicks the gateway. 'gateway': one routing broker throughout, the
+ * gateway subscribes and stores (GATEWAY_INGEST=gateway). With PGlite, always 'gateway'.
+ */
+export async function startServices(db: BenchDatabase, options: { profileDir?: string; ingest?: 'broker' | 'gateway' }): Promise<BenchServices> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()]
   const gatewayPassword = randomBytes(12).toString('base64url')
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
@@ -56,8 +67,8 @@ export async function startServices(db: BenchDatabase, options: { profileDir?: s
     // The per-machine limit (20/s by default) guards against a runaway machine; the bench's random
     // pick gives one machine bursts above it at thousands of sales/s, which would measure the limiter.
     BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000',
-    // The echo baseline needs the broker to route sales to a subscriber, so these steps run the
-    // gateway-side ingest on a routing broker; the cluster step measures the brokers' ingest.
+    // The echo baseline needs the broker to route sales to a subscriber; startGateway() makes it
+    // a broker that stores them unless the gateway's own ingest is measured (`ingest`).
     BROKER_INGEST: 'off', GATEWAY_INGEST: 'gateway',
     ...(db.url ? { DATABASE_URL: db.url } : { DATA_DIR: db.dataDir! }),
   }
@@ -90,7 +101,16 @@ export async function startServices(db: BenchDatabase, options: { profileDir?: s
     },
     async startGateway() {
       if (db.kind === 'postgres') {
-        gateway = startChild('gateway', join(ROOT, 'gateway/main.ts'), env, { nodeArgs: profileArgs })
+        let gatewayEnv = env
+        if ((options.ingest ?? 'broker') === 'broker') {
+          // The same port, so the steps' machines find it where the echo steps found the routing broker.
+          await broker.stop()
+          const ingesting = { ...env, BROKER_INGEST: 'on', GATEWAY_INGEST: 'broker' }
+          broker = startChild('broker', join(ROOT, 'scripts/broker.ts'), ingesting, { nodeArgs: profileArgs })
+          await broker.waitForLine(/broker listening/)
+          gatewayEnv = ingesting
+        }
+        gateway = startChild('gateway', join(ROOT, 'gateway/main.ts'), gatewayEnv, { nodeArgs: profileArgs })
       } else {
         broker.proc.send('start-gateway')
         gateway = broker
@@ -107,6 +127,19 @@ export async function startServices(db: BenchDatabase, options: { profileDir?: s
       if (!observer) return null
       const rows = await observer.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')
       return new Map(rows.rows.flatMap((r) => { const s = readProcStats(r.pid); return s ? [[r.pid, s.cpuS] as const] : [] }))
+    },
+    async databaseCounters() {
+      if (!observer) return null
+      const [d, t] = await Promise.all([
+        observer.query<{ commits: string; inserted: string; updated: string }>(
+          'select xact_commit as commits, tup_inserted as inserted, tup_updated as updated from pg_stat_database where datname = current_database()'),
+        observer.query<{ relname: string; ins: string; upd: string }>('select relname, n_tup_ins as ins, n_tup_upd as upd from pg_stat_user_tables'),
+      ])
+      const row = d.rows[0]
+      return {
+        commits: Number(row?.commits ?? 0), inserted: Number(row?.inserted ?? 0), updated: Number(row?.updated ?? 0),
+        tables: Object.fromEntries(t.rows.map((r) => [r.relname, { ins: Number(r.ins), upd: Number(r.upd) }])),
+      }
     },
     async stop() {
       await echo?.stop()

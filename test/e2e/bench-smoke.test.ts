@@ -14,6 +14,7 @@ interface Step {
   lost: number; duplicates: number; latencyMs: Record<'p50' | 'p95' | 'p99' | 'max', number>
   processes: Record<string, { rssMiB: number; hwmMiB: number; cpuPercent: number }>; pass: boolean
   idle?: { processes: Record<string, { rssMiB: number }> }
+  burst?: { sales: number; receiptsPerS: number }
 }
 
 interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; cpuS: Record<string, number> }
@@ -46,7 +47,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.summary).toHaveProperty('targets')
     expect(report.summary).toHaveProperty('ratios')
     const phases = new Set(report.steps.map((s) => s.phase))
-    for (const phase of ['baseline-fixed', 'baseline-stepup', 'fixed', 'stepup', 'scale']) expect(phases).toContain(phase)
+    for (const phase of ['baseline-fixed', 'baseline-stepup', 'baseline-onekassa', 'baseline-burst', 'fixed', 'stepup', 'onekassa', 'burst', 'scale']) expect(phases).toContain(phase)
     for (const step of report.steps) {
       expect(step.connected, step.name).toBe(step.machines)
       expect(step.receipted, step.name).toBe(step.sent)
@@ -56,6 +57,19 @@ describe('npm run bench -- --quick', () => {
       expect(step.processes.broker?.rssMiB, step.name).toBeGreaterThan(0)
     }
     expect(report.steps.every((s) => s.sent > 0)).toBe(true)
+    // One kassa: the machines of one kassa at a fixed rate, then all their sales at once, against
+    // the echo and the gateway; the burst's figure is receipts per second.
+    for (const phase of ['baseline-burst', 'burst']) {
+      const burst = report.steps.find((s) => s.phase === phase)!
+      expect(burst.sent, phase).toBe(burst.burst?.sales)
+      expect(burst.burst?.receiptsPerS, phase).toBeGreaterThan(0)
+    }
+    expect(report.steps.find((s) => s.phase === 'onekassa')?.machines).toBe(10)
+    expect(report.summary).toMatchObject({ oneKassa: { machines: 10 }, burst: { sales: 500 } })
+    // Each of the performance issue's targets that a quick run has: measured against its goal.
+    const targets = (report.summary as { targets: { name: string; goal: string; measured: string; met: boolean | null }[] }).targets
+    for (const name of [/one kassa$/, /^burst: /]) expect(targets.some((t) => name.test(t.name)), String(name)).toBe(true)
+    expect(stderr).toMatch(/\| target \| goal \| measured \| met \|/)
     // The scale step measures its fleet idle before it sells.
     expect(report.steps.find((s) => s.phase === 'scale')?.idle?.processes.broker?.rssMiB).toBeGreaterThan(0)
     // The cluster step: the same fleet through 1 × 1 and 3 × 3 (brokers on a private Redis), every sale receipted.
