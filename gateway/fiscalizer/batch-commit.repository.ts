@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { DisplayMessage } from '../../protocol/index.js'
 import type { Database, FiscalDriveRow } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
@@ -8,7 +8,9 @@ import type { ClaimedSale } from './fiscal.repository.js'
 // The emulated signer's batch in two statements instead of seven: the claim reads the kassa with
 // its FN and its pending sales, and one statement writes everything the batch produced. Each statement is a round trip
 // in which the FN stays locked, so the count bounds how fast one kassa is signed: measured in
-// the benchmark (scripts/bench), see CHANGELOG.
+// the benchmark (scripts/bench), see CHANGELOG. Both run either inside a transaction (the locked
+// batch) or each on its own (the checked batch, emulated.signer.ts: the write commits only if the
+// FN row is the version the claim read).
 
 /**
  * Claims a kassa's FN for this transaction and reads, in the same statement, the kassa's identity
@@ -16,10 +18,10 @@ import type { ClaimedSale } from './fiscal.repository.js'
  * 1187). The row lock is the claim (see `claimFiscalDrive` for why a row lock and SKIP LOCKED);
  * `of fd` locks the FN only. The sales are read only when the claim succeeds, under its lock.
  */
-export async function claimBatch(tx: Transaction<Database>, kassaId: string, limit: number): Promise<{ drive: FiscalDriveRow; kassa: KassaIdentity; sales: ClaimedSale[] } | null> {
-  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; pending: ClaimedSale[] }>`
+export async function claimBatch(tx: Transaction<Database> | Kysely<Database>, kassaId: string, limit: number): Promise<ClaimedBatch | null> {
+  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; row_version: string; pending: ClaimedSale[] }>`
     with claimed as (
-      select fd.*, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
+      select fd.*, fd.xmin::text as row_version, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
       from fiscal_drives fd join kassas k on k.id = fd.kassa_id
       where fd.kassa_id = ${kassaId} and fd.active
       for update of fd skip locked
@@ -32,8 +34,16 @@ export async function claimBatch(tx: Transaction<Database>, kassaId: string, lim
     from claimed c`.execute(tx)
   const row = rows.rows[0]
   if (!row) return null
-  const { k_name, k_inn, k_reg, k_sno, k_tz, pending, ...drive } = row
-  return { drive, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz }, sales: pending }
+  const { k_name, k_inn, k_reg, k_sno, k_tz, pending, row_version, ...drive } = row
+  return { drive, rowVersion: row_version, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz }, sales: pending }
+}
+
+export interface ClaimedBatch {
+  drive: FiscalDriveRow
+  /** The FN row's version when read (its xmin): any committed change of the row changes it. */
+  rowVersion: string
+  kassa: KassaIdentity
+  sales: ClaimedSale[]
 }
 
 export interface BatchWrite {
@@ -45,7 +55,16 @@ export interface BatchWrite {
   state: FnState
   blockedReason: string | null
   displays: readonly Omit<OutboxEntry, 'id'>[]
+  /**
+   * Without a transaction holding the FN: the version of its row the batch was signed from
+   * (ClaimedBatch.rowVersion). The statement then writes only if the row is still that version,
+   * and writes nothing otherwise (another signer moved the FN meanwhile).
+   */
+  ifVersion?: string
 }
+
+/** What a batch write committed: its outbox rows; null when `ifVersion` no longer matched and nothing was written. */
+export type BatchWritten = OutboxEntry[] | null
 
 const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
 
@@ -54,7 +73,7 @@ const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
  * Data-modifying CTEs all run to completion whatever the outer query reads, and a foreign key to
  * a row inserted by a sibling CTE is checked at the end of the statement (PostgreSQL docs, 7.8.4).
  */
-export async function writeBatch(tx: Transaction<Database>, w: BatchWrite): Promise<OutboxEntry[]> {
+export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w: BatchWrite): Promise<BatchWritten> {
   const docs = w.documents.map((d) => ({
     fd: d.fd, type: d.type, signed_at: d.signedAt.toISOString(), shift: d.shift, receipt_in_shift: d.receiptInShift,
     sale_row_id: d.saleRowId === null ? null : Number(d.saleRowId), operation: d.operation, total: d.total, fp: d.fp,
@@ -62,26 +81,35 @@ export async function writeBatch(tx: Transaction<Database>, w: BatchWrite): Prom
   }))
   const outbox = w.displays.map((e) => ({ m: e.machineId, s: e.saleId, p: e.payload }))
   const s = w.state
-  const rows = await sql<{ id: number; machine_id: string; sale_id: string }>`
-    with docs as (
-      insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv)
-      select ${w.fn}, v.fd, ${w.kassaId}, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex')
-      from jsonb_to_recordset(${JSON.stringify(docs)}::jsonb) as v(fd integer, type smallint, signed_at timestamptz, shift integer,
-        receipt_in_shift integer, sale_row_id bigint, operation smallint, total bigint, fp text, tlv text)
-    ), done as (
-      update sales s set state = 'done', fn = ${w.fn}, fd = v.fd, done_at = now(), last_error = null
-      from jsonb_to_recordset(${JSON.stringify(w.done)}::jsonb) as v(id bigint, fd integer)
-      where s.id = v.id
-    ), drive as (
+  // Every write hangs on `drive`: with `ifVersion`, when the FN row changed since it was read, the
+  // update finds no row and nothing else is written. Data-modifying CTEs see one snapshot, so the
+  // others read `drive`'s RETURNING rather than the table. An update that meets the row locked by
+  // another signer waits for it, then re-checks the version on the row that signer committed.
+  const rows = await sql<{ claimed: boolean; id: number | null; machine_id: string | null; sale_id: string | null }>`
+    with drive as (
       update fiscal_drives set next_fd = ${s.nextFd}, shift_number = ${s.shiftNumber}, shift_opened_at = ${s.shiftOpenedAt},
         receipts_in_shift = ${s.receiptsInShift}, unsent_count = ${s.unsentCount}, first_unsent_at = ${s.firstUnsentAt},
         blocked_reason = ${w.blockedReason}
-      where fn = ${s.fn}
+      where fn = ${s.fn} and (${w.ifVersion ?? null}::text is null or xmin::text = ${w.ifVersion ?? null}::text)
+      returning fn
+    ), docs as (
+      insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv)
+      select drive.fn, v.fd, ${w.kassaId}, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex')
+      from drive, jsonb_to_recordset(${JSON.stringify(docs)}::jsonb) as v(fd integer, type smallint, signed_at timestamptz, shift integer,
+        receipt_in_shift integer, sale_row_id bigint, operation smallint, total bigint, fp text, tlv text)
+    ), done as (
+      update sales s set state = 'done', fn = drive.fn, fd = v.fd, done_at = now(), last_error = null
+      from drive, jsonb_to_recordset(${JSON.stringify(w.done)}::jsonb) as v(id bigint, fd integer)
+      where s.id = v.id
+    ), outbox as (
+      insert into display_outbox (machine_id, sale_id, payload)
+      select v.m, v.s, v.p from drive, jsonb_to_recordset(${JSON.stringify(outbox)}::jsonb) as v(m text, s text, p jsonb)
+      returning id, machine_id, sale_id
     )
-    insert into display_outbox (machine_id, sale_id, payload)
-    select v.m, v.s, v.p from jsonb_to_recordset(${JSON.stringify(outbox)}::jsonb) as v(m text, s text, p jsonb)
-    returning id, machine_id, sale_id`.execute(tx)
+    select exists (select 1 from drive) as claimed, o.id, o.machine_id, o.sale_id
+    from (select 1) one left join outbox o on true`.execute(tx)
+  if (!rows.rows[0]?.claimed) return null
   // A batch holds each sale once, so (machine, sale) names one outbox row.
-  const ids = new Map(rows.rows.map((r) => [key(r.machine_id, r.sale_id), r.id]))
+  const ids = new Map(rows.rows.flatMap((r) => (r.id === null ? [] : [[key(r.machine_id!, r.sale_id!), r.id] as const])))
   return w.displays.map((e) => ({ ...e, id: ids.get(key(e.machineId, e.saleId))!, payload: e.payload as DisplayMessage }))
 }

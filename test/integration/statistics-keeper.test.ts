@@ -7,7 +7,7 @@ import { provisionFleet } from '../support/system.js'
 
 // With autovacuum off (as on this machine's PostgreSQL) nothing analyzes the gateway's tables, and
 // a prepared statement keeps the plan it got while `sales` was empty: a hash of the whole table per
-// batch. The keeper analyzes a table once it changed past autovacuum's threshold.
+// batch. The keeper analyzes a table once it has doubled since its last ANALYZE.
 
 describe('statistics keeper', () => {
   let database: TestDatabase
@@ -26,7 +26,7 @@ describe('statistics keeper', () => {
     const keeper = await createStatisticsKeeper({ db, kind: 'postgres', logger: pino({ level: 'silent' }) })
     expect(keeper.needed).toBe(autovacuum !== 'on')
 
-    await provisionFleet(db, 200) // 200 machines: past 50 + 10% of an empty table
+    await provisionFleet(db, 200) // 200 machines: past 50 + the empty table it was
     const changed = async () => (await sql<{ n: number }>`select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = 'machines'`.execute(db)).rows[0]!.n
     // The server's counters reach pg_stat_user_tables when the writing session reports them.
     for (let i = 0; i < 100 && (await changed()) < 200; i++) await new Promise((r) => setTimeout(r, 100))
