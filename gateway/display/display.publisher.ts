@@ -82,7 +82,7 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
     const topic = machineTopic(deps.topicPrefix, entry.machineId, 'display')
     remember(entry) // committed before it is published, so safe to repeat from memory
     inflight++
-    deps.client.publish(topic, JSON.stringify(entry.payload), { qos: 1 }, (err) => {
+    deps.client.publish(topic, entry.text ?? JSON.stringify(entry.payload), { qos: 1 }, (err) => {
       inflight--
       settled?.()
       if (err) {

@@ -8,9 +8,13 @@ export interface OutboxEntry {
   machineId: string
   saleId: string
   payload: DisplayMessage
+  /** `payload` as JSON when already encoded (the text stored in the outbox): published as is. */
+  text?: string
+  /** ms since the sale was received, on the database's clock, when its receipt was written (metrics). */
+  ageMs?: number
 }
 
-type NewEntry = Omit<OutboxEntry, 'id'>
+type NewEntry = Omit<OutboxEntry, 'id' | 'text' | 'ageMs'>
 
 /** Called inside the fiscalization transaction: the display exists exactly when the document does. */
 export async function enqueueDisplays(tx: Transaction<Database>, entries: readonly NewEntry[]): Promise<OutboxEntry[]> {

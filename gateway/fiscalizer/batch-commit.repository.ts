@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { DisplayMessage } from '../../protocol/index.js'
+import { ASYNC_COMMIT } from '../db/async-commit.js'
 import type { Database, FiscalDriveRow } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import type { FnState, KassaIdentity, SignedDocument, TaxSystem } from '../fiscal/fn.types.js'
@@ -17,6 +18,8 @@ import type { ClaimedSale } from './fiscal.repository.js'
  * and its oldest pending sales (with their machine's number, address and place: tags 1036, 1009,
  * 1187). The row lock is the claim (see `claimFiscalDrive` for why a row lock and SKIP LOCKED);
  * `of fd` locks the FN only. The sales are read only when the claim succeeds, under its lock.
+ * Outside a transaction (the checked batch) the lock ends with the statement, whose commit need
+ * not wait for fsync: it wrote nothing but the lock.
  */
 export async function claimBatch(tx: Transaction<Database> | Kysely<Database>, kassaId: string, limit: number): Promise<ClaimedBatch | null> {
   const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; row_version: string; pending: ClaimedSale[] }>`
@@ -31,7 +34,7 @@ export async function claimBatch(tx: Transaction<Database> | Kysely<Database>, k
         from sales s join machines m on m.id = s.machine_id
         where s.kassa_id = ${kassaId} and s.state = 'pending' and s.run_at <= now()
         order by s.id limit ${limit}) p), '[]'::jsonb) as pending
-    from claimed c`.execute(tx)
+    from claimed c ${tx.isTransaction ? sql`` : sql`cross join ${ASYNC_COMMIT} as async_commit`}`.execute(tx)
   const row = rows.rows[0]
   if (!row) return null
   const { k_name, k_inn, k_reg, k_sno, k_tz, pending, row_version, ...drive } = row
@@ -79,13 +82,14 @@ export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w
     sale_row_id: d.saleRowId === null ? null : Number(d.saleRowId), operation: d.operation, total: d.total, fp: d.fp,
     tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'),
   }))
-  const outbox = w.displays.map((e) => ({ m: e.machineId, s: e.saleId, p: e.payload }))
+  // Each display is encoded once: the outbox row and the message published carry the same text.
+  const outbox = w.displays.map((e) => ({ ...e, text: JSON.stringify(e.payload) }))
   const s = w.state
   // Every write hangs on `drive`: with `ifVersion`, when the FN row changed since it was read, the
   // update finds no row and nothing else is written. Data-modifying CTEs see one snapshot, so the
   // others read `drive`'s RETURNING rather than the table. An update that meets the row locked by
   // another signer waits for it, then re-checks the version on the row that signer committed.
-  const rows = await sql<{ claimed: boolean; id: number | null; machine_id: string | null; sale_id: string | null }>`
+  const rows = await sql<{ claimed: boolean; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null }>`
     with drive as (
       update fiscal_drives set next_fd = ${s.nextFd}, shift_number = ${s.shiftNumber}, shift_opened_at = ${s.shiftOpenedAt},
         receipts_in_shift = ${s.receiptsInShift}, unsent_count = ${s.unsentCount}, first_unsent_at = ${s.firstUnsentAt},
@@ -101,15 +105,20 @@ export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w
       update sales s set state = 'done', fn = drive.fn, fd = v.fd, done_at = now(), last_error = null
       from drive, jsonb_to_recordset(${JSON.stringify(w.done)}::jsonb) as v(id bigint, fd integer)
       where s.id = v.id
+      returning s.machine_id, s.sale_id, s.received_at
     ), outbox as (
       insert into display_outbox (machine_id, sale_id, payload)
-      select v.m, v.s, v.p from drive, jsonb_to_recordset(${JSON.stringify(outbox)}::jsonb) as v(m text, s text, p jsonb)
+      select v.m, v.s, v.p::jsonb from drive, unnest(${outbox.map((e) => e.machineId)}::text[], ${outbox.map((e) => e.saleId)}::text[], ${outbox.map((e) => e.text)}::text[]) as v(m, s, p)
       returning id, machine_id, sale_id
     )
-    select exists (select 1 from drive) as claimed, o.id, o.machine_id, o.sale_id
-    from (select 1) one left join outbox o on true`.execute(tx)
+    select exists (select 1 from drive) as claimed, o.id, o.machine_id, o.sale_id,
+      extract(epoch from clock_timestamp() - d.received_at)::float8 * 1000 as age_ms
+    from (select 1) one left join outbox o on true left join done d on d.machine_id = o.machine_id and d.sale_id = o.sale_id`.execute(tx)
   if (!rows.rows[0]?.claimed) return null
   // A batch holds each sale once, so (machine, sale) names one outbox row.
-  const ids = new Map(rows.rows.flatMap((r) => (r.id === null ? [] : [[key(r.machine_id!, r.sale_id!), r.id] as const])))
-  return w.displays.map((e) => ({ ...e, id: ids.get(key(e.machineId, e.saleId))!, payload: e.payload as DisplayMessage }))
+  const written = new Map(rows.rows.flatMap((r) => (r.id === null ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
+  return outbox.map((e) => {
+    const row = written.get(key(e.machineId, e.saleId))!
+    return { ...e, id: row.id!, payload: e.payload as DisplayMessage, ...(row.age_ms === null ? {} : { ageMs: Number(row.age_ms) }) }
+  })
 }

@@ -39,7 +39,15 @@ export function createFiscalLatency(deps: FiscalLatencyDeps) {
 
   function committed(displays: readonly OutboxEntry[]): void {
     const committedAt = clock()
-    const receipts = displays.filter((d) => d.id >= 0 && d.payload.type === 'receipt')
+    let receipts = displays.filter((d) => d.id >= 0 && d.payload.type === 'receipt')
+    // Ages read by the statement that wrote the receipts: observed now, no query of their own.
+    // The error is the rest of that statement (its commit) and the answer's way back.
+    const aged = receipts.filter((d) => d.ageMs !== undefined)
+    for (const d of aged) {
+      deps.commit.observe(d.ageMs! / 1000)
+      remember(d.id, committedAt - d.ageMs!)
+    }
+    if (aged.length > 0) receipts = receipts.filter((d) => d.ageMs === undefined)
     if (receipts.length === 0 || awaiting.size > MAX_TRACKED) return
     for (const d of receipts) awaiting.set(d.id, null)
     queue.push({ committedAt, receipts })

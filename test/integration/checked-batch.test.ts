@@ -23,7 +23,7 @@ describe('checked fiscalization batch', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase()
-    ;[machine] = await provisionFleet(db(), 1)
+    machine = (await provisionFleet(db(), 1))[0]!
   })
 
   afterAll(async () => {
