@@ -20,6 +20,8 @@ export interface BatchResult {
   /** Displays committed with the batch, to publish now. */
   displays: OutboxEntry[]
   blocked: SignerBlock | null
+  /** A checked batch found the FN moved by another signer between its claim and its write (then signed locked). */
+  contended?: boolean
 }
 
 /** Why a kassa signs nothing now: its FN refuses, or its provider cannot be used as configured. */
@@ -29,6 +31,8 @@ export interface EmulatedSignerOptions {
   batchMax: number
   publicUrl: string
   now: () => Date
+  /** Try the checked batch first (default); false: the locked batch only (the kassa is contended). */
+  checked?: boolean
 }
 
 const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays: [], blocked: null }
@@ -46,9 +50,12 @@ const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays
  * one statement instead of four round trips and the signing, so the next batch of a busy kassa
  * starts sooner (CHANGELOG: figures). A batch with a refund, a sale the FN refuses, or a version
  * that moved (another gateway, a shift closed by the timer, a correction) is signed again as the
- * locked batch.
+ * locked batch. Two gateways kicked for the same kassa would both claim, sign and write, and one
+ * write would be wasted each time; so a kassa found contended is signed locked for a while
+ * (`checked: false`, the fiscalizer's choice), where the other gateway's claim is skipped.
  */
 export async function signPendingBatch(db: Kysely<Database>, kassaId: string, opts: EmulatedSignerOptions): Promise<BatchResult> {
+  if (opts.checked === false) return signLockedBatch(db, kassaId, opts)
   const claim = await claimBatch(db, kassaId, opts.batchMax)
   if (!claim) return NOT_CLAIMED
   if (claim.sales.length === 0) return { ...NOT_CLAIMED, claimed: true }
@@ -57,6 +64,7 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
     if (batch.refused.length === 0 && batch.waiting.length === 0) {
       const displays = await writeBatch(db, { ...batch.write, ifVersion: claim.rowVersion })
       if (displays) return batch.result(displays)
+      return { ...(await signLockedBatch(db, kassaId, opts)), contended: true }
     }
   }
   return signLockedBatch(db, kassaId, opts)
