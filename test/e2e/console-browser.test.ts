@@ -47,31 +47,36 @@ describe('the operator console in a browser', () => {
     await page.waitForSelector(ready)
   }
 
-  it('signs each role in and shows only what it may: access for admins, acknowledgement for operators and admins', async () => {
-    const page = await browser.page(1280)
-    for (const role of ['viewer', 'operator', 'admin'] as const) {
-      await signInAs(page, role)
-      await page.waitForSelector('#alerts li.warning')
-      expect(await page.isVisible('nav a[href="#/admin"]'), role).toBe(role === 'admin')
-      expect(await page.isVisible('nav a[href="#/provision"]'), role).toBe(role === 'admin')
-      expect(await page.locator('#alerts button.ack').count() > 0, role).toBe(role !== 'viewer')
-      expect(await page.textContent('#whoami')).toContain(USERS[role].username)
-      // What the page hides, the API refuses as well.
-      expect((await page.request.get(`${fleet.base}/api/users`)).status(), role).toBe(role === 'admin' ? 200 : 403)
-      if (role !== 'admin') {
-        await open(page, '#/provision', '#provision-denied:not([hidden])')
-        expect(await page.isVisible('#machine-form'), role).toBe(false)
-        // With the session's own CSRF token, so only the role can be what refuses it.
-        // (`me` is the console script's own binding, not a property of window: an expression reads it.)
-        const csrf = await page.evaluate<string>('me.csrf')
-        const tried = await page.request.post(`${fleet.base}/api/machines`, { headers: { 'x-csrf-token': csrf }, data: { id: 'VM-777', kassa: 'K1', address: 'a', place: 'p' } })
-        expect(tried.status(), role).toBe(403)
+  it('signs each role in and shows only what it may: access and provisioning for admins, acknowledgement for operators and admins', async () => {
+    for (const width of WIDTHS) {
+      const page = await browser.page(width)
+      for (const role of ['viewer', 'operator', 'admin'] as const) {
+        const who = `${role}@${width}`
+        await signInAs(page, role)
+        await page.waitForSelector('#alerts li.warning')
+        expect(await page.isVisible('nav a[href="#/admin"]'), who).toBe(role === 'admin')
+        expect(await page.isVisible('nav a[href="#/provision"]'), who).toBe(role === 'admin')
+        expect(await page.locator('#alerts button.ack').count() > 0, who).toBe(role !== 'viewer')
+        expect(await page.textContent('#whoami')).toContain(USERS[role].username)
+        // What the page hides, the API refuses as well.
+        expect((await page.request.get(`${fleet.base}/api/users`)).status(), who).toBe(role === 'admin' ? 200 : 403)
+        await open(page, '#/alerts', '#alerts-history tbody tr')
+        expect(await page.isVisible('#test-send'), who).toBe(role === 'admin')
+        if (role !== 'admin') {
+          await open(page, '#/provision', '#provision-denied:not([hidden])')
+          expect(await page.isVisible('#machine-form'), who).toBe(false)
+          // With the session's own CSRF token, so only the role can be what refuses it.
+          // (`me` is the console script's own binding, not a property of window: an expression reads it.)
+          const csrf = await page.evaluate<string>('me.csrf')
+          const tried = await page.request.post(`${fleet.base}/api/machines`, { headers: { 'x-csrf-token': csrf }, data: { id: 'VM-777', kassa: 'K1', address: 'a', place: 'p' } })
+          expect(tried.status(), who).toBe(403)
+        }
       }
+      await page.click('#logout')
+      await page.waitForSelector('#login:not([hidden])')
+      expect((await page.request.get(`${fleet.base}/api/machines`)).status()).toBe(401)
+      await page.close()
     }
-    await page.click('#logout')
-    await page.waitForSelector('#login:not([hidden])')
-    expect((await page.request.get(`${fleet.base}/api/machines`)).status()).toBe(401)
-    await page.close()
   })
 
   it('searches, filters and sorts the machines list', async () => {
@@ -87,6 +92,15 @@ describe('the operator console in a browser', () => {
     await waitFor(async () => JSON.stringify(await rowIds(page)) === '["SN-02"]', 'the offline machines of K2')
     await page.selectOption('#machine-status', '')
     await page.selectOption('#machine-kassa', '')
+    // Alerts as the gateway raised them: the offline ones by rule, then any alert at all.
+    const active = (await (await page.request.get(`${fleet.base}/api/alerts`)).json() as { items: { rule: string; subject: { kind: string; id: string } }[] }).items
+    const alerted = (rule?: string) => JSON.stringify([...new Set(active.filter((a) => a.subject.kind === 'machine' && (rule === undefined || a.rule === rule)).map((a) => a.subject.id))].sort())
+    expect(alerted('machine_offline')).toBe('["SN-02","VM-004","VM-005"]')
+    await page.selectOption('#machine-alert', 'machine_offline')
+    await waitFor(async () => JSON.stringify(await rowIds(page)) === alerted('machine_offline'), 'the machines alerted as offline')
+    await page.selectOption('#machine-alert', 'any')
+    await waitFor(async () => JSON.stringify(await rowIds(page)) === alerted(), 'the machines with any alert')
+    await page.selectOption('#machine-alert', '')
     await page.click('th button[data-sort="id"]') // id is the current sort: a click turns it round
     await waitFor(async () => (await rowIds(page))[0] === 'VM-005', 'ids descending')
     await page.click('th button[data-sort="address"]')
