@@ -177,6 +177,7 @@ describe('the operator console in a browser', () => {
     await page.fill('#machine-search', 'VM-900')
     await waitFor(async () => JSON.stringify(await rowIds(page)) === '["VM-900"]', 'the new machine in the list')
     await open(page, '#/provision', '#provision-machines tr[data-id="VM-900"]')
+    expect(await page.isVisible('#provision-secret'), 'the secret is gone once the page was left').toBe(false)
     await page.click('#provision-machines tr[data-id="VM-900"] button[data-disable]')
     await page.waitForSelector('#provision-machines tr[data-id="VM-900"] button[data-enable]')
     page.once('dialog', (d) => void d.accept())

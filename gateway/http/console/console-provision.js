@@ -89,4 +89,8 @@ document.addEventListener('DOMContentLoaded', () => {
     typing = setTimeout(() => { provision.q = e.target.value.trim(); provision.pages = 1; void refresh() }, 250)
   })
   $('provision-more').addEventListener('click', () => { provision.pages++; void refresh() })
+  // Shown once means kept nowhere: leaving the page or signing out drops it from the document.
+  const forget = () => { $('provision-secret').replaceChildren(); $('provision-secret').hidden = true }
+  window.addEventListener('hashchange', forget)
+  $('logout').addEventListener('click', forget)
 })
