@@ -142,6 +142,12 @@ export interface GatewayConfig {
    * gateway's own variables are not readable this way.
    */
   providerSecret: (name: string) => string | undefined
+  /**
+   * MACHINE_SECRET_KEY, for the console's provisioning (new machine secrets are stored as their
+   * keyed hash, which the broker checks with the same key); null when it is not usable here (unset
+   * in production, or invalid): the console then issues no secrets, and the gateway runs on.
+   */
+  machineSecretKey?: string | null
 }
 
 export class ConfigError extends Error {
@@ -224,6 +230,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       callbackUrl: e.ATOL_CALLBACK_URL?.replace(/\/$/, ''),
     }),
     providerSecret: (name: string) => (name in GatewayEnvSchema.shape || name.startsWith('MACHINE_SECRET_KEY') ? undefined : env[name] || undefined),
+    machineSecretKey: ((k) => (k.ok ? k.key : null))(machineSecretKeyOf(env)),
   })
 }
 
@@ -234,14 +241,18 @@ export function wantsStacks(env: Record<string, string | undefined> = process.en
 
 /**
  * MACHINE_SECRET_KEY (or the file MACHINE_SECRET_KEY_FILE names) for the fleet CLI, which stores new
- * machine secrets as their keyed hash; the broker checks them with the same key. The gateway itself
- * never needs it.
+ * machine secrets as their keyed hash; the broker checks them with the same key. The gateway reads
+ * it leniently (GatewayConfig.machineSecretKey) for the console's provisioning.
  */
 export function loadMachineSecretKey(env: Record<string, string | undefined> = process.env): string {
-  const file = env.MACHINE_SECRET_KEY_FILE || undefined
-  const key = parseMachineSecretKey(env.MACHINE_SECRET_KEY || undefined, file === undefined ? undefined : { name: file, read: () => readFileSync(file, 'utf8') }, env.NODE_ENV === 'production')
+  const key = machineSecretKeyOf(env)
   if (!key.ok) throw new ConfigError([key.problem])
   return key.key
+}
+
+function machineSecretKeyOf(env: Record<string, string | undefined>) {
+  const file = env.MACHINE_SECRET_KEY_FILE || undefined
+  return parseMachineSecretKey(env.MACHINE_SECRET_KEY || undefined, file === undefined ? undefined : { name: file, read: () => readFileSync(file, 'utf8') }, env.NODE_ENV === 'production')
 }
 
 /** The gateway schema's variable names, for the docker-compose check. */

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 // The console's scripts next to this file, and uPlot from node_modules: served by the gateway
 // itself, so the console works without internet access (no CDN).
 const TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' } as const
-const CONSOLE = ['console-machines.js', 'console-journal.js', 'console-kassa.js', 'console-charts.js', 'console-alerts.js', 'console-admin.js', 'console.css']
+const CONSOLE = ['console-machines.js', 'console-journal.js', 'console-kassa.js', 'console-charts.js', 'console-alerts.js', 'console-admin.js', 'console-provision.js', 'console.css']
 const UPLOT = ['uPlot.iife.min.js', 'uPlot.min.css']
 
 export async function consoleAssetRoutes(app: FastifyInstance): Promise<void> {

@@ -17,6 +17,7 @@ import { shedLoad } from './load-shedding.js'
 import { metricsRoutes } from './metrics.route.js'
 import { operatorAuth } from './operator-auth.js'
 import { operatorRoutes } from './operator.route.js'
+import { provisioningRoutes } from './provisioning.route.js'
 import { receiptRateLimit } from './receipt-rate-limit.js'
 import { registerReceiptRoutes } from './receipt.route.js'
 import { auditRoutes } from './audit.route.js'
@@ -86,6 +87,7 @@ export function createHttpServer(deps: HttpServerDeps) {
     api.addHook('onRequest', operatorAuth({ db: deps.db, operatorToken: deps.config.operatorToken, now }))
     api.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store') })
     await api.register(accountRoutes, { db: deps.db, now })
+    await api.register(provisioningRoutes, { db: deps.db, now, machineSecretKey: deps.config.machineSecretKey })
     await api.register(consoleRoutes, { db: deps.db, publicUrl: deps.config.publicUrl, now })
     await api.register(alertRoutes, { db: deps.db, now, notifications: deps.notifications ?? null })
     await api.register(auditRoutes, { db: deps.db, now, settleMs: deps.config.auditSettleS * 1000, providerSecret: deps.config.providerSecret })

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, overflow, type Browser } from '../support/browser.js'
+import { connectMachine, sale, waitForDisplays } from '../support/machine-client.js'
 import { DAY_START, startSoldFleet, USERS, type SoldFleet } from '../support/sold-fleet.js'
 import { waitFor } from '../support/wait.js'
 
@@ -46,21 +47,36 @@ describe('the operator console in a browser', () => {
     await page.waitForSelector(ready)
   }
 
-  it('signs each role in and shows only what it may: access for admins, acknowledgement for operators and admins', async () => {
-    const page = await browser.page(1280)
-    for (const role of ['viewer', 'operator', 'admin'] as const) {
-      await signInAs(page, role)
-      await page.waitForSelector('#alerts li.warning')
-      expect(await page.isVisible('nav a[href="#/admin"]'), role).toBe(role === 'admin')
-      expect(await page.locator('#alerts button.ack').count() > 0, role).toBe(role !== 'viewer')
-      expect(await page.textContent('#whoami')).toContain(USERS[role].username)
-      // What the page hides, the API refuses as well.
-      expect((await page.request.get(`${fleet.base}/api/users`)).status(), role).toBe(role === 'admin' ? 200 : 403)
+  it('signs each role in and shows only what it may: access and provisioning for admins, acknowledgement for operators and admins', async () => {
+    for (const width of WIDTHS) {
+      const page = await browser.page(width)
+      for (const role of ['viewer', 'operator', 'admin'] as const) {
+        const who = `${role}@${width}`
+        await signInAs(page, role)
+        await page.waitForSelector('#alerts li.warning')
+        expect(await page.isVisible('nav a[href="#/admin"]'), who).toBe(role === 'admin')
+        expect(await page.isVisible('nav a[href="#/provision"]'), who).toBe(role === 'admin')
+        expect(await page.locator('#alerts button.ack').count() > 0, who).toBe(role !== 'viewer')
+        expect(await page.textContent('#whoami')).toContain(USERS[role].username)
+        // What the page hides, the API refuses as well.
+        expect((await page.request.get(`${fleet.base}/api/users`)).status(), who).toBe(role === 'admin' ? 200 : 403)
+        await open(page, '#/alerts', '#alerts-history tbody tr')
+        expect(await page.isVisible('#test-send'), who).toBe(role === 'admin')
+        if (role !== 'admin') {
+          await open(page, '#/provision', '#provision-denied:not([hidden])')
+          expect(await page.isVisible('#machine-form'), who).toBe(false)
+          // With the session's own CSRF token, so only the role can be what refuses it.
+          // (`me` is the console script's own binding, not a property of window: an expression reads it.)
+          const csrf = await page.evaluate<string>('me.csrf')
+          const tried = await page.request.post(`${fleet.base}/api/machines`, { headers: { 'x-csrf-token': csrf }, data: { id: 'VM-777', kassa: 'K1', address: 'a', place: 'p' } })
+          expect(tried.status(), who).toBe(403)
+        }
+      }
+      await page.click('#logout')
+      await page.waitForSelector('#login:not([hidden])')
+      expect((await page.request.get(`${fleet.base}/api/machines`)).status()).toBe(401)
+      await page.close()
     }
-    await page.click('#logout')
-    await page.waitForSelector('#login:not([hidden])')
-    expect((await page.request.get(`${fleet.base}/api/machines`)).status()).toBe(401)
-    await page.close()
   })
 
   it('searches, filters and sorts the machines list', async () => {
@@ -76,6 +92,15 @@ describe('the operator console in a browser', () => {
     await waitFor(async () => JSON.stringify(await rowIds(page)) === '["SN-02"]', 'the offline machines of K2')
     await page.selectOption('#machine-status', '')
     await page.selectOption('#machine-kassa', '')
+    // Alerts as the gateway raised them: the offline ones by rule, then any alert at all.
+    const active = (await (await page.request.get(`${fleet.base}/api/alerts`)).json() as { items: { rule: string; subject: { kind: string; id: string } }[] }).items
+    const alerted = (rule?: string) => JSON.stringify([...new Set(active.filter((a) => a.subject.kind === 'machine' && (rule === undefined || a.rule === rule)).map((a) => a.subject.id))].sort())
+    expect(alerted('machine_offline')).toBe('["SN-02","VM-004","VM-005"]')
+    await page.selectOption('#machine-alert', 'machine_offline')
+    await waitFor(async () => JSON.stringify(await rowIds(page)) === alerted('machine_offline'), 'the machines alerted as offline')
+    await page.selectOption('#machine-alert', 'any')
+    await waitFor(async () => JSON.stringify(await rowIds(page)) === alerted(), 'the machines with any alert')
+    await page.selectOption('#machine-alert', '')
     await page.click('th button[data-sort="id"]') // id is the current sort: a click turns it round
     await waitFor(async () => (await rowIds(page))[0] === 'VM-005', 'ids descending')
     await page.click('th button[data-sort="address"]')
@@ -128,11 +153,51 @@ describe('the operator console in a browser', () => {
     await page.close()
   })
 
+  it('provisions a machine as an admin on a phone: its one-time secret lets it sell, then it is disabled', async () => {
+    const page = await browser.page(390)
+    await signInAs(page, 'admin')
+    await open(page, '#/provision', '#provision-machines tbody tr[data-id]')
+    await page.fill('#new-machine-id', 'VM-900')
+    await page.selectOption('#new-machine-kassa', 'K2')
+    await page.fill('#new-machine-address', 'г. Москва, ул. Арбат, 14')
+    await page.fill('#new-machine-place', 'Вестибюль')
+    await page.click('#machine-form button[type=submit]')
+    await page.waitForSelector('#provision-secret code')
+    const secret = (await page.textContent('#provision-secret code'))!
+    expect(await overflow(page)).toBe(0)
+    await page.screenshot({ path: new URL('provision-secret-390.png', SHOTS).pathname, fullPage: true })
+    await page.waitForSelector('#provision-machines tr[data-id="VM-900"]')
+    // The secret shown is the one the broker takes: the new machine sells and gets its receipt.
+    const machine = await connectMachine(fleet.broker.url, { id: 'VM-900', secret })
+    await machine.publishSale(sale())
+    await waitForDisplays([machine], 1, 'the new machine\'s receipt')
+    expect(machine.displays[0]!.type).toBe('receipt')
+    await machine.close()
+    await open(page, '#/', '#fleet tbody tr[data-id]')
+    await page.fill('#machine-search', 'VM-900')
+    await waitFor(async () => JSON.stringify(await rowIds(page)) === '["VM-900"]', 'the new machine in the list')
+    await open(page, '#/provision', '#provision-machines tr[data-id="VM-900"]')
+    expect(await page.isVisible('#provision-secret'), 'the secret is gone once the page was left').toBe(false)
+    await page.click('#provision-machines tr[data-id="VM-900"] button[data-disable]')
+    await page.waitForSelector('#provision-machines tr[data-id="VM-900"] button[data-enable]')
+    page.once('dialog', (d) => void d.accept())
+    await page.click('#provision-machines tr[data-id="VM-001"] button[data-rotate]')
+    await waitFor(async () => ((await page.textContent('#provision-result')) ?? '').includes('VM-001'), 'the rotated secret')
+    expect(await page.textContent('#provision-secret code')).not.toBe(secret)
+    const audit = (await sql<{ actor: string; action: string; subject: string }>`
+      select actor, action, subject from audit_log where action like 'fleet.%' and actor like 'user:%' order by id`.execute(fleet.database.handle.db)).rows
+    expect(audit.map((e) => `${e.actor} ${e.action} ${e.subject}`)).toEqual([
+      'user:anna fleet.add-machine VM-900', 'user:anna fleet.disable-machine VM-900', 'user:anna fleet.rotate-secret VM-001',
+    ])
+    await page.close()
+  })
+
   it('fits every page into 390 px without sideways scrolling, saves screenshots at both widths, and logs no console errors', async () => {
     const pages: [string, string, string][] = [
       ['overview', '#/', '#fleet tbody tr[data-id]'], ['machine', '#/machines/VM-001', '#machine-facts dt'],
       ['kassa', '#/kassas/K1', '#kassa-docs tbody tr'], ['journal', '#/journal', '#journal-table tbody tr'],
       ['charts', '#/charts', '#chart-sales canvas'], ['alerts', '#/alerts', '#alerts-history tbody tr'], ['admin', '#/admin', '#audit-table tbody tr'],
+      ['provision', '#/provision', '#provision-machines tbody tr[data-id]'],
     ]
     const widths: Record<string, number> = {}
     for (const width of WIDTHS) {

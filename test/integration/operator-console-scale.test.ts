@@ -6,7 +6,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { OPERATOR_TOKEN } from '../support/operator-api.js'
 import { gatewayConfig, logger, provisionFleet } from '../support/system.js'
 
-// The machines list at 10,000 machines and 100,000 sales today: every sort pages with a cursor.
+// The machines list at 10,000 machines and 100,000 sales today: every sort pages with a cursor,
+// reading a row per machine (0008's rollup), never the sales table.
 // The times are printed for the record (the machine is shared and noisy), not asserted.
 describe('the machines list at 10,000 machines', () => {
   let database: TestDatabase
@@ -39,22 +40,33 @@ describe('the machines list at 10,000 machines', () => {
     return { ms: performance.now() - t, body }
   }
 
+  /** The median and the slowest of five fetches of one page: one sample on a shared machine says little. */
+  const sample = async (path: string) => {
+    const runs = []
+    for (let i = 0; i < 5; i++) runs.push(await get(path))
+    const ms = runs.map((r) => r.ms).sort((a, b) => a - b)
+    return { body: runs[0]!.body, text: `${ms[2]!.toFixed(0)} (${ms[4]!.toFixed(0)})` }
+  }
+
   it('pages every sort with a cursor, 100 a page, and prints what each page took', async () => {
     const timings: Record<string, string> = {}
     for (const sort of ['id', 'address', 'status', 'lastSeenAt', 'lastSaleAt', 'salesToday', 'revenueToday']) {
       await get(`/api/machines?sort=${sort}&limit=100`) // warm the plan cache
-      const first = await get(`/api/machines?sort=${sort}&dir=desc&limit=100`)
-      const second = await get(`/api/machines?sort=${sort}&dir=desc&limit=100&cursor=${first.body.next}`)
+      const first = await sample(`/api/machines?sort=${sort}&dir=desc&limit=100`)
+      const second = await sample(`/api/machines?sort=${sort}&dir=desc&limit=100&cursor=${first.body.next}`)
       expect(first.body.items).toHaveLength(100)
       expect(second.body.items).toHaveLength(100)
       expect(new Set([...first.body.items, ...second.body.items].map((m) => m.id)).size).toBe(200)
-      timings[sort] = `${first.ms.toFixed(0)} / ${second.ms.toFixed(0)} ms`
+      timings[sort] = `${first.text} / ${second.text}`
     }
-    const search = await get('/api/machines?q=' + encodeURIComponent('тверская, д. 17') + '&status=online&limit=100')
+    const search = await sample('/api/machines?q=' + encodeURIComponent('тверская, д. 17') + '&status=online&limit=100')
     expect(search.body.items.length).toBeGreaterThan(0)
-    timings.search = `${search.ms.toFixed(0)} ms`
+    timings.search = search.text
+    const filtered = await sample('/api/machines?status=online&kassa=K1&alert=none&sort=revenueToday&dir=desc&limit=100')
+    expect(filtered.body.items).toHaveLength(100)
+    timings['online, K1, no alert, by revenue'] = filtered.text
     const top = await get('/api/machines?sort=salesToday&dir=desc&limit=1')
     expect(top.body.items[0]!.salesToday).toBe(10)
-    console.info(`machines list at 10,000 machines (first / second page): ${JSON.stringify(timings)}`)
+    console.info(`machines list at 10,000 machines, ms, median (slowest) of 5, first / second page: ${JSON.stringify(timings)}`)
   }, 120_000)
 })

@@ -27,6 +27,11 @@ describe('the console API on a fleet that has sold: machines list, journal and e
     expect(await ids('status=disabled')).toEqual(['SN-03'])
     expect(await ids('kassa=K2&status=offline')).toEqual(['SN-02'])
     expect((await s.call('GET', '/api/fleet/summary')).body).toEqual({ machines: 7, online: 4, disabled: 1 })
+    // A disabled machine still connected (its retained status says online) is not "в сети" either.
+    await sql`update machines set online = true where id = 'SN-03'`.execute(fleet.database.handle.db)
+    expect((await s.call('GET', '/api/fleet/summary')).body).toEqual({ machines: 7, online: 4, disabled: 1 })
+    expect(await ids('status=online')).toEqual(['SN-01', 'VM-001', 'VM-002', 'VM-003'])
+    await sql`update machines set online = false where id = 'SN-03'`.execute(fleet.database.handle.db)
     expect((await s.call('GET', '/api/machines?status=asleep')).status).toBe(400)
   })
 

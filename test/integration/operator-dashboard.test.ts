@@ -45,7 +45,7 @@ describe('the dashboard and the scrape endpoint (HTTP server alone)', () => {
     expect(html).toContain('id="password"')
     const assets = [['/dashboard.js', 'text/javascript'], ['/dashboard.css', 'text/css'], ['/vendor/uPlot.iife.min.js', 'text/javascript'],
       ['/vendor/uPlot.min.css', 'text/css'], ...[...html.matchAll(/src="(\/console\/[^"]+)"/g)].map((m) => [m[1]!, 'text/javascript'])] as const
-    expect(assets.length).toBe(10)
+    expect(assets.length).toBe(11)
     for (const [path, type] of assets) {
       const asset = await fetch(`${base}${path}`)
       expect(asset.status).toBe(200)
