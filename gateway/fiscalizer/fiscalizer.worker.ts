@@ -5,6 +5,7 @@ import type { OutboxEntry } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
 import { closeShiftIfDueTx, signPendingBatch, type BatchResult } from './emulated.signer.js'
 import { kassaProvider, kassasWithOpenShift, kassasWithPendingSales } from './fiscal.repository.js'
+import { pendingKassasWithAge } from './pending-kassas.repository.js'
 
 /** Takes a batch of a kassa's pending sales with a signer other than the emulated FN. */
 export type BatchRunner = (kassaId: string, batchMax: number) => Promise<BatchResult>
@@ -30,6 +31,13 @@ export interface FiscalizerDeps {
    * scripts/bench). Default 4.
    */
   concurrency?: number
+  /**
+   * The kassas this gateway is woken for (protocol/gateway-ring.ts); default all. Its poll takes
+   * another gateway's kassa only once a sale there has waited `takeoverMs` (default 2000): that
+   * gateway died or lost its database, and its sales must not stay unfiscalized.
+   */
+  owns?: (kassaId: string) => boolean
+  takeoverMs?: number
 }
 
 /**
@@ -121,8 +129,17 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     }
   }
 
+  const takeoverMs = deps.takeoverMs ?? 2000
+  /** Pending kassas this gateway should take now: its own, and others' whose sales wait too long. */
+  async function due(): Promise<string[]> {
+    const owns = deps.owns
+    if (!owns) return kassasWithPendingSales(deps.db)
+    const pending = await pendingKassasWithAge(deps.db)
+    return pending.filter((k) => owns(k.kassaId) || k.waitedMs >= takeoverMs).map((k) => k.kassaId)
+  }
+
   function start(): void {
-    const poll = () => kassasWithPendingSales(deps.db).then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
+    const poll = () => due().then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
     timers = [
       setInterval(poll, deps.pollMs ?? 1000),
       setInterval(() => void closeDueShifts().catch((err) => log.warn({ err }, 'shift check failed')), 60_000),
