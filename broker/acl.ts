@@ -8,7 +8,13 @@ import {
 
 /** Who a connection is, fixed at login. */
 export type Identity =
-  | { kind: 'machine'; id: string; /** the hash it logged in against, to notice a rotation */ secretHash: string }
+  | {
+    kind: 'machine'; id: string
+    /** the keyed hash of the secret it logged in with, to notice a rotation */
+    secretHash: string
+    /** the stored hash it was checked against, when that was a former (scrypt) hash rewritten since */
+    checkedHash?: string
+  }
   | { kind: 'service' }
 
 const MACHINE_UPLINK: readonly MachineChannel[] = ['sale', 'telemetry', 'status', 'audit']

@@ -69,7 +69,7 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
       publishDirect: (machineId: string, _saleId: string, display: DisplayMessage) =>
         publish(machineTopic(prefix, machineId, 'display'), Buffer.from(JSON.stringify(display)), 1),
     },
-    chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? 0, highWater: 5000, ackWhenStored: true,
+    chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? deps.config.ingestWindowMs ?? 0, highWater: 5000, ackWhenStored: true,
     onStored: (kassaIds) => {
       // No gateway heard from yet (this broker just started): to every gateway, each takes its own.
       for (const [owner, ids] of groupByOwner(kassaIds, gateways.list())) {

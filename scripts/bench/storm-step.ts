@@ -1,0 +1,86 @@
+import { startFleet, type FleetMachine } from '../../device-sim/index.js'
+import { ChaosCluster } from '../chaos/cluster.js'
+import { freePort } from '../lib/database-admin.js'
+
+// The reconnect storm: one broker holding the whole fleet (and one gateway) is SIGKILLed and started
+// again on the same port, while the fleet sells; every machine logs in again at once, give or take
+// its reconnect jitter. Measured from the kill: how long until every machine is connected again,
+// and until every sale sent before that is receipted (the machines are selling again). The broker
+// starts cold: no session, no retained message, its credentials read once before it listens.
+
+export interface StormFigures {
+  machines: number
+  rate: number
+  /** ms from the kill until the broker listened again (a process start). */
+  restartMs: number
+  /** ms from the kill until every machine was connected again; null if not within the window. */
+  backMs: number | null
+  /** ms from the kill until the last sale sent before every machine was back was receipted. */
+  sellingMs: number | null
+  /** Sales sent after the kill and before every machine was back (they waited for the storm). */
+  stormSales: number
+  /** p99 sale → QR of the sales sent in the window after the kill, ms. */
+  stormP99Ms: number
+  sent: number
+  receipted: number
+  lost: number
+}
+
+export async function runStormStep(o: {
+  databaseUrl: string; machines: readonly FleetMachine[]; rate: number; rampPerS: number
+  /** s of sales after the kill. */
+  windowS: number
+  log: (line: string) => void
+}): Promise<StormFigures> {
+  const cluster = new ChaosCluster({
+    brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.databaseUrl,
+    mqttPorts: [await freePort()], httpPorts: [await freePort()],
+    brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000' },
+  })
+  try {
+    await cluster.startBroker(0)
+    cluster.startGateway(0)
+    await cluster.waitAllReady(120_000)
+    let killedAt = Infinity
+    let restartMs = 0
+    let backAt: number | null = null
+    let dropped = false
+    /** Receipts of sales sent after the kill: when sent, when answered. */
+    const after: { sentAt: number; at: number; latencyMs: number }[] = []
+    const fleet = startFleet({
+      url: cluster.mqttUrl, machines: o.machines, rate: o.rate, durationS: 5 + o.windowS, idleS: 2, drainTimeoutS: 60,
+      telemetryIntervalS: 0, rampUpPerSecond: o.rampPerS, connectTimeoutMs: 30_000, progressIntervalMs: 250,
+      onReceipt: (_machineId, _display, latencyMs) => {
+        const now = Date.now()
+        if (now - latencyMs >= killedAt) after.push({ sentAt: now - latencyMs, at: now, latencyMs })
+      },
+      onProgress: (s) => {
+        // Back: every machine connected again, once the fleet has seen its connections drop.
+        if (Date.now() > killedAt && s.online < s.machines) dropped = true
+        if (backAt === null && dropped && s.online === s.machines) backAt = Date.now()
+        if (s.phase === 'selling' && s.elapsedS >= 5 && killedAt === Infinity) {
+          killedAt = Date.now()
+          o.log(`storm: SIGKILL and restart of the broker holding ${s.online} of ${s.machines} machines`)
+          void cluster.restartBroker(0).then(() => { restartMs = Date.now() - killedAt })
+        }
+      },
+    })
+    const report = await fleet.done
+    // Set in the fleet's callbacks: read through a wider type than the narrowing of `let` gives.
+    const back = backAt as number | null
+    const stormed = after.filter((r) => r.sentAt < (back ?? Infinity))
+    const latencies = after.map((r) => r.latencyMs).sort((a, b) => a - b)
+    const figures: StormFigures = {
+      machines: o.machines.length, rate: o.rate, restartMs,
+      backMs: back === null ? null : back - killedAt,
+      sellingMs: back === null ? null : stormed.reduce((last, r) => Math.max(last, r.at), back) - killedAt,
+      stormSales: stormed.length, stormP99Ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
+      sent: report.sent, receipted: report.receipted, lost: report.unanswered,
+    }
+    o.log(`storm: ${JSON.stringify(figures)}`)
+    await cluster.stop()
+    return figures
+  } finally {
+    cluster.killAll()
+  }
+}
