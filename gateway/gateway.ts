@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { Counter, Registry } from 'prom-client'
-import { LiveGateways, addressedKickGateway, decodeGatewayAlive, decodeStoredKick, gatewayAliveTopic, storedKickTopic } from '../protocol/index.js'
+import { GATEWAY_HEARTBEAT_MS, LiveGateways, addressedKickGateway, decodeGatewayAlive, decodeStoredKick, gatewayAliveTopic, storedKickTopic } from '../protocol/index.js'
 import { recordActive } from './alerts/alert-history.repository.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { channelsOf } from './alerts/notify/channels.js'
@@ -86,7 +86,9 @@ export function createGateway(deps: GatewayDeps) {
     // With the brokers storing sales, each kassa is this gateway's or another's (protocol/gateway-ring.ts).
     const ring = config.ingest === 'gateway' ? null : new LiveGateways({ self: config.gatewayId })
     const fiscalizer = createFiscalizer({
-      ...(ring ? { owns: (kassaId: string) => ring.owns(kassaId) } : {}),
+      // Cut off from its broker, it owns nothing (its displays could not leave; the others, still
+      // counting it for a moment, are kicked instead); its poll still takes sales left waiting.
+      ...(ring ? { owns: (kassaId: string) => mqtt?.ready() === true && ring.owns(kassaId) } : {}),
       db, batchMax: config.batchMax, publicUrl: config.publicUrl, logger: logger.child({ component: 'fiscalizer' }),
       onCommitted: (displays, batch) => {
         metrics.committed(displays, batch)
@@ -147,6 +149,13 @@ export function createGateway(deps: GatewayDeps) {
     subscribed?.start()
     databaseProbe?.start()
     fiscalizer.start()
+    // A gateway that stops being heard from hands its kassas to the others: they look at once.
+    let members = ring?.list().join() ?? ''
+    const ringWatch = ring && setInterval(() => {
+      const now = ring.list().join()
+      if (now !== members) fiscalizer.poll()
+      members = now
+    }, GATEWAY_HEARTBEAT_MS)
     atol.start()
     statistics.start()
     alerts.start()
@@ -154,6 +163,7 @@ export function createGateway(deps: GatewayDeps) {
     stopParts = async () => {
       // Stop reading first, so nothing new arrives while the rest drains; the other gateways take
       // this one's kassas from now on.
+      if (ringWatch) clearInterval(ringWatch)
       await mqtt?.leave()
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
       await subscribed?.stop()

@@ -36,21 +36,36 @@ export function kassaOwner(kassaId: string, gateways: readonly string[]): string
   return best
 }
 
-/** Kassa ids grouped by owner; all under `null` when no gateway is known. */
-export function groupByOwner(kassaIds: Iterable<string>, gateways: readonly string[]): Map<string | null, string[]> {
+/**
+ * Heartbeat period of a gateway (ms); how long one is held live after its last heartbeat; and after
+ * how long without one its kicks also go to a second gateway. A gateway whose broker dies cannot
+ * say so: for `GATEWAY_LIVE_TTL_MS` the others still count it, and its kassas' kicks would be lost
+ * (their sales waiting for a poll) but for the second addressee, from `GATEWAY_SUSPECT_MS` on.
+ */
+export const GATEWAY_HEARTBEAT_MS = 250
+export const GATEWAY_LIVE_TTL_MS = 1000
+export const GATEWAY_SUSPECT_MS = 400
+
+/**
+ * Where a kick goes: each kassa to its owner among `gateways`, and also to its owner among the
+ * others when the first is `suspect` (not heard from lately). All under `null` when none is known.
+ */
+export function kickAddressees(kassaIds: Iterable<string>, gateways: readonly string[], suspect: (id: string) => boolean): Map<string | null, string[]> {
   const groups = new Map<string | null, string[]>()
-  for (const id of kassaIds) {
-    const owner = kassaOwner(id, gateways) ?? null
-    const group = groups.get(owner)
+  const add = (to: string | null, id: string) => {
+    const group = groups.get(to)
     if (group) group.push(id)
-    else groups.set(owner, [id])
+    else groups.set(to, [id])
+  }
+  for (const id of kassaIds) {
+    const owner = kassaOwner(id, gateways)
+    add(owner ?? null, id)
+    if (owner === undefined || !suspect(owner)) continue
+    const backup = kassaOwner(id, gateways.filter((g) => g !== owner))
+    if (backup !== undefined) add(backup, id)
   }
   return groups
 }
-
-/** Heartbeat period of a gateway (ms), and how long one is held live after its last heartbeat. */
-export const GATEWAY_HEARTBEAT_MS = 1000
-export const GATEWAY_LIVE_TTL_MS = 3500
 
 /** The gateways heard from within the TTL. `self` (a gateway's own id) is always live. */
 export class LiveGateways {
@@ -58,7 +73,7 @@ export class LiveGateways {
   #list: string[] = []
   #listAt = -Infinity
 
-  constructor(private readonly o: { self?: string; ttlMs?: number; now?: () => number } = {}) {}
+  constructor(private readonly o: { self?: string; ttlMs?: number; suspectMs?: number; now?: () => number } = {}) {}
 
   #now(): number {
     return this.o.now?.() ?? Date.now()
@@ -72,10 +87,10 @@ export class LiveGateways {
     if (leaving === known) this.#listAt = -Infinity // joined or left: recompute now
   }
 
-  /** Sorted ids of the live gateways (recomputed at most every 100 ms). */
+  /** Sorted ids of the live gateways (recomputed at most every 50 ms). */
   list(): readonly string[] {
     const now = this.#now()
-    if (now - this.#listAt < 100) return this.#list
+    if (now - this.#listAt < 50) return this.#list
     const ttl = this.o.ttlMs ?? GATEWAY_LIVE_TTL_MS
     const live = new Set<string>()
     for (const [id, at] of this.#lastSeen) {
@@ -86,6 +101,13 @@ export class LiveGateways {
     this.#list = [...live].sort()
     this.#listAt = now
     return this.#list
+  }
+
+  /** Live, but not heard from for `suspectMs`: its broker may be gone. Never `self`. */
+  suspect(id: string): boolean {
+    if (id === this.o.self) return false
+    const at = this.#lastSeen.get(id)
+    return at === undefined || this.#now() - at > (this.o.suspectMs ?? GATEWAY_SUSPECT_MS)
   }
 
   /** This process's gateway (`self`) owns the kassa in its current view. */

@@ -10,7 +10,7 @@ import type { RejectedMessage } from '../gateway/ingest/sale.repository.js'
 import { createPresenceConsumer } from '../gateway/machines/presence.consumer.js'
 import { createTelemetryHistory } from '../gateway/operator/telemetry-history.writer.js'
 import {
-  LiveGateways, decodeGatewayAlive, encodeStoredKick, gatewayAliveTopic, groupByOwner, machineTopic, storedKickTopic, type DisplayMessage,
+  LiveGateways, decodeGatewayAlive, encodeStoredKick, gatewayAliveTopic, kickAddressees, machineTopic, storedKickTopic, type DisplayMessage,
 } from '../protocol/index.js'
 
 // A broker that stores what its machines send: the composition root shared by `npm run broker`,
@@ -72,7 +72,8 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
     chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? deps.config.ingestWindowMs ?? 0, highWater: 5000, ackWhenStored: true,
     onStored: (kassaIds) => {
       // No gateway heard from yet (this broker just started): to every gateway, each takes its own.
-      for (const [owner, ids] of groupByOwner(kassaIds, gateways.list())) {
+      // A kassa whose owner went quiet is also kicked at the next owner: its broker may have died.
+      for (const [owner, ids] of kickAddressees(kassaIds, gateways.list(), (id) => gateways.suspect(id))) {
         counters.kicks++
         publish(storedKickTopic(prefix, owner ?? undefined), encodeStoredKick(ids), 0)
       }

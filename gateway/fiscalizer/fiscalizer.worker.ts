@@ -138,8 +138,13 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     return pending.filter((k) => owns(k.kassaId) || k.waitedMs >= takeoverMs).map((k) => k.kassaId)
   }
 
+  /** Looks for pending sales now (also the timer's job): e.g. when another gateway's kassas became this one's. */
+  function poll(): void {
+    if (stopped) return
+    void due().then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
+  }
+
   function start(): void {
-    const poll = () => due().then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
     timers = [
       setInterval(poll, deps.pollMs ?? 1000),
       setInterval(() => void closeDueShifts().catch((err) => log.warn({ err }, 'shift check failed')), 60_000),
@@ -153,6 +158,6 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     while (running.size > 0) await Promise.all([...running.values()])
   }
 
-  return { kick, runOnce, start, stop, closeDueShifts }
+  return { kick, poll, runOnce, start, stop, closeDueShifts }
 }
 export type Fiscalizer = ReturnType<typeof createFiscalizer>

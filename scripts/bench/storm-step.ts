@@ -35,7 +35,10 @@ export async function runStormStep(o: {
   const cluster = new ChaosCluster({
     brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.databaseUrl,
     mqttPorts: [await freePort()], httpPorts: [await freePort()],
-    brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000' },
+    // The simulated machines all come from 127.0.0.1; real ones each have their address (behind the
+    // load balancer too), so the per-address bound on sockets not logged in yet is lifted to the
+    // fleet's size here. The bound on all of them (BROKER_PRELOGIN_MAX) stays the default.
+    brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000', BROKER_PRELOGIN_PER_ADDRESS: String(Math.max(64, o.machines.length)) },
   })
   try {
     await cluster.startBroker(0)
@@ -45,6 +48,7 @@ export async function runStormStep(o: {
     let restartMs = 0
     let backAt: number | null = null
     let dropped = false
+    let loggedAt = 0
     /** Receipts of sales sent after the kill: when sent, when answered. */
     const after: { sentAt: number; at: number; latencyMs: number }[] = []
     const fleet = startFleet({
@@ -55,6 +59,10 @@ export async function runStormStep(o: {
         if (now - latencyMs >= killedAt) after.push({ sentAt: now - latencyMs, at: now, latencyMs })
       },
       onProgress: (s) => {
+        if (Date.now() > killedAt && backAt === null && Date.now() - loggedAt >= 2000) {
+          loggedAt = Date.now()
+          o.log(`storm: +${((loggedAt - killedAt) / 1000).toFixed(1)} s: ${s.online} of ${s.machines} connected, ${s.receipted} receipted, ${s.inFlight} waiting`)
+        }
         // Back: every machine connected again, once the fleet has seen its connections drop.
         if (Date.now() > killedAt && s.online < s.machines) dropped = true
         if (backAt === null && dropped && s.online === s.machines) backAt = Date.now()

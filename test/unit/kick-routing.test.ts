@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { canPublish, canReceive, canSubscribe, type Identity } from '../../broker/acl.js'
 import {
-  LiveGateways, addressedKickGateway, decodeGatewayAlive, encodeGatewayAlive, gatewayAliveTopic, groupByOwner, kassaOwner, storedKickTopic,
+  LiveGateways, addressedKickGateway, decodeGatewayAlive, encodeGatewayAlive, gatewayAliveTopic, kassaOwner, kickAddressees, storedKickTopic,
 } from '../../protocol/index.js'
 
 const KASSAS = Array.from({ length: 300 }, (_, i) => `K-${i}`)
@@ -29,16 +29,23 @@ describe('kick routing: one gateway per kassa', () => {
     }
   })
 
-  it('groups a kick by owner, or under null when no gateway is known', () => {
-    const groups = groupByOwner(KASSAS.slice(0, 20), ['gw1', 'gw2'])
-    expect([...groups.values()].flat().sort()).toEqual(KASSAS.slice(0, 20).sort())
-    for (const [owner, ids] of groups) for (const id of ids) expect(kassaOwner(id, ['gw1', 'gw2'])).toBe(owner)
-    expect([...groupByOwner(['K-1', 'K-2'], [])]).toEqual([[null, ['K-1', 'K-2']]])
+  it('addresses a kick to each kassa\'s owner, to every gateway when none is known, and also to the next owner when the first went quiet', () => {
+    const healthy = kickAddressees(KASSAS.slice(0, 20), ['gw1', 'gw2'], () => false)
+    expect([...healthy.values()].flat().sort()).toEqual(KASSAS.slice(0, 20).sort())
+    for (const [owner, ids] of healthy) for (const id of ids) expect(kassaOwner(id, ['gw1', 'gw2'])).toBe(owner)
+    expect([...kickAddressees(['K-1', 'K-2'], [], () => false)]).toEqual([[null, ['K-1', 'K-2']]])
+    // gw2 silent: its kassas go to it and to their owner among gw1 and gw3; the others' once.
+    const quiet = kickAddressees(KASSAS, ['gw1', 'gw2', 'gw3'], (id) => id === 'gw2')
+    for (const k of KASSAS) {
+      const to = [...quiet].filter(([, ids]) => ids.includes(k)).map(([gw]) => gw).sort()
+      const owner = kassaOwner(k, ['gw1', 'gw2', 'gw3'])!
+      expect(to, k).toEqual(owner === 'gw2' ? ['gw2', kassaOwner(k, ['gw1', 'gw3'])!].sort() : [owner])
+    }
   })
 
   it('holds a gateway live until its heartbeats stop for the TTL, drops a leaving one at once, and always counts itself', () => {
     let t = 0
-    const live = new LiveGateways({ self: 'gw1', ttlMs: 3000, now: () => t })
+    const live = new LiveGateways({ self: 'gw1', ttlMs: 3000, suspectMs: 400, now: () => t })
     expect(live.list()).toEqual(['gw1'])
     live.seen('gw2')
     live.seen('gw3')
@@ -50,6 +57,11 @@ describe('kick routing: one gateway per kassa', () => {
     live.seen('gw3', true)
     expect(live.list()).toEqual(['gw1'])
     expect(KASSAS.every((k) => live.owns(k))).toBe(true)
+    live.seen('gw4')
+    t = 3800
+    expect(live.suspect('gw4')).toBe(false)
+    t = 4000
+    expect([live.suspect('gw4'), live.suspect('gw1'), live.list()]).toEqual([true, false, ['gw1', 'gw4']])
     expect(new LiveGateways().owns('K-1')).toBe(false)
   })
 
