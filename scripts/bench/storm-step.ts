@@ -1,6 +1,7 @@
 import { startFleet, type FleetMachine } from '../../device-sim/index.js'
 import { ChaosCluster } from '../chaos/cluster.js'
 import { freePort } from '../lib/database-admin.js'
+import { readProcStats } from './child.js'
 
 // The reconnect storm: one broker holding the whole fleet (and one gateway) is SIGKILLed and started
 // again on the same port, while the fleet sells; every machine logs in again at once, give or take
@@ -21,6 +22,13 @@ export interface StormFigures {
   stormSales: number
   /** p99 sale → QR of the sales sent in the window after the kill, ms. */
   stormP99Ms: number
+  /**
+   * s of CPU from the kill until every machine was back (or the end): the new broker's start (to
+   * listening) and its work after, the gateway, the simulated fleet (the bench's own process).
+   */
+  cpuS: { brokerStart: number; broker: number; gateway: number; fleet: number }
+  /** ms of the new broker's CPU per machine logged in again. */
+  brokerCpuMsPerLogin: number
   sent: number
   receipted: number
   lost: number
@@ -49,6 +57,14 @@ export async function runStormStep(o: {
     let backAt: number | null = null
     let dropped = false
     let loggedAt = 0
+    const cpuNow = () => ({
+      broker: readProcStats(cluster.brokers[0]?.pid ?? 0)?.cpuS ?? 0, gateway: readProcStats(cluster.gateways[0]?.pid ?? 0)?.cpuS ?? 0,
+      fleet: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    })
+    let cpuAtKill = { broker: 0, gateway: 0, fleet: 0 }
+    let cpuAtBack: ReturnType<typeof cpuNow> | null = null
+    /** The new broker's CPU by the time it listened (its start: loading, the credentials read). */
+    let brokerAtListen = 0
     /** Receipts of sales sent after the kill: when sent, when answered. */
     const after: { sentAt: number; at: number; latencyMs: number }[] = []
     const fleet = startFleet({
@@ -65,15 +81,28 @@ export async function runStormStep(o: {
         }
         // Back: every machine connected again, once the fleet has seen its connections drop.
         if (Date.now() > killedAt && s.online < s.machines) dropped = true
-        if (backAt === null && dropped && s.online === s.machines) backAt = Date.now()
+        if (backAt === null && dropped && s.online === s.machines) {
+          backAt = Date.now()
+          cpuAtBack = cpuNow()
+        }
         if (s.phase === 'selling' && s.elapsedS >= 5 && killedAt === Infinity) {
           killedAt = Date.now()
+          cpuAtKill = cpuNow()
           o.log(`storm: SIGKILL and restart of the broker holding ${s.online} of ${s.machines} machines`)
-          void cluster.restartBroker(0).then(() => { restartMs = Date.now() - killedAt })
+          void cluster.restartBroker(0).then(() => {
+            restartMs = Date.now() - killedAt
+            brokerAtListen = readProcStats(cluster.brokers[0]?.pid ?? 0)?.cpuS ?? 0
+          })
         }
       },
     })
     const report = await fleet.done
+    const cpuEnd = (cpuAtBack as ReturnType<typeof cpuNow> | null) ?? cpuNow()
+    // The broker restarted: its CPU counts from its listening (its start apart).
+    const cpuS = {
+      brokerStart: Math.round(brokerAtListen * 100) / 100, broker: Math.round((cpuEnd.broker - brokerAtListen) * 100) / 100, gateway: Math.round((cpuEnd.gateway - cpuAtKill.gateway) * 100) / 100,
+      fleet: Math.round((cpuEnd.fleet - cpuAtKill.fleet) * 100) / 100,
+    }
     // Set in the fleet's callbacks: read through a wider type than the narrowing of `let` gives.
     const back = backAt as number | null
     const stormed = after.filter((r) => r.sentAt < (back ?? Infinity))
@@ -83,6 +112,7 @@ export async function runStormStep(o: {
       backMs: back === null ? null : back - killedAt,
       sellingMs: back === null ? null : stormed.reduce((last, r) => Math.max(last, r.at), back) - killedAt,
       stormSales: stormed.length, stormP99Ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
+      cpuS, brokerCpuMsPerLogin: Math.round((cpuS.broker * 1000 / o.machines.length) * 100) / 100,
       sent: report.sent, receipted: report.receipted, lost: report.unanswered,
     }
     o.log(`storm: ${JSON.stringify(figures)}`)

@@ -16,7 +16,7 @@ interface Step {
   idle?: { processes: Record<string, { rssMiB: number }> }
 }
 
-interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; cpuS: Record<string, number> }
+interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; pgTransactionsPerSale: number; cpuS: Record<string, number> }
 interface ClusterStep { single: ClusterFigures; cluster: ClusterFigures; ratio: number }
 interface Failover { machines: number; victims: number; backMs: number | null; othersReceipts: number; sent: number; receipted: number; lost: number }
 interface Storm { machines: number; backMs: number | null; sellingMs: number | null; sent: number; receipted: number; lost: number }
@@ -66,6 +66,7 @@ describe('npm run bench -- --quick', () => {
       expect(figures.sent).toBeGreaterThan(0)
       expect(figures.lost).toBe(0)
       expect(figures.cpuMsPerSale).toBeGreaterThan(0)
+      expect(figures.pgTransactionsPerSale).toBeGreaterThan(0)
     }
     expect([report.cluster!.single.brokers, report.cluster!.cluster.brokers, report.cluster!.cluster.gateways]).toEqual([1, 3, 3])
     expect(report.cluster!.cluster.cpuS.redis).toBeGreaterThanOrEqual(0)
