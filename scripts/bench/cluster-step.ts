@@ -83,14 +83,16 @@ async function measure(t: Topology, o: ClusterStepOptions): Promise<ClusterFigur
     const report = await fleet.done
     await starting
     const end = await cpu()
-    // Backends report their counters at most once a second when idle.
-    await new Promise((r) => setTimeout(r, 1500))
-    const endTransactions = await transactions()
     const from = start ?? { at: { brokers: 0, gateways: 0, redis: 0, postgres: 0 }, receipted: 0, transactions: 0 }
     const cpuS = {
       brokers: end.brokers - from.at.brokers, gateways: end.gateways - from.at.gateways,
       redis: end.redis - from.at.redis, postgres: Math.max(0, end.postgres - from.at.postgres),
     }
+    // A backend reports its counters at most once a second, or 10 s after it went idle, and when it
+    // exits: read once every process has stopped (the seconds of stopping add a few idle polls).
+    await cluster.stop()
+    await new Promise((r) => setTimeout(r, 500))
+    const endTransactions = await transactions()
     const sales = Math.max(1, report.receipted - from.receipted)
     const total = cpuS.brokers + cpuS.gateways + cpuS.redis + cpuS.postgres
     const figures: ClusterFigures = {
@@ -101,7 +103,6 @@ async function measure(t: Topology, o: ClusterStepOptions): Promise<ClusterFigur
       p50Ms: report.latencyMs.p50, p99Ms: report.latencyMs.p99,
     }
     o.log(`cluster ${t.brokers}×${t.gateways} at ${o.rate}/s: ${figures.cpuMsPerSale} ms CPU per sale ${JSON.stringify(figures.cpuS)}, ${figures.pgTransactionsPerSale} PostgreSQL transactions per sale, p50 ${figures.p50Ms} p99 ${figures.p99Ms} ms, lost ${figures.lost}`)
-    await cluster.stop()
     return figures
   } finally {
     cluster?.killAll()
