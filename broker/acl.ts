@@ -1,16 +1,32 @@
-import { AUDIT_MAX_BYTES, MACHINE_CHANNELS, isMachineId, machineTopic, parseMachineTopic, storedKickTopic, type MachineChannel } from '../protocol/index.js'
+import {
+  AUDIT_MAX_BYTES, MACHINE_CHANNELS, addressedKickGateway, gatewayAliveTopic, isMachineId, machineTopic, parseMachineTopic, storedKickTopic,
+  type MachineChannel,
+} from '../protocol/index.js'
 
 // Topic rules (docs/contract.md#logins-and-topic-rules): a machine speaks only for itself; the gateway's service
 // user reads every machine's uplink and writes every machine's display. Pure: no I/O, no Aedes.
 
 /** Who a connection is, fixed at login. */
 export type Identity =
-  | { kind: 'machine'; id: string; /** the hash it logged in against, to notice a rotation */ secretHash: string }
+  | {
+    kind: 'machine'; id: string
+    /** the keyed hash of the secret it logged in with, to notice a rotation */
+    secretHash: string
+    /** the stored hash it was checked against, when that was a former (scrypt) hash rewritten since */
+    checkedHash?: string
+  }
   | { kind: 'service' }
 
 const MACHINE_UPLINK: readonly MachineChannel[] = ['sale', 'telemetry', 'status', 'audit']
 
+/** Between gateways and brokers (protocol/stored-kick.ts): kicks, to all or to one gateway, and heartbeats. */
+function isGatewayTopic(prefix: string, topic: string): boolean {
+  return topic === storedKickTopic(prefix) || topic === gatewayAliveTopic(prefix) || addressedKickGateway(prefix, topic) !== null
+}
+
 export function canPublish(prefix: string, who: Identity, topic: string): boolean {
+  // Gateways announce themselves; kicks are published by the brokers themselves, never by a client.
+  if (who.kind === 'service' && topic === gatewayAliveTopic(prefix)) return true
   const parsed = parseMachineTopic(prefix, topic)
   if (!parsed) return false // also refuses `$SYS/…`, wildcards and extra levels
   if (who.kind === 'service') return parsed.channel === 'display'
@@ -40,7 +56,7 @@ export function mayRetain(prefix: string, topic: string): boolean {
  */
 export function canSubscribe(prefix: string, who: Identity, filter: string): boolean {
   if (who.kind === 'machine') return filter === machineTopic(prefix, who.id, 'display')
-  if (filter === storedKickTopic(prefix)) return true // published by the brokers themselves, never by a client
+  if (isGatewayTopic(prefix, filter)) return true
   const levels = filter.split('/')
   if (levels.length !== 3 || levels[0] !== prefix) return false
   const [, machine, channel] = levels as [string, string, string]
@@ -55,5 +71,5 @@ export function canSubscribe(prefix: string, who: Identity, filter: string): boo
  */
 export function canReceive(prefix: string, who: Identity, topic: string): boolean {
   if (who.kind === 'machine') return topic === machineTopic(prefix, who.id, 'display')
-  return parseMachineTopic(prefix, topic) !== null || topic === storedKickTopic(prefix)
+  return parseMachineTopic(prefix, topic) !== null || isGatewayTopic(prefix, topic)
 }

@@ -179,7 +179,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     // rewrite from scrypt is not taken for a rotation (broker.ts closes a session whose hash changed).
     const keyed = keyedSecretHash(password, deps.secretKey)
     if (secretScheme(stored) === 'scrypt') upgrade(id, stored, keyed)
-    const identity: Identity = { kind: 'machine', id, secretHash: keyed }
+    const identity: Identity = { kind: 'machine', id, secretHash: keyed, ...(stored !== keyed ? { checkedHash: stored } : {}) }
     if (willTopic !== undefined && !canSetWill(deps.topicPrefix, identity, willTopic)) return { ok: false, reason: 'will-forbidden' }
     return { ok: true, identity }
   }

@@ -23,6 +23,8 @@ import { DEV_MACHINE_SECRET_KEY } from '../protocol/index.js'
 
 /** bytes a machine's packet may exceed its payload cap by: topic (≤ ~140), packet id, fixed header; CONNECT fits too. */
 export const PACKET_HEADROOM = 1024
+/** ms a starting broker waits for its first read of the machines' credentials before it listens anyway. */
+const FIRST_READ_WAIT_MS = 5_000
 /** Logged-in connections allowed beyond `maxConnections` for gateways only, so they log in while the fleet fills the broker. */
 export const SERVICE_RESERVE = 16
 
@@ -117,7 +119,9 @@ export function createBroker(deps: BrokerDeps): Broker {
     const client = liveMachines.get(change.id)
     const identity = client && identities.get(client)
     if (!client || identity?.kind !== 'machine') return
-    if (!change.disabled && change.secretHash === identity.secretHash) return // already on the new secret
+    // Already on the new secret; or a poll that read the row before this login rewrote its scrypt
+    // hash as the keyed one reports the hash the connection was checked against: no rotation.
+    if (!change.disabled && (change.secretHash === identity.secretHash || change.secretHash === identity.checkedHash)) return
     counters.credentialClosures++
     log.info({ machineId: change.id, reason: change.disabled ? 'disabled' : 'secret rotated' }, 'closing a machine connection')
     client.close()
@@ -194,6 +198,14 @@ export function createBroker(deps: BrokerDeps): Broker {
         // Before any listener opens, so no retained message is stored unindexed (retained-index.ts).
         indexBrokerRetained(aedes)
         watcher.start()
+        // The first poll reads every machine's credentials; listening after it, a restarted broker
+        // checks the storm of logins that follows from memory instead of one directory read each
+        // (10,000 machines: one query of ~50 ms instead of 10,000). A failed read does not stop the
+        // start, nor does one that hangs past FIRST_READ_WAIT_MS: logins then read the directory one
+        // by one, as before.
+        let waited: NodeJS.Timeout | undefined
+        await Promise.race([watcher.runOnce(), new Promise<void>((resolve) => { waited = setTimeout(resolve, FIRST_READ_WAIT_MS) })])
+        clearTimeout(waited)
         const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload, AUDIT_MAX_BYTES) + PACKET_HEADROOM + 16
         listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop }, handle)
         return listeners.ports

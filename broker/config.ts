@@ -93,6 +93,11 @@ export interface BrokerConfig {
    * Off: the broker only routes them, for gateways with GATEWAY_INGEST=gateway.
    */
   ingest?: boolean
+  /**
+   * ms a batch of the broker's ingest may wait to fill while writes follow each other (a burst);
+   * a lone sale is written at once. Default 0.
+   */
+  ingestWindowMs?: number
 }
 
 export const BROKER_LIMIT_DEFAULTS: Readonly<BrokerLimits> = Object.freeze({
@@ -136,6 +141,7 @@ const BrokerEnvSchema = z.object({
   BROKER_AUTH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(BROKER_GUARD_DEFAULTS.authQueue),
   BROKER_AUTH_WAIT_MS: z.coerce.number().int().min(10).max(60_000).default(BROKER_GUARD_DEFAULTS.authWaitMs),
   BROKER_INGEST: z.enum(['on', 'off']).default('on'),
+  BROKER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(0),
   REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 })
 
@@ -210,6 +216,7 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
     }),
     redisUrl: e.REDIS_URL,
     ingest: e.BROKER_INGEST === 'on',
+    ingestWindowMs: e.BROKER_BATCH_WINDOW_MS,
   })
 }
 

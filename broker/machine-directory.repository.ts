@@ -31,6 +31,11 @@ export function createMachineDirectoryRepository(db: Kysely<BrokerDatabase>): Ma
       return row !== undefined
     },
 
+    async clock(): Promise<Date> {
+      const { rows } = await sql<{ now: Date | string }>`select now() as now`.execute(db)
+      return new Date(rows[0]!.now)
+    },
+
     async changedSince(since: Date): Promise<MachineCredentialsChange[]> {
       const rows = await db
         .selectFrom('machines')

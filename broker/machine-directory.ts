@@ -18,6 +18,8 @@ export interface MachineDirectory {
   find(id: string): Promise<MachineCredentials | null>
   /** Machines whose credentials changed after `since` (exclusive). */
   changedSince(since: Date): Promise<MachineCredentialsChange[]>
+  /** The clock `credentials_at` is written on (the database's `now()`), for the watcher's window. */
+  clock?(): Promise<Date>
   /**
    * Replaces a machine's hash by the same secret's keyed hash, if it is still `from` (a rotation in
    * between wins). Moves credentials_at, so every broker's watcher learns the new hash. True if done.

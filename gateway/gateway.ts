@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { Counter, Registry } from 'prom-client'
-import { decodeStoredKick, storedKickTopic } from '../protocol/index.js'
+import { GATEWAY_HEARTBEAT_MS, LiveGateways, addressedKickGateway, decodeGatewayAlive, decodeStoredKick, gatewayAliveTopic, storedKickTopic } from '../protocol/index.js'
 import { recordActive } from './alerts/alert-history.repository.js'
 import { createAlertEvaluator } from './alerts/alert.evaluator.js'
 import { channelsOf } from './alerts/notify/channels.js'
@@ -83,7 +83,12 @@ export function createGateway(deps: GatewayDeps) {
         displays.forEach(publisher.publish)
       },
     })
+    // With the brokers storing sales, each kassa is this gateway's or another's (protocol/gateway-ring.ts).
+    const ring = config.ingest === 'gateway' ? null : new LiveGateways({ self: config.gatewayId })
     const fiscalizer = createFiscalizer({
+      // Cut off from its broker, it owns nothing (its displays could not leave; the others, still
+      // counting it for a moment, are kicked instead); its poll still takes sales left waiting.
+      ...(ring ? { owns: (kassaId: string) => mqtt?.ready() === true && ring.owns(kassaId) } : {}),
       db, batchMax: config.batchMax, publicUrl: config.publicUrl, logger: logger.child({ component: 'fiscalizer' }),
       onCommitted: (displays, batch) => {
         metrics.committed(displays, batch)
@@ -98,10 +103,12 @@ export function createGateway(deps: GatewayDeps) {
       ? createDatabaseProbe({ url: config.databaseUrl, onHealth: (ok) => { probeHealthy = ok } })
       : null
     // Sales (and audits) are stored by the broker holding the machine's connection; its kick after
-    // each batch starts the fiscalizer at once, the fiscalizer's poll covers a lost one. Or, for a
-    // broker that does not store them, by this gateway (GATEWAY_INGEST=gateway).
+    // each batch, addressed to the kassa's owner, starts the fiscalizer at once; the fiscalizer's
+    // poll covers a lost one and a dead owner. Or, for a broker that does not store them, by this
+    // gateway (GATEWAY_INGEST=gateway).
     const ingest = mqtt.ingest
     const kickTopic = storedKickTopic(config.topicPrefix)
+    const aliveTopic = gatewayAliveTopic(config.topicPrefix)
     const subscribed = config.ingest === 'gateway'
       ? createSubscribedIngest({
         db, client: ingest, publisher, topicPrefix: config.topicPrefix, logger, now,
@@ -109,9 +116,17 @@ export function createGateway(deps: GatewayDeps) {
         onStored: (kassaIds) => fiscalizer.kick(kassaIds), onHealth: (ok) => { ingestHealthy = ok }, onWritten: metrics.salesWritten,
       })
       : null
-    if (!subscribed) {
+    if (ring) {
       ingest.on('message', (topic, payload) => {
-        if (topic === kickTopic) fiscalizer.kick(decodeStoredKick(payload))
+        if (topic === aliveTopic) {
+          const alive = decodeGatewayAlive(payload)
+          if (alive) ring.seen(alive.id, alive.leaving)
+        } else if (topic === kickTopic) {
+          // From a broker that knows no gateway yet: the kassas this gateway owns.
+          fiscalizer.kick(decodeStoredKick(payload).filter((id) => ring.owns(id)))
+        } else if (addressedKickGateway(config.topicPrefix, topic) === config.gatewayId) {
+          fiscalizer.kick(decodeStoredKick(payload))
+        }
       })
     }
     // HTTP reads through a small pool of its own, so a flood of page requests never holds the
@@ -134,12 +149,22 @@ export function createGateway(deps: GatewayDeps) {
     subscribed?.start()
     databaseProbe?.start()
     fiscalizer.start()
+    // A gateway that stops being heard from hands its kassas to the others: they look at once.
+    let members = ring?.list().join() ?? ''
+    const ringWatch = ring && setInterval(() => {
+      const now = ring.list().join()
+      if (now !== members) fiscalizer.poll()
+      members = now
+    }, GATEWAY_HEARTBEAT_MS)
     atol.start()
     statistics.start()
     alerts.start()
     notifications?.start()
     stopParts = async () => {
-      // Stop reading first, so nothing new arrives while the rest drains.
+      // Stop reading first, so nothing new arrives while the rest drains; the other gateways take
+      // this one's kassas from now on.
+      if (ringWatch) clearInterval(ringWatch)
+      await mqtt?.leave()
       await new Promise<void>((resolve) => ingest.end(false, {}, () => resolve()))
       await subscribed?.stop()
       await fiscalizer.stop()

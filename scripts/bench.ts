@@ -14,6 +14,7 @@ import { runPlan } from './bench/run.js'
 import { startServices } from './bench/services.js'
 import { runClusterStep } from './bench/cluster-step.js'
 import { runFailoverStep } from './bench/failover-step.js'
+import { runStormStep } from './bench/storm-step.js'
 
 /** ms of CPU one first login costs the broker at the production scrypt cost (the bench provisions cheaper hashes). */
 async function loginKdfMs(): Promise<number> {
@@ -44,7 +45,8 @@ async function main(): Promise<number> {
   const db = await createBenchDatabase(process.env.DATABASE_URL)
   let services
   try {
-    const count = Math.max(plan.machines, plan.only.has('scale') ? plan.scaleMachines : 0, plan.only.has('failover') ? plan.failoverMachines : 0)
+    const count = Math.max(plan.machines, plan.only.has('scale') ? plan.scaleMachines : 0, plan.only.has('failover') ? plan.failoverMachines : 0,
+      plan.only.has('storm') ? plan.stormMachines : 0)
     log(`bench: ${db.kind === 'postgres' ? 'PostgreSQL (fresh database)' : 'embedded PGlite'}; provisioning ${count} machines, ${Math.ceil(count / plan.machinesPerKassa)} kassas`)
     const machines = await provisionBench(db, count, plan.machinesPerKassa)
     const kdfMs = await loginKdfMs()
@@ -64,7 +66,10 @@ async function main(): Promise<number> {
     const failover = plan.only.has('failover') && db.url
       ? await runFailoverStep({ databaseUrl: db.url, machines: machines.slice(0, plan.failoverMachines), rate: plan.failoverRate, log })
       : null
-    if ((plan.only.has('cluster') || plan.only.has('failover')) && !db.url) log('bench: the cluster and failover steps need PostgreSQL (DATABASE_URL); skipped')
+    const storm = plan.only.has('storm') && db.url
+      ? await runStormStep({ databaseUrl: db.url, machines: machines.slice(0, plan.stormMachines), rate: plan.stormRate, rampPerS: plan.scaleRampPerS, windowS: plan.quick ? 15 : 40, log })
+      : null
+    if ((plan.only.has('cluster') || plan.only.has('failover') || plan.only.has('storm')) && !db.url) log('bench: the cluster, failover and storm steps need PostgreSQL (DATABASE_URL); skipped')
     const report = {
       bench: 'vending-telemetry-gateway', version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
       quick: plan.quick, database: db.kind, ingest: db.kind === 'postgres' ? plan.ingest : 'gateway',
@@ -78,6 +83,7 @@ async function main(): Promise<number> {
       steps,
       cluster,
       failover,
+      storm,
     }
     const json = JSON.stringify(report, null, 2)
     const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})`, db.kind === 'pglite') +

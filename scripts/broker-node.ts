@@ -9,14 +9,16 @@ import { createSaleConsumer } from '../gateway/ingest/sale.consumer.js'
 import type { RejectedMessage } from '../gateway/ingest/sale.repository.js'
 import { createPresenceConsumer } from '../gateway/machines/presence.consumer.js'
 import { createTelemetryHistory } from '../gateway/operator/telemetry-history.writer.js'
-import { encodeStoredKick, machineTopic, storedKickTopic, type DisplayMessage } from '../protocol/index.js'
+import {
+  LiveGateways, decodeGatewayAlive, encodeStoredKick, gatewayAliveTopic, kickAddressees, machineTopic, storedKickTopic, type DisplayMessage,
+} from '../protocol/index.js'
 
 // A broker that stores what its machines send: the composition root shared by `npm run broker`,
 // `npm start`, the tests and the bench. The broker itself knows no business rule (it hands
 // machines' uplink to hooks, broker/uplink.ts); here those hooks are wired to the gateway's ingest,
 // presence and audit modules. So each sale is written once, by the process holding the machine's
 // connection, and its PUBACK leaves after the batch commit: PUBACK means stored. After each batch
-// the gateways are told which kassas have new work (protocol/stored-kick.ts).
+// the gateway that owns each kassa is told it has new work (protocol/stored-kick.ts, gateway-ring.ts).
 
 export interface IngestingBrokerDeps {
   config: Readonly<BrokerConfig>
@@ -56,6 +58,8 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
   let broker: Broker | undefined
   const publish = (topic: string, payload: Buffer, qos: 0 | 1) =>
     broker?.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, noop)
+  // The gateways' heartbeats (through Redis from every broker): each kick goes to the kassa's owner.
+  const gateways = new LiveGateways()
 
   const sales = createSaleConsumer({
     db: deps.db, logger: deps.logger.child({ component: 'ingest' }),
@@ -65,10 +69,14 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
       publishDirect: (machineId: string, _saleId: string, display: DisplayMessage) =>
         publish(machineTopic(prefix, machineId, 'display'), Buffer.from(JSON.stringify(display)), 1),
     },
-    chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? 0, highWater: 5000, ackWhenStored: true,
+    chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? deps.config.ingestWindowMs ?? 0, highWater: 5000, ackWhenStored: true,
     onStored: (kassaIds) => {
-      counters.kicks++
-      publish(storedKickTopic(prefix), encodeStoredKick(kassaIds), 0)
+      // No gateway heard from yet (this broker just started): to every gateway, each takes its own.
+      // A kassa whose owner went quiet is also kicked at the next owner: its broker may have died.
+      for (const [owner, ids] of kickAddressees(kassaIds, gateways.list(), (id) => gateways.suspect(id))) {
+        counters.kicks++
+        publish(storedKickTopic(prefix, owner ?? undefined), encodeStoredKick(ids), 0)
+      }
     },
     onWritten: (outcome) => {
       counters.stored += outcome.stored
@@ -107,6 +115,11 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
     async start() {
       const ports = await broker!.start()
       started = true
+      broker!.aedes.subscribe(gatewayAliveTopic(prefix), (packet, done) => {
+        const alive = decodeGatewayAlive(packet.payload as Buffer)
+        if (alive) gateways.seen(alive.id, alive.leaving)
+        done()
+      }, noop)
       presence.start()
       history.start()
       return ports

@@ -5,6 +5,7 @@ import type { OutboxEntry } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
 import { closeShiftIfDueTx, signPendingBatch, type BatchResult } from './emulated.signer.js'
 import { kassaProvider, kassasWithOpenShift, kassasWithPendingSales } from './fiscal.repository.js'
+import { pendingKassasWithAge } from './pending-kassas.repository.js'
 
 /**
  * Locked batches in a row that signed sales without meeting another signer, after which a kassa is
@@ -39,6 +40,13 @@ export interface FiscalizerDeps {
    * scripts/bench). Default 4.
    */
   concurrency?: number
+  /**
+   * The kassas this gateway is woken for (protocol/gateway-ring.ts); default all. Its poll takes
+   * another gateway's kassa only once a sale there has waited `takeoverMs` (default 2000): that
+   * gateway died or lost its database, and its sales must not stay unfiscalized.
+   */
+  owns?: (kassaId: string) => boolean
+  takeoverMs?: number
 }
 
 /**
@@ -138,8 +146,22 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     }
   }
 
+  const takeoverMs = deps.takeoverMs ?? 2000
+  /** Pending kassas this gateway should take now: its own, and others' whose sales wait too long. */
+  async function due(): Promise<string[]> {
+    const owns = deps.owns
+    if (!owns) return kassasWithPendingSales(deps.db)
+    const pending = await pendingKassasWithAge(deps.db)
+    return pending.filter((k) => owns(k.kassaId) || k.waitedMs >= takeoverMs).map((k) => k.kassaId)
+  }
+
+  /** Looks for pending sales now (also the timer's job): e.g. when another gateway's kassas became this one's. */
+  function poll(): void {
+    if (stopped) return
+    void due().then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
+  }
+
   function start(): void {
-    const poll = () => kassasWithPendingSales(deps.db).then(kick).catch((err) => log.warn({ err }, 'pending-sales poll failed'))
     timers = [
       setInterval(poll, deps.pollMs ?? 1000),
       setInterval(() => void closeDueShifts().catch((err) => log.warn({ err }, 'shift check failed')), 60_000),
@@ -153,6 +175,6 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     while (running.size > 0) await Promise.all([...running.values()])
   }
 
-  return { kick, runOnce, start, stop, closeDueShifts }
+  return { kick, poll, runOnce, start, stop, closeDueShifts }
 }
 export type Fiscalizer = ReturnType<typeof createFiscalizer>

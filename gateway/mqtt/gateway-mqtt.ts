@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
-import { fleetFilter, storedKickTopic } from '../../protocol/index.js'
+import { GATEWAY_HEARTBEAT_MS, encodeGatewayAlive, fleetFilter, gatewayAliveTopic, storedKickTopic } from '../../protocol/index.js'
 import { logConnection } from './connection-log.js'
 
 export interface GatewayMqttOptions {
@@ -23,6 +23,8 @@ export interface GatewayMqtt {
   ingest: MqttClient
   /** Publishes display messages; a separate connection so a slow ingest never delays a PUBACK. */
   publisher: MqttClient
+  /** Stops the heartbeats and says it is leaving (first thing of a clean stop). */
+  leave(): Promise<void>
   /** Connected and subscribed: part of readiness. */
   ready(): boolean
   close(): Promise<void>
@@ -62,7 +64,9 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   let subscribed = false
   const filters = subscribesUplink
     ? Object.fromEntries((['sale', 'telemetry', 'status', 'audit'] as const).map((c) => [fleetFilter(options.topicPrefix, c), { qos: 1 as const }]))
-    : { [storedKickTopic(options.topicPrefix)]: { qos: 0 as const } }
+    : Object.fromEntries([
+      storedKickTopic(options.topicPrefix), storedKickTopic(options.topicPrefix, options.gatewayId), gatewayAliveTopic(options.topicPrefix),
+    ].map((topic) => [topic, { qos: 0 as const }]))
   ingest.on('connect', () => {
     ingest.subscribe(filters, (err, granted) => {
       const refused = granted?.filter((g) => g.qos === 128) ?? []
@@ -74,6 +78,13 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
     })
   })
   ingest.on('close', () => { subscribed = false })
+  // Heartbeats, so brokers address each kassa's kick to one gateway (protocol/gateway-ring.ts).
+  // Only with the project's brokers: another broker neither kicks nor routes these topics.
+  const alive = () => {
+    if (publisher.connected) publisher.publish(gatewayAliveTopic(options.topicPrefix), encodeGatewayAlive(options.gatewayId), { qos: 0 })
+  }
+  const heartbeat = subscribesUplink ? null : setInterval(alive, GATEWAY_HEARTBEAT_MS)
+  if (!subscribesUplink) publisher.on('connect', alive)
   for (const [name, client] of [['ingest', ingest], ['publisher', publisher]] as const) {
     logConnection(client, { logger: log, name, url: options.url })
   }
@@ -81,12 +92,24 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
   return {
     ingest,
     publisher,
+    async leave() {
+      if (!heartbeat) return
+      clearInterval(heartbeat)
+      publisher.removeListener('connect', alive)
+      // Its kassas move to the other gateways now, not when its heartbeats time out.
+      if (publisher.connected) {
+        await new Promise<void>((resolve) => {
+          publisher.publish(gatewayAliveTopic(options.topicPrefix), encodeGatewayAlive(options.gatewayId, true), { qos: 0 }, () => resolve())
+        })
+      }
+    },
     ready: () => subscribed && ingest.connected && publisher.connected,
     close: async () => {
       // The display publisher has already waited its bound for PUBACKs (display.publisher.ts stop);
       // a graceful end would wait for every one still in flight, with a backlogged broker past the
       // shutdown bound (seen in the chaos run: exit 1 after 20 s). Those rows stay unsent and the
       // sweeper of any gateway resends them.
+      if (heartbeat) clearInterval(heartbeat)
       await Promise.all([ingest.endAsync(), publisher.endAsync(true)])
     },
   }

@@ -3,10 +3,10 @@ import { parseArgs } from 'node:util'
 // `npm run bench -- …` flags and the plan they select. The full plan is the one the issue asks
 // for; --quick is the same steps, small and short, for the smoke test.
 
-export const STEPS = ['baseline', 'fixed', 'stepup', 'onekassa', 'burst', 'scale', 'cluster', 'failover'] as const
+export const STEPS = ['baseline', 'fixed', 'stepup', 'onekassa', 'burst', 'scale', 'cluster', 'failover', 'storm'] as const
 export type StepName = (typeof STEPS)[number]
 
-export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,stepup,onekassa,burst,scale,cluster,failover] [--duration S] [--profile]
+export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,stepup,onekassa,burst,scale,cluster,failover,storm] [--duration S] [--profile]
 
   --quick        a few seconds, small fleet (the smoke test)
   --only LIST    steps to run (default all): baseline = the same fleet against the echo responder
@@ -14,6 +14,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,s
                  them (each against the echo responder too, in the same run)
                  cluster = 1 broker × 1 gateway vs 3 × 3 on a private Redis, CPU per sale (PostgreSQL only)
                  failover = SIGKILL of the broker holding a third of the fleet (3 × 3, PostgreSQL only)
+                 storm = restart of one broker holding the scale fleet: all back and selling (PostgreSQL only)
   --duration S   seconds of sales per step (default 10; quick 2)
   --profile      node --cpu-prof on the broker and gateway processes; .cpuprofile files in <out>/profiles
   --ingest WHO   who stores sales in the gateway steps: broker (default, as deployed: the broker holding
@@ -49,6 +50,9 @@ export interface BenchPlan {
   /** Machines and sales/s of the failover step. */
   failoverMachines: number
   failoverRate: number
+  /** Machines and sales/s of the reconnect storm (one broker restarted). */
+  stormMachines: number
+  stormRate: number
   /** Machines connected per second in the scale steps: each login is a directory lookup in the database. */
   scaleRampPerS: number
   /** Machines connected per second. */
@@ -96,13 +100,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchPlan | 'help' {
     return {
       ...common, quick: true, machines: 40, machinesPerKassa: 10, fixedRates: [20, 50], stepRates: [50, 100],
       oneKassaMachines: 10, oneKassaRate: 100, burstSales: 500,
-      scaleMachines: 200, scaleRate: 50, clusterRate: 50, failoverMachines: 60, failoverRate: 30, scaleRampPerS: 500, rampPerS: 1000, drainS: 15,
+      scaleMachines: 200, scaleRate: 50, clusterRate: 50, failoverMachines: 60, failoverRate: 30,
+      stormMachines: 200, stormRate: 50, scaleRampPerS: 500, rampPerS: 1000, drainS: 15,
     }
   }
   return {
     ...common, quick: false, machines: 1000, machinesPerKassa: 100, fixedRates: [500, 1000],
     stepRates: [250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10_000, 12_000, 15_000, 20_000],
     oneKassaMachines: 20, oneKassaRate: 500, burstSales: 5000,
-    scaleMachines: 10_000, scaleRate: 1000, clusterRate: 500, failoverMachines: 3000, failoverRate: 300, scaleRampPerS: 500, rampPerS: 1000, drainS: 30,
+    scaleMachines: 10_000, scaleRate: 1000, clusterRate: 500, failoverMachines: 3000, failoverRate: 300,
+    stormMachines: 10_000, stormRate: 300, scaleRampPerS: 500, rampPerS: 1000, drainS: 30,
   }
 }

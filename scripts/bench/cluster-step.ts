@@ -20,6 +20,12 @@ export interface ClusterFigures extends Topology {
   /** s of CPU in the selling window, by part. */
   cpuS: { brokers: number; gateways: number; redis: number; postgres: number }
   cpuMsPerSale: number
+  /**
+   * PostgreSQL transactions (committed and rolled back, every process) per receipted sale: the
+   * work the CPU figure pays for, counted, so that it can be compared on a machine whose CPU
+   * time is shared with other work.
+   */
+  pgTransactionsPerSale: number
   p50Ms: number
   p99Ms: number
 }
@@ -62,32 +68,41 @@ async function measure(t: Topology, o: ClusterStepOptions): Promise<ClusterFigur
         redis: of([redis?.pid()]), postgres: of(await postgresPids()),
       }
     }
-    let start: { at: Awaited<ReturnType<typeof cpu>>; receipted: number } | null = null
+    const transactions = async () => Number((await observer.query<{ n: string }>(
+      'select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()')).rows[0]?.n ?? 0)
+    let start: { at: Awaited<ReturnType<typeof cpu>>; receipted: number; transactions: number } | null = null
     let starting: Promise<void> | null = null
     const fleet = startFleet({
       url: cluster.mqttUrl, machines: o.machines, rate: o.rate, durationS: o.durationS, idleS: 2, drainTimeoutS: 30, telemetryIntervalS: 0,
       onProgress: (s) => {
-        if (s.phase === 'selling' && !starting) starting = cpu().then((at) => { start = { at, receipted: s.receipted } })
+        if (s.phase === 'selling' && !starting) {
+          starting = Promise.all([cpu(), transactions()]).then(([at, n]) => { start = { at, receipted: s.receipted, transactions: n } })
+        }
       },
     })
     const report = await fleet.done
     await starting
     const end = await cpu()
-    const from = start ?? { at: { brokers: 0, gateways: 0, redis: 0, postgres: 0 }, receipted: 0 }
+    const from = start ?? { at: { brokers: 0, gateways: 0, redis: 0, postgres: 0 }, receipted: 0, transactions: 0 }
     const cpuS = {
       brokers: end.brokers - from.at.brokers, gateways: end.gateways - from.at.gateways,
       redis: end.redis - from.at.redis, postgres: Math.max(0, end.postgres - from.at.postgres),
     }
+    // A backend reports its counters at most once a second, or 10 s after it went idle, and when it
+    // exits: read once every process has stopped (the seconds of stopping add a few idle polls).
+    await cluster.stop()
+    await new Promise((r) => setTimeout(r, 500))
+    const endTransactions = await transactions()
     const sales = Math.max(1, report.receipted - from.receipted)
     const total = cpuS.brokers + cpuS.gateways + cpuS.redis + cpuS.postgres
     const figures: ClusterFigures = {
       ...t, rate: o.rate, sent: report.sent, receipted: report.receipted, lost: report.unanswered,
       cpuS: Object.fromEntries(Object.entries(cpuS).map(([k, v]) => [k, Math.round(v * 100) / 100])) as ClusterFigures['cpuS'],
       cpuMsPerSale: Math.round((total * 1000 / sales) * 1000) / 1000,
+      pgTransactionsPerSale: Math.round(((endTransactions - from.transactions) / sales) * 100) / 100,
       p50Ms: report.latencyMs.p50, p99Ms: report.latencyMs.p99,
     }
-    o.log(`cluster ${t.brokers}×${t.gateways} at ${o.rate}/s: ${figures.cpuMsPerSale} ms CPU per sale ${JSON.stringify(figures.cpuS)}, p50 ${figures.p50Ms} p99 ${figures.p99Ms} ms, lost ${figures.lost}`)
-    await cluster.stop()
+    o.log(`cluster ${t.brokers}×${t.gateways} at ${o.rate}/s: ${figures.cpuMsPerSale} ms CPU per sale ${JSON.stringify(figures.cpuS)}, ${figures.pgTransactionsPerSale} PostgreSQL transactions per sale, p50 ${figures.p50Ms} p99 ${figures.p99Ms} ms, lost ${figures.lost}`)
     return figures
   } finally {
     cluster?.killAll()

@@ -32,7 +32,9 @@ export async function runFailoverStep(o: { databaseUrl: string; machines: readon
   const cluster = new ChaosCluster({
     brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.databaseUrl, redisUrl: redis.url,
     mqttPorts: await Promise.all([0, 1, 2].map(() => freePort())), httpPorts: await Promise.all([0, 1, 2].map(() => freePort())),
-    brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000' },
+    // The simulated machines share 127.0.0.1; real ones each have their address: the per-address
+    // bound on sockets not logged in yet is lifted to the fleet's size (the total bound stays).
+    brokerEnv: { BROKER_RATE_PER_S: '1000', BROKER_RATE_BURST: '2000', BROKER_PRELOGIN_PER_ADDRESS: String(Math.max(64, o.machines.length)) },
   })
   try {
     for (let i = 0; i < 3; i++) await cluster.startBroker(i)

@@ -17,9 +17,10 @@ interface Step {
   burst?: { sales: number; receiptsPerS: number }
 }
 
-interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; cpuS: Record<string, number> }
+interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; pgTransactionsPerSale: number; cpuS: Record<string, number> }
 interface ClusterStep { single: ClusterFigures; cluster: ClusterFigures; ratio: number }
 interface Failover { machines: number; victims: number; backMs: number | null; othersReceipts: number; sent: number; receipted: number; lost: number }
+interface Storm { machines: number; backMs: number | null; sellingMs: number | null; sent: number; receipted: number; lost: number }
 
 describe('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'vt-bench-'))
@@ -42,7 +43,7 @@ describe('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', resolve))
     expect(code, stderr.slice(-4000)).toBe(0)
 
-    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[]; cluster: ClusterStep | null; failover: Failover | null }
+    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[]; cluster: ClusterStep | null; failover: Failover | null; storm: Storm | null }
     expect(report).toMatchObject({ quick: true, database: 'postgres' })
     expect(report.summary).toHaveProperty('targets')
     expect(report.summary).toHaveProperty('ratios')
@@ -79,6 +80,7 @@ describe('npm run bench -- --quick', () => {
       expect(figures.sent).toBeGreaterThan(0)
       expect(figures.lost).toBe(0)
       expect(figures.cpuMsPerSale).toBeGreaterThan(0)
+      expect(figures.pgTransactionsPerSale).toBeGreaterThan(0)
     }
     expect([report.cluster!.single.brokers, report.cluster!.cluster.brokers, report.cluster!.cluster.gateways]).toEqual([1, 3, 3])
     expect(report.cluster!.cluster.cpuS.redis).toBeGreaterThanOrEqual(0)
@@ -92,6 +94,14 @@ describe('npm run bench -- --quick', () => {
     expect(report.failover!.othersReceipts).toBeGreaterThan(0)
     expect(report.failover!.receipted).toBe(report.failover!.sent)
     expect(report.failover!.lost).toBe(0)
+    // The reconnect storm: the broker holding the whole fleet restarts; every machine is back and its sales receipted.
+    expect(report.storm).not.toBeNull()
+    expect(report.storm!.machines).toBeGreaterThan(0)
+    expect(report.storm!.backMs).not.toBeNull()
+    expect(report.storm!.sellingMs).not.toBeNull()
+    expect(report.storm!.sent).toBeGreaterThan(0)
+    expect(report.storm!.receipted).toBe(report.storm!.sent)
+    expect(report.storm!.lost).toBe(0)
     // The same document and a Markdown table are written for the README to quote.
     const files = readdirSync(out).sort()
     expect(files.some((f) => f.endsWith('-quick.json'))).toBe(true)

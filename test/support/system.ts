@@ -60,7 +60,7 @@ export async function startGateway(database: DatabaseHandle, mqttUrl: string, ov
 export interface Credentials { id: string; secret: string }
 
 /** Provisions the test kassa and `count` machines through the fleet commands, as an operator would. */
-export async function provisionFleet(db: Kysely<any>, count: number, options: { prefix?: string; kassa?: Partial<typeof TEST_KASSA> & { docLimit?: number } } = {}): Promise<Credentials[]> {
+export async function provisionFleet(db: Kysely<any>, count: number, options: { prefix?: string; kassa?: Partial<Record<keyof typeof TEST_KASSA, string>> & { docLimit?: number } } = {}): Promise<Credentials[]> {
   const kassa = { ...TEST_KASSA, ...options.kassa }
   await runFleetCommand(db, 'add-kassa', { ...kassa, 'fn-model': 'fn-36', 'doc-limit': kassa.docLimit ?? 250_000 })
   const machines: Credentials[] = []

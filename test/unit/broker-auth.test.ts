@@ -87,7 +87,7 @@ describe('machine login', () => {
     expect(await a.login(attempt('VM-S', 'wrong'))).toEqual({ ok: false, reason: 'bad-password' })
     expect((await local.find('VM-S'))!.secretHash).toBe(legacy)
     const result = await a.login(attempt('VM-S', secret))
-    expect(result).toEqual({ ok: true, identity: { kind: 'machine', id: 'VM-S', secretHash: keyedSecretHash(secret, KEY) } })
+    expect(result).toEqual({ ok: true, identity: { kind: 'machine', id: 'VM-S', secretHash: keyedSecretHash(secret, KEY), checkedHash: legacy } })
     await vi.waitFor(() => expect(upgraded).toEqual(['VM-S']))
     expect((await local.find('VM-S'))!.secretHash).toBe(keyedSecretHash(secret, KEY))
   })

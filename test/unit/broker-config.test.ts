@@ -42,6 +42,12 @@ describe('loadBrokerConfig', () => {
     expect(problemsOf({ REDIS_URL: 'http://redis:6379', BROKER_INGEST: 'maybe' }).map((p) => p.split(':')[0]).sort()).toEqual(['BROKER_INGEST', 'REDIS_URL'])
   })
 
+  it("reads the broker ingest's batching window", () => {
+    expect(loadBrokerConfig({}).ingestWindowMs).toBe(0)
+    expect(loadBrokerConfig({ BROKER_BATCH_WINDOW_MS: '20' }).ingestWindowMs).toBe(20)
+    expect(problemsOf({ BROKER_BATCH_WINDOW_MS: '-1' }).map((p) => p.split(':')[0])).toEqual(['BROKER_BATCH_WINDOW_MS'])
+  })
+
   it('names every bad variable in one error', () => {
     const problems = problemsOf({ MQTT_PORT: '70000', MQTT_WS_PORT: 'x', BROKER_RATE_BURST: '0', LOG_LEVEL: 'loud', MQTT_TLS_PORT: '8883' }, true)
     const named = problems.map((p) => p.split(':')[0])

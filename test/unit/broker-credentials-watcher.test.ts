@@ -27,6 +27,27 @@ describe('credentials watcher', () => {
     expect(seen.map((c) => [c.id, c.disabled])).toEqual([['VM-1', true], ['VM-2', false]])
   })
 
+  it('asks from the start of its last poll less the overlap, on the directory\'s clock, so a bulk import is read once', async () => {
+    const directory = new MemoryMachineDirectory()
+    let now = Date.parse('2026-06-01T00:00:00Z')
+    const clocked = Object.assign(directory, { clock: async () => new Date(now) })
+    for (let i = 0; i < 100; i++) directory.put(`VM-${i}`, { secretHash: 'h', disabled: false }, new Date(now - 1000))
+    const seen: string[] = []
+    const watcher = createCredentialsWatcher({ directory: clocked, intervalMs: 1_000, onChange: (c) => seen.push(c.id), logger })
+    await watcher.runOnce()
+    expect(seen).toHaveLength(100)
+    // Within the overlap of the import the rows are seen again (harmless); past it, no more.
+    now += 1_000
+    await watcher.runOnce()
+    now += CHANGE_OVERLAP_MS + 1_000
+    await watcher.runOnce()
+    seen.length = 0
+    now += 1_000
+    directory.put('VM-7', { secretHash: 'h2', disabled: false }, new Date(now - 500))
+    await watcher.runOnce()
+    expect(seen).toEqual(['VM-7'])
+  })
+
   it('warns once while the directory fails, keeps polling, and says when it recovers', async () => {
     const changedSince = vi.fn()
       .mockRejectedValueOnce(new Error('db down')).mockRejectedValueOnce(new Error('db down')).mockResolvedValue([])
