@@ -20,16 +20,32 @@ import type { ClaimedSale } from './fiscal.repository.js'
  * `of fd` locks the FN only. The sales are read only when the claim succeeds, under its lock.
  * Outside a transaction (the checked batch) the lock ends with the statement, whose commit need
  * not wait for fsync: it wrote nothing but the lock.
+ *
+ * A lock taken on a row that another signer changed after this statement's snapshot returns that
+ * signer's version of the FN (READ COMMITTED re-reads a locked row), while the pending sales are
+ * still read from the older snapshot: sales that signer just receipted, refused or deferred would
+ * look pending. So the statement also reads the FN row as its snapshot sees it; when the two
+ * versions differ, the claim is read again by a new statement, whose snapshot includes that commit.
  */
 export async function claimBatch(tx: Transaction<Database> | Kysely<Database>, kassaId: string, limit: number): Promise<ClaimedBatch | null> {
-  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; row_version: string; pending: ClaimedSale[] }>`
+  for (let attempt = 1; ; attempt++) {
+    const claim = await claimOnce(tx, kassaId, limit)
+    if (claim !== 'stale') return claim
+    // Three stale reads in a row: signers are racing on this kassa; leave it to the next poll.
+    if (attempt === 3) return null
+  }
+}
+
+async function claimOnce(tx: Transaction<Database> | Kysely<Database>, kassaId: string, limit: number): Promise<ClaimedBatch | 'stale' | null> {
+  const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; row_version: string; seen_version: string | null; pending: ClaimedSale[] }>`
     with claimed as (
       select fd.*, fd.xmin::text as row_version, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
       from fiscal_drives fd join kassas k on k.id = fd.kassa_id
       where fd.kassa_id = ${kassaId} and fd.active
       for update of fd skip locked
     )
-    select c.*, coalesce((select jsonb_agg(p order by p.id) from (
+    select c.*, (select f.xmin::text from fiscal_drives f where f.fn = c.fn) as seen_version,
+      coalesce((select jsonb_agg(p order by p.id) from (
         select s.id, s.machine_id, s.sale_id, s.kind, s.refund_of, s.items, s.payment_method, s.total, m.number, m.address, m.place
         from sales s join machines m on m.id = s.machine_id
         where s.kassa_id = ${kassaId} and s.state = 'pending' and s.run_at <= now()
@@ -37,7 +53,8 @@ export async function claimBatch(tx: Transaction<Database> | Kysely<Database>, k
     from claimed c ${tx.isTransaction ? sql`` : sql`cross join ${ASYNC_COMMIT} as async_commit`}`.execute(tx)
   const row = rows.rows[0]
   if (!row) return null
-  const { k_name, k_inn, k_reg, k_sno, k_tz, pending, row_version, ...drive } = row
+  if (row.seen_version !== row.row_version) return 'stale'
+  const { k_name, k_inn, k_reg, k_sno, k_tz, pending, row_version, seen_version: _seen, ...drive } = row
   return { drive, rowVersion: row_version, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz }, sales: pending }
 }
 

@@ -156,9 +156,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const verdict = chaosVerdict(report, findings, counts)
     if (cluster.brokerCrashes.length > 0) verdict.problems.push(`a broker crashed ${cluster.brokerCrashes.length} time(s): ${cluster.brokerCrashes[0]!.tail.split('\n').find((l) => /Error/.test(l)) ?? 'see its log'}`)
     const badStops = stops.filter((s) => s.exit === 'timeout' || (s.exit as { code: number | null }).code !== 0)
-    if (badStops.length > 0) verdict.problems.push(`SIGTERM did not end ${badStops.map((s) => s.gateway).join(', ')} with exit 0`)
+    if (badStops.length > 0) verdict.problems.push(`SIGTERM did not end ${badStops.map((s) => `${s.gateway} (${s.exit === 'timeout' ? 'still running' : JSON.stringify(s.exit)} after ${s.ms} ms)`).join(', ')} with exit 0`)
     verdict.ok = verdict.problems.length === 0
-    if (!verdict.ok) for (const g of cluster.gateways) if (g) log(`--- ${g.name} (last lines)\n${g.tail(30)}`)
+    // The gateways at fault first and short, so that a test's cut of stderr still shows them.
+    const atFault = new Set(badStops.map((s) => s.gateway))
+    if (!verdict.ok) {
+      for (const g of cluster.gateways) if (g && !atFault.has(g.name)) log(`--- ${g.name} (last lines)\n${g.tail(30)}`)
+      for (const g of cluster.gateways) if (g && atFault.has(g.name)) log(`--- ${g.name}, stopped badly (last lines)\n${g.tail(10).split('\n').map((l) => l.slice(0, 300)).join('\n')}`)
+    }
     return {
       ...verdict, database: database.name, durationS: o.durationS, rate: o.rate, machines: o.machines, seed: o.seed, drainS: o.drainS,
       stops, unexpectedExits: cluster.unexpectedExits, brokerCrashes: cluster.brokerCrashes.length,
