@@ -97,9 +97,14 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
       clearInterval(heartbeat)
       publisher.removeListener('connect', alive)
       // Its kassas move to the other gateways now, not when its heartbeats time out.
+      // Bounded: a connection lost while the packet is written never calls back, and a stop must end.
       if (publisher.connected) {
         await new Promise<void>((resolve) => {
-          publisher.publish(gatewayAliveTopic(options.topicPrefix), encodeGatewayAlive(options.gatewayId, true), { qos: 0 }, () => resolve())
+          const bound = setTimeout(resolve, 1000)
+          publisher.publish(gatewayAliveTopic(options.topicPrefix), encodeGatewayAlive(options.gatewayId, true), { qos: 0 }, () => {
+            clearTimeout(bound)
+            resolve()
+          })
         })
       }
     },
@@ -110,7 +115,9 @@ export function connectGatewayMqtt(options: GatewayMqttOptions): GatewayMqtt {
       // shutdown bound (seen in the chaos run: exit 1 after 20 s). Those rows stay unsent and the
       // sweeper of any gateway resends them.
       if (heartbeat) clearInterval(heartbeat)
-      await Promise.all([ingest.endAsync(), publisher.endAsync(true)])
+      // The ingest connection ends at once too: a graceful end of a client between reconnect
+      // attempts (its broker gone) may never finish, and what it has not acknowledged is sent again.
+      await Promise.all([ingest.endAsync(true), publisher.endAsync(true)])
     },
   }
 }
