@@ -17,6 +17,25 @@ export async function kassasWithPendingSales(db: Kysely<Database>): Promise<stri
   return rows.rows.map((r) => r.kassa_id)
 }
 
+/** A kassa with sales to sign now, and how long the longest-waiting of them has been eligible. */
+export interface PendingKassa {
+  kassaId: string
+  /** ms since its oldest pending sale became eligible (stored, or its retry came due). */
+  waitedMs: number
+}
+
+/**
+ * The fiscalizer's poll with ages, so that a gateway takes over another gateway's kassas only when
+ * their sales wait longer than that gateway would let them (it died, or its database link did).
+ * Reads the pending rows only (the sales_pending partial index), as the plain list does.
+ */
+export async function pendingKassasWithAge(db: Kysely<Database>): Promise<PendingKassa[]> {
+  const rows = await sql<{ kassa_id: string; waited_ms: number | string }>`
+    select kassa_id, extract(epoch from now() - min(greatest(received_at, run_at))) * 1000 as waited_ms
+    from sales where state = 'pending' and run_at <= now() group by kassa_id`.execute(db)
+  return rows.rows.map((r) => ({ kassaId: r.kassa_id, waitedMs: Number(r.waited_ms) }))
+}
+
 /**
  * Claims a kassa's FN for this transaction. The row lock is the claim: one signer per FN at a
  * time across every gateway process, and a gateway that dies (even by SIGKILL) loses it when

@@ -4,8 +4,7 @@ import type { Database } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
 import { closeShiftIfDueTx, signPendingBatch, type BatchResult } from './emulated.signer.js'
-import { kassaProvider, kassasWithOpenShift, kassasWithPendingSales } from './fiscal.repository.js'
-import { pendingKassasWithAge } from './pending-kassas.repository.js'
+import { kassaProvider, kassasWithOpenShift, kassasWithPendingSales, pendingKassasWithAge } from './fiscal.repository.js'
 
 /**
  * Locked batches in a row that signed sales without meeting another signer, after which a kassa is
