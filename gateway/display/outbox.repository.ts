@@ -64,7 +64,7 @@ export async function latestDisplays(
 ): Promise<OutboxEntry[]> {
   if (sales.length === 0) return []
   const rows = await sql<{ id: number; machine_id: string; sale_id: string; payload: DisplayMessage }>`
-    with v as (select * from jsonb_to_recordset(${JSON.stringify(sales.map((s) => ({ m: s.machineId, s: s.saleId })))}::jsonb) as v(m text, s text))
+    with v as (select * from unnest(${sales.map((s) => s.machineId)}::text[], ${sales.map((s) => s.saleId)}::text[]) as v(m, s))
     select v.m as machine_id, v.s as sale_id, -1::bigint as id, d.display::jsonb as payload
     from v join sales s on s.machine_id = v.m and s.sale_id = v.s
     join fiscal_documents d on d.fn = s.fn and d.fd = s.fd

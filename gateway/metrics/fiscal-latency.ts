@@ -105,10 +105,9 @@ export function createFiscalLatency(deps: FiscalLatencyDeps) {
   }
 
   async function ages(displays: readonly OutboxEntry[]): Promise<Map<string, number>> {
-    const keys = JSON.stringify(displays.map((d) => ({ m: d.machineId, s: d.saleId })))
     const rows = await sql<{ machine_id: string; sale_id: string; age_ms: number }>`
       select s.machine_id, s.sale_id, extract(epoch from clock_timestamp() - s.received_at)::float8 * 1000 as age_ms
-      from jsonb_to_recordset(${keys}::jsonb) as v(m text, s text)
+      from unnest(${displays.map((d) => d.machineId)}::text[], ${displays.map((d) => d.saleId)}::text[]) as v(m, s)
       join sales s on s.machine_id = v.m and s.sale_id = v.s`.execute(deps.db)
     return new Map(rows.rows.map((r) => [`${r.machine_id}\u0000${r.sale_id}`, Number(r.age_ms)]))
   }
