@@ -92,7 +92,7 @@ export function createGateway(deps: GatewayDeps) {
       db, batchMax: config.batchMax, publicUrl: config.publicUrl, logger: logger.child({ component: 'fiscalizer' }),
       onCommitted: (displays, batch) => {
         metrics.committed(displays, batch)
-        displays.forEach(publisher.publish)
+        publisher.publishCommitted(displays, batch.range)
       },
       ...(deps.now ? { now: deps.now } : {}),
       signers: { [ATOL_PROVIDER]: atol.runBatch },

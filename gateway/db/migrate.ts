@@ -8,6 +8,7 @@ import * as m0005 from './migrations/0005-audits.js'
 import * as m0006 from './migrations/0006-secret-hmac.js'
 import * as m0007 from './migrations/0007-accounts.js'
 import * as m0008 from './migrations/0008-machine-sales-rollup.js'
+import * as m0009 from './migrations/0009-display-marks.js'
 
 // Listed here rather than read from disk, so migrations work the same under tsx, in tests and bundled.
 const MIGRATIONS: Record<string, Migration> = {
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-secret-hmac': m0006,
   '0007-accounts': m0007,
   '0008-machine-sales-rollup': m0008,
+  '0009-display-marks': m0009,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

@@ -104,6 +104,16 @@ export interface FiscalDocumentTable {
   total: number
   fp: string
   tlv: Uint8Array
+  /** The display message published for this receipt (JSON text); null for documents without one. */
+  display: string | null
+}
+
+/** How far the broker has acknowledged each FN's receipt displays (migration 0009). */
+export interface DisplayMarkTable {
+  fn: string
+  through_fd: number
+  sweep_at: DefaultedTimestamp
+  sweeps: Generated<number>
 }
 
 export interface DisplayOutboxTable {
@@ -231,6 +241,7 @@ export interface Database {
   sales: SaleTable
   fiscal_documents: FiscalDocumentTable
   display_outbox: DisplayOutboxTable
+  display_marks: DisplayMarkTable
   rejected_messages: RejectedMessageTable
   telemetry_history: TelemetryHistoryTable
   atol_attempts: AtolAttemptTable

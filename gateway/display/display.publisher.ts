@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
 import { machineTopic, type DisplayMessage } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
+import { advanceMarks, claimDueDocuments, type DisplayRange } from './display-marks.repository.js'
 import { claimDueDisplays, markSent, type OutboxEntry } from './outbox.repository.js'
 
 export interface DisplayPublisherDeps {
@@ -12,6 +13,8 @@ export interface DisplayPublisherDeps {
   logger: Logger
   /** How often to look for displays whose PUBACK never came (ms). */
   sweepIntervalMs?: number
+  /** How old a receipt's unacknowledged document must be before a sweeper publishes it again (ms, default 5000). */
+  resendAfterMs?: number
   onSent?: (entry: OutboxEntry) => void
 }
 
@@ -31,14 +34,26 @@ const MAX_INFLIGHT = 5_000
 const MARK_SENT_DELAY_MS = 50
 /** Receipts remembered (about 0.6 KB each) so that a machine's repeat is answered without the database. */
 const RECENT_RECEIPTS = 20_000
+/**
+ * Acknowledged runs of documents kept per FN while its mark waits for earlier ones (displays in
+ * flight elsewhere, or lost with a gateway until a sweeper sends them again). Beyond it the oldest
+ * are forgotten: their displays are published again by the sweeper, which machines ignore.
+ */
+const MAX_RUNS_PER_FN = 1_000
 
 /**
- * Publishes display messages QoS 1. Outbox rows are marked sent after the broker's PUBACK, in
- * batches; rows left unsent (crash, broker away) are taken again by the sweeper of any gateway.
+ * Publishes display messages QoS 1. After the broker's PUBACK, outbox rows are marked sent and
+ * each FN's display mark moved over the batches whose receipts were all acknowledged
+ * (display-marks.repository.ts), both in a statement every MARK_SENT_DELAY_MS; what is left
+ * unacknowledged (crash, broker away) is taken again by the sweeper of any gateway.
  */
 export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   const log = deps.logger
   let acked: number[] = []
+  /** Per FN: runs of documents whose displays are all acknowledged, ascending, not touching each other. */
+  const runs = new Map<string, { from: number; to: number }[]>()
+  /** A run was added since the last flush of the marks. */
+  let runsAdded = false
   let flushing: Promise<void> | null = null
   let sweepTimer: NodeJS.Timeout | null = null
   let sweeping = false
@@ -68,12 +83,50 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
         return
       }
     }
+    await flushRuns()
+  }
+
+  /** A batch's documents whose displays are all acknowledged: joined to the runs of its FN. */
+  function acknowledged(range: DisplayRange): void {
+    const list = runs.get(range.fn) ?? []
+    list.push({ from: range.from, to: range.to })
+    list.sort((a, b) => a.from - b.from)
+    const merged: { from: number; to: number }[] = []
+    for (const r of list) {
+      const last = merged[merged.length - 1]
+      if (last && r.from <= last.to + 1) last.to = Math.max(last.to, r.to)
+      else merged.push({ ...r })
+    }
+    runs.set(range.fn, merged.slice(-MAX_RUNS_PER_FN))
+    runsAdded = true
+    scheduleFlush()
+  }
+
+  /** Moves each FN's mark over its first run; runs the mark has passed are dropped. */
+  async function flushRuns(): Promise<void> {
+    runsAdded = false
+    if (runs.size === 0) return
+    const first = [...runs].map(([fn, list]) => ({ fn, ...list[0]! }))
+    let marks: Map<string, number>
+    try {
+      marks = await advanceMarks(deps.db, first)
+    } catch (err) {
+      log.warn({ err, fns: first.length }, 'could not move display marks; kept for the next try')
+      return
+    }
+    for (const [fn, list] of runs) {
+      const mark = marks.get(fn)
+      // An FN with no mark (removed meanwhile) has nothing to move.
+      const left = mark === undefined ? [] : list.filter((r) => r.to > mark)
+      if (left.length === 0) runs.delete(fn)
+      else runs.set(fn, left)
+    }
   }
 
   function scheduleFlush(): void {
     flushing ??= new Promise((resolve) => setTimeout(resolve, MARK_SENT_DELAY_MS)).then(flushAcked).finally(() => {
       flushing = null
-      if (acked.length > 0) scheduleFlush()
+      if (acked.length > 0 || runsAdded) scheduleFlush()
     })
   }
 
@@ -90,11 +143,19 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
         return
       }
       deps.onSent?.(entry)
-      if (entry.id >= 0) {
+      if (entry.range) {
+        if (--entry.range.left === 0) acknowledged(entry.range)
+      } else if (entry.id >= 0) {
         acked.push(entry.id)
         scheduleFlush()
       }
     })
+  }
+
+  /** A batch's displays, just committed; its documents are acknowledged when all its receipts are. */
+  function publishCommitted(displays: readonly OutboxEntry[], range: DisplayRange | null | undefined): void {
+    for (const entry of displays) publish(entry)
+    if (range && range.left === 0) acknowledged(range)
   }
 
   /**
@@ -125,11 +186,28 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   async function sweepOnce(): Promise<number> {
     const due = await claimDueDisplays(deps.db, 500)
     for (const entry of due) publish(entry)
-    return due.length
+    return due.length + await sweepDocuments()
+  }
+
+  /** Receipts of the emulated FN above their mark for resendAfterMs: published again, per FN's run. */
+  async function sweepDocuments(): Promise<number> {
+    const docs = await claimDueDocuments(deps.db, deps.resendAfterMs ?? 5000, 500)
+    const byFn = new Map<string, typeof docs>()
+    for (const d of docs) byFn.set(d.fn, [...(byFn.get(d.fn) ?? []), d])
+    let published = 0
+    for (const [fn, list] of byFn) {
+      const withDisplay = list.filter((d) => d.display !== null && d.machineId !== null && d.saleId !== null)
+      const range: DisplayRange = { fn, from: list[0]!.fd, to: list[list.length - 1]!.fd, left: withDisplay.length }
+      publishCommitted(withDisplay.map((d) => ({ id: -1, machineId: d.machineId!, saleId: d.saleId!, payload: d.display!, text: d.text!, range })), range)
+      published += withDisplay.length
+    }
+    return published
   }
 
   function start(): void {
     sweepTimer = setInterval(() => {
+      // Runs waiting for another gateway's documents are tried again here too.
+      if (runs.size > 0) scheduleFlush()
       if (sweeping || !deps.client.connected || inflight >= MAX_INFLIGHT) return
       sweeping = true
       sweepOnce()
@@ -149,6 +227,6 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   }
 
   // One argument only: callers pass it to forEach, whose index must not land in `settled`.
-  return { publish: (entry: OutboxEntry) => publish(entry), publishDirect, answerRepeat, sweepOnce, start, stop, inflight: () => inflight }
+  return { publish: (entry: OutboxEntry) => publish(entry), publishCommitted, publishDirect, answerRepeat, sweepOnce, start, stop, inflight: () => inflight }
 }
 export type DisplayPublisher = ReturnType<typeof createDisplayPublisher>

@@ -2,8 +2,10 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import type { DisplayMessage } from '../../protocol/index.js'
 import { ASYNC_COMMIT, assertNotInTransaction } from '../db/async-commit.js'
 import type { Database } from '../db/schema.js'
+import type { DisplayRange } from './display-marks.repository.js'
 
 export interface OutboxEntry {
+  /** The outbox row; -1 for a display without one (a receipt of the emulated FN: see `range`; a direct answer). */
   id: number
   machineId: string
   saleId: string
@@ -12,9 +14,11 @@ export interface OutboxEntry {
   text?: string
   /** ms since the sale was received, on the database's clock, when its receipt was written (metrics). */
   ageMs?: number
+  /** A receipt of the emulated FN: acknowledged through its batch's documents (display-marks.repository.ts). */
+  range?: DisplayRange
 }
 
-type NewEntry = Omit<OutboxEntry, 'id' | 'text' | 'ageMs'>
+type NewEntry = Omit<OutboxEntry, 'id' | 'text' | 'ageMs' | 'range'>
 
 /** Called inside the fiscalization transaction: the display exists exactly when the document does. */
 export async function enqueueDisplays(tx: Transaction<Database>, entries: readonly NewEntry[]): Promise<OutboxEntry[]> {
@@ -50,16 +54,38 @@ export async function claimDueDisplays(db: Kysely<Database>, limit: number): Pro
   return rows.rows.map((r) => ({ id: r.id, machineId: r.machine_id, saleId: r.sale_id, payload: r.payload }))
 }
 
-/** The last display stored for each of these sales: what a repeated sale gets again. */
+/**
+ * The display each of these sales got: its receipt's, stored with the document (emulated FN), or
+ * else the last outbox row (a refusal, a cloud kassa's receipt). What a repeated sale gets again.
+ */
 export async function latestDisplays(
   db: Kysely<Database>,
   sales: readonly { machineId: string; saleId: string }[],
 ): Promise<OutboxEntry[]> {
   if (sales.length === 0) return []
   const rows = await sql<{ id: number; machine_id: string; sale_id: string; payload: DisplayMessage }>`
-    select distinct on (o.machine_id, o.sale_id) o.id, o.machine_id, o.sale_id, o.payload
-    from jsonb_to_recordset(${JSON.stringify(sales.map((s) => ({ m: s.machineId, s: s.saleId })))}::jsonb) as v(m text, s text)
-    join display_outbox o on o.machine_id = v.m and o.sale_id = v.s
-    order by o.machine_id, o.sale_id, o.id desc`.execute(db)
-  return rows.rows.map((r) => ({ id: r.id, machineId: r.machine_id, saleId: r.sale_id, payload: r.payload }))
+    with v as (select * from unnest(${sales.map((s) => s.machineId)}::text[], ${sales.map((s) => s.saleId)}::text[]) as v(m, s))
+    select v.m as machine_id, v.s as sale_id, -1::bigint as id, d.display::jsonb as payload
+    from v join sales s on s.machine_id = v.m and s.sale_id = v.s
+    join fiscal_documents d on d.fn = s.fn and d.fd = s.fd
+    where d.display is not null
+    union all
+    select * from (
+      select distinct on (o.machine_id, o.sale_id) o.machine_id, o.sale_id, o.id, o.payload
+      from v join display_outbox o on o.machine_id = v.m and o.sale_id = v.s
+      order by o.machine_id, o.sale_id, o.id desc) last`.execute(db)
+  // A sale with both (a refusal before an FN-signed receipt cannot happen; a receipt wins anyway).
+  const bySale = new Map<string, OutboxEntry>()
+  for (const r of rows.rows) {
+    const key = `${r.machine_id}\u0000${r.sale_id}`
+    if (!bySale.has(key)) bySale.set(key, { id: r.id, machineId: r.machine_id, saleId: r.sale_id, payload: r.payload })
+  }
+  return [...bySale.values()]
+}
+
+/** Displays committed and not yet acknowledged by the broker, all gateways: outbox rows unsent and receipts above their FN's mark. */
+export function unacknowledgedDisplays(db: Kysely<Database>) {
+  return sql<{ n: number }>`select
+    (select count(*) from display_outbox where sent_at is null)::int
+    + (select count(*) from display_marks m join fiscal_documents d on d.fn = m.fn and d.fd > m.through_fd where d.display is not null)::int as n`.execute(db)
 }

@@ -131,7 +131,7 @@ export async function recordSteps(db: Kysely<Database>, provider: string, items:
         finished_at = case when v.status in ('done', 'fail', 'rejected') then now() else a.finished_at end
       from jsonb_to_recordset(${JSON.stringify(attempts)}::jsonb)
         as v(id bigint, status text, uuid text, sent boolean, polled boolean, count_error boolean, error text, report jsonb)
-      where a.id = v.id`.execute(tx)
+      where a.id = v.id and a.id = any(${attempts.map((a) => a.id)}::bigint[])`.execute(tx)
 
     const next = live.filter((i) => i.step.nextAttempt)
     if (next.length > 0) {
@@ -164,7 +164,7 @@ export async function recordSteps(db: Kysely<Database>, provider: string, items:
         done_at = case when v.state in ('done', 'failed') then now() else s.done_at end
       from jsonb_to_recordset(${JSON.stringify(sales)}::jsonb)
         as v(id bigint, state text, delay_ms double precision, last_error text, attempt integer, fn text, fd integer)
-      where s.id = v.id`.execute(tx)
+      where s.id = v.id and s.id = any(${sales.map((s) => s.id)}::bigint[])`.execute(tx)
 
     const displays = await enqueueDisplays(tx, live.filter((i) => i.step.display).map(({ row, step }) => ({
       machineId: row.machineId, saleId: row.saleId, payload: step.display!,

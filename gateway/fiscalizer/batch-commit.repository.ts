@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import type { DisplayMessage } from '../../protocol/index.js'
 import { ASYNC_COMMIT } from '../db/async-commit.js'
 import type { Database, FiscalDriveRow } from '../db/schema.js'
+import type { DisplayRange } from '../display/display-marks.repository.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import type { FnState, KassaIdentity, SignedDocument, TaxSystem } from '../fiscal/fn.types.js'
 import type { ClaimedSale } from './fiscal.repository.js'
@@ -74,7 +75,11 @@ export interface BatchWrite {
   done: readonly { id: number; fd: number }[]
   state: FnState
   blockedReason: string | null
-  displays: readonly Omit<OutboxEntry, 'id'>[]
+  /**
+   * The batch's displays. A receipt's (with `fd`) is stored with its document and acknowledged by
+   * the FN's display mark (display-marks.repository.ts); the others get an outbox row.
+   */
+  displays: readonly (Omit<OutboxEntry, 'id' | 'range'> & { fd?: number })[]
   /**
    * Without a transaction holding the FN: the version of its row the batch was signed from
    * (ClaimedBatch.rowVersion). The statement then writes only if the row is still that version,
@@ -83,24 +88,35 @@ export interface BatchWrite {
   ifVersion?: string
 }
 
-/** What a batch write committed: its outbox rows; null when `ifVersion` no longer matched and nothing was written. */
-export type BatchWritten = OutboxEntry[] | null
+/**
+ * What a batch write committed: its displays to publish (receipts carry the batch's range of
+ * documents) and that range; null when `ifVersion` no longer matched and nothing was written.
+ */
+export type BatchWritten = { displays: OutboxEntry[]; range: DisplayRange | null } | null
 
 const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
 
 /**
- * Fiscal documents, receipted sales, the FN's counters and the display outbox in one statement.
+ * Fiscal documents (receipts with their display), receipted sales, the FN's counters and the
+ * outbox rows of refusals in one statement.
  * Data-modifying CTEs all run to completion whatever the outer query reads, and a foreign key to
  * a row inserted by a sibling CTE is checked at the end of the statement (PostgreSQL docs, 7.8.4).
+ *
+ * Sales are joined through `unnest` of arrays, never a JSON recordset: the planner takes a
+ * recordset for 100 rows and an unnest for 10, and with 100 it hashed the whole `sales` table
+ * for every batch (a sequential scan per batch until the table held some 30,000 rows; seen in
+ * pg_stat_user_tables during `npm run bench`, and with EXPLAIN of the prepared statement).
  */
 export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w: BatchWrite): Promise<BatchWritten> {
+  // Each display is encoded once: the text stored and the message published are the same.
+  const encoded = w.displays.map((e) => ({ ...e, text: JSON.stringify(e.payload) }))
+  const receiptText = new Map(encoded.flatMap((e) => (e.fd === undefined ? [] : [[e.fd, e.text] as const])))
+  const outbox = encoded.filter((e) => e.fd === undefined)
   const docs = w.documents.map((d) => ({
     fd: d.fd, type: d.type, signed_at: d.signedAt.toISOString(), shift: d.shift, receipt_in_shift: d.receiptInShift,
     sale_row_id: d.saleRowId === null ? null : Number(d.saleRowId), operation: d.operation, total: d.total, fp: d.fp,
-    tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'),
+    tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'), display: receiptText.get(d.fd) ?? null,
   }))
-  // Each display is encoded once: the outbox row and the message published carry the same text.
-  const outbox = w.displays.map((e) => ({ ...e, text: JSON.stringify(e.payload) }))
   const s = w.state
   // Every write hangs on `drive`: with `ifVersion`, when the FN row changed since it was read, the
   // update finds no row and nothing else is written. Data-modifying CTEs see one snapshot, so the
@@ -114,13 +130,13 @@ export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w
       where fn = ${s.fn} and (${w.ifVersion ?? null}::text is null or xmin::text = ${w.ifVersion ?? null}::text)
       returning fn
     ), docs as (
-      insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv)
-      select drive.fn, v.fd, ${w.kassaId}, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex')
+      insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv, display)
+      select drive.fn, v.fd, ${w.kassaId}, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex'), v.display
       from drive, jsonb_to_recordset(${JSON.stringify(docs)}::jsonb) as v(fd integer, type smallint, signed_at timestamptz, shift integer,
-        receipt_in_shift integer, sale_row_id bigint, operation smallint, total bigint, fp text, tlv text)
+        receipt_in_shift integer, sale_row_id bigint, operation smallint, total bigint, fp text, tlv text, display text)
     ), done as (
       update sales s set state = 'done', fn = drive.fn, fd = v.fd, done_at = now(), last_error = null
-      from drive, jsonb_to_recordset(${JSON.stringify(w.done)}::jsonb) as v(id bigint, fd integer)
+      from drive, unnest(${w.done.map((d) => d.id)}::bigint[], ${w.done.map((d) => d.fd)}::int[]) as v(id, fd)
       where s.id = v.id
       returning s.machine_id, s.sale_id, s.received_at
     ), outbox as (
@@ -128,14 +144,22 @@ export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w
       select v.m, v.s, v.p::jsonb from drive, unnest(${outbox.map((e) => e.machineId)}::text[], ${outbox.map((e) => e.saleId)}::text[], ${outbox.map((e) => e.text)}::text[]) as v(m, s, p)
       returning id, machine_id, sale_id
     )
-    select exists (select 1 from drive) as claimed, o.id, o.machine_id, o.sale_id,
-      extract(epoch from clock_timestamp() - d.received_at)::float8 * 1000 as age_ms
-    from (select 1) one left join outbox o on true left join done d on d.machine_id = o.machine_id and d.sale_id = o.sale_id`.execute(tx)
+    select exists (select 1 from drive) as claimed, x.id, x.machine_id, x.sale_id, x.age_ms
+    from (select 1) one left join (
+      select null::bigint as id, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000 as age_ms from done
+      union all
+      select id, machine_id, sale_id, null from outbox) x on true`.execute(tx)
   if (!rows.rows[0]?.claimed) return null
-  // A batch holds each sale once, so (machine, sale) names one outbox row.
-  const written = new Map(rows.rows.flatMap((r) => (r.id === null ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
-  return outbox.map((e) => {
-    const row = written.get(key(e.machineId, e.saleId))!
-    return { ...e, id: row.id!, payload: e.payload as DisplayMessage, ...(row.age_ms === null ? {} : { ageMs: Number(row.age_ms) }) }
+  // A batch holds each sale once, so (machine, sale) names one receipt or one outbox row.
+  const written = new Map(rows.rows.flatMap((r) => (r.machine_id === null ? [] : [[key(r.machine_id, r.sale_id!), r] as const])))
+  const receipts = encoded.filter((e) => e.fd !== undefined)
+  const range: DisplayRange | null = w.documents.length === 0 ? null
+    : { fn: w.fn, from: Math.min(...w.documents.map((d) => d.fd)), to: Math.max(...w.documents.map((d) => d.fd)), left: receipts.length }
+  const displays = encoded.map(({ fd, ...e }): OutboxEntry => {
+    const row = written.get(key(e.machineId, e.saleId))
+    const ageMs = row?.age_ms === null || row?.age_ms === undefined ? {} : { ageMs: Number(row.age_ms) }
+    if (fd !== undefined) return { ...e, id: -1, range: range!, ...ageMs }
+    return { ...e, id: row!.id!, payload: e.payload as DisplayMessage }
   })
+  return { displays, range }
 }

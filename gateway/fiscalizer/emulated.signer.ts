@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
+import type { DisplayRange } from '../display/display-marks.repository.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import type { FnBlock, SaleToSign } from '../fiscal/fn.types.js'
 import { closeShiftIfDue, signSales } from '../fiscal/index.js'
-import { claimBatch, writeBatch, type BatchWrite, type ClaimedBatch } from './batch-commit.repository.js'
+import { claimBatch, writeBatch, type BatchWrite, type BatchWritten, type ClaimedBatch } from './batch-commit.repository.js'
 import {
   alignRefunds, claimFiscalDrive, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
   kassaIdentity, refundOriginals, saveFnState, type ClaimedSale, type RefundOriginal,
@@ -19,6 +20,8 @@ export interface BatchResult {
   signed: number
   /** Displays committed with the batch, to publish now. */
   displays: OutboxEntry[]
+  /** The FN documents the batch wrote, whose displays are acknowledged together (emulated FN). */
+  range?: DisplayRange | null
   blocked: SignerBlock | null
   /** A checked batch found the FN moved by another signer between its claim and its write (then signed locked). */
   contended?: boolean
@@ -38,8 +41,9 @@ export interface EmulatedSignerOptions {
 const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays: [], blocked: null }
 
 /**
- * One fiscalization batch on the emulated FN. FN counters, fiscal documents, sale states and
- * display outbox commit together or not at all, and the FN is advanced by one signer at a time.
+ * One fiscalization batch on the emulated FN. FN counters, fiscal documents (receipts with their
+ * display), sale states and refusals' outbox rows commit together or not at all, and the FN is
+ * advanced by one signer at a time.
  *
  * First as a checked batch, two statements and no transaction: the claim (`FOR UPDATE SKIP
  * LOCKED`, so a kassa another signer holds is passed over as before) reads the FN row, its version
@@ -62,8 +66,8 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
   if (!claim.sales.some((s) => s.kind === 'refund')) {
     const batch = signClaimed(claim, [], opts)
     if (batch.refused.length === 0 && batch.waiting.length === 0) {
-      const displays = await writeBatch(db, { ...batch.write, ifVersion: claim.rowVersion })
-      if (displays) return batch.result(displays)
+      const written = await writeBatch(db, { ...batch.write, ifVersion: claim.rowVersion })
+      if (written) return batch.result(written)
       return { ...(await signLockedBatch(db, kassaId, opts)), contended: true }
     }
   }
@@ -84,9 +88,9 @@ export async function signLockedBatch(db: Kysely<Database>, kassaId: string, opt
     await failSales(tx, batch.refused.map(({ id, reason }) => ({ id, reason })))
     await deferSales(tx, batch.waiting, 'waiting for the refunded sale to be fiscalized')
     await alignRefunds(tx, batch.aligned)
-    const displays = await writeBatch(tx, batch.write)
-    if (!displays) throw new Error(`kassa ${kassaId}: the FN row was not written although this transaction holds it`)
-    return batch.result(displays)
+    const written = await writeBatch(tx, batch.write)
+    if (!written) throw new Error(`kassa ${kassaId}: the FN row was not written although this transaction holds it`)
+    return batch.result(written)
   })
 }
 
@@ -97,7 +101,7 @@ interface SignedBatch {
   waiting: number[]
   /** Refund rows to rewrite to their receipt's content (signed ones only). */
   aligned: RefundAlignment[]
-  result(displays: OutboxEntry[]): BatchResult
+  result(written: NonNullable<BatchWritten>): BatchResult
 }
 
 /** Signs a claimed batch in memory: the documents, the FN's next state and what to write. */
@@ -135,7 +139,7 @@ function signClaimed(claim: ClaimedBatch, originals: readonly RefundOriginal[], 
     displays: [
       ...receipts.map((d) => {
         const sale = bySaleRow.get(d.saleRowId!)!
-        return { machineId: sale.machine_id, saleId: sale.sale_id, payload: receiptDisplay(sale.sale_id, d, drive.fn, kassa.timeZone, opts.publicUrl) }
+        return { machineId: sale.machine_id, saleId: sale.sale_id, fd: d.fd, payload: receiptDisplay(sale.sale_id, d, drive.fn, kassa.timeZone, opts.publicUrl) }
       }),
       ...refused.map(({ sale, reason }) => ({
         machineId: sale.machine_id, saleId: sale.sale_id, payload: { v: 1 as const, type: 'rejected' as const, saleId: sale.sale_id, reason },
@@ -144,7 +148,7 @@ function signClaimed(claim: ClaimedBatch, originals: readonly RefundOriginal[], 
   }
   return {
     write, refused, waiting, aligned: aligned.filter((a) => signedRows.has(a.id)),
-    result: (displays) => ({ claimed: true, taken: receipts.length + refused.length + waiting.length, signed: receipts.length, displays, blocked: result.blocked }),
+    result: ({ displays, range }) => ({ claimed: true, taken: receipts.length + refused.length + waiting.length, signed: receipts.length, displays, range, blocked: result.blocked }),
   }
 }
 

@@ -110,7 +110,7 @@ export async function alignRefunds(tx: Transaction<Database>, rows: readonly Ref
       declared = coalesce(s.declared, v.declared)
     from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, items: r.items, payment_method: r.paymentMethod, total: r.total, declared: r.declared })))}::jsonb)
       as v(id bigint, items jsonb, payment_method text, total bigint, declared jsonb)
-    where s.id = v.id`.execute(tx)
+    where s.id = v.id and s.id = any(${rows.map((r) => r.id)}::bigint[])`.execute(tx)
 }
 
 export async function insertDocuments(tx: Transaction<Database>, kassaId: string, fn: string, docs: readonly SignedDocument[]): Promise<void> {
@@ -128,7 +128,7 @@ export async function completeSales(tx: Transaction<Database>, done: readonly { 
   await sql`
     update sales s set state = 'done', fn = v.fn, fd = v.fd, done_at = now(), last_error = null
     from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as v(id bigint, fn text, fd integer)
-    where s.id = v.id`.execute(tx)
+    where s.id = v.id and s.id = any(${done.map((d) => d.id)}::bigint[])`.execute(tx)
 }
 
 export async function failSales(tx: Transaction<Database>, failed: readonly { id: number; reason: string }[]): Promise<void> {
@@ -136,7 +136,7 @@ export async function failSales(tx: Transaction<Database>, failed: readonly { id
   await sql`
     update sales s set state = 'failed', last_error = v.reason, attempts = s.attempts + 1, done_at = now()
     from jsonb_to_recordset(${JSON.stringify(failed)}::jsonb) as v(id bigint, reason text)
-    where s.id = v.id`.execute(tx)
+    where s.id = v.id and s.id = any(${failed.map((f) => f.id)}::bigint[])`.execute(tx)
 }
 
 /** Puts sales back with a later run_at (backoff computed in SQL from their attempts). */

@@ -119,7 +119,7 @@ export function createFiscalizer(deps: FiscalizerDeps) {
         log.error({ err, kassaId, retryable: isRetryableDbError(err) }, 'fiscalization batch failed; rolled back, will retry')
         return
       }
-      if (batch.displays.length > 0 || batch.signed > 0) deps.onCommitted(batch.displays, batch, kassaId)
+      if (batch.displays.length > 0 || batch.signed > 0 || batch.range) deps.onCommitted(batch.displays, batch, kassaId)
       if (batch.blocked) {
         log.warn({ kassaId, reason: batch.blocked }, 'the kassa refuses to sign; sales stay pending')
         blockedUntil.set(kassaId, Date.now() + (deps.blockedBackoffMs ?? 5000))

@@ -73,7 +73,7 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   const rest = sales.filter((s) => !fresh.delete(key(s.machineId, s.event.saleId)))
   const known = await sql<StoredRow>`
     select s.id, s.machine_id, s.sale_id, s.state, s.kind, s.refund_of, s.items, s.payment_method, s.total, s.declared
-    from jsonb_to_recordset(${JSON.stringify(rest.map((s) => ({ m: s.machineId, s: s.event.saleId })))}::jsonb) as v(m text, s text)
+    from unnest(${rest.map((s) => s.machineId)}::text[], ${rest.map((s) => s.event.saleId)}::text[]) as v(m, s)
     join sales s on s.machine_id = v.m and s.sale_id = v.s`.execute(db)
   const stored = new Map(known.rows.map((r) => [key(r.machine_id, r.sale_id), r]))
   // One entry per copy received: each repeat of an answered sale is answered again.

@@ -28,10 +28,13 @@ const AGES_EVERY_MS = 50
  */
 export function createFiscalLatency(deps: FiscalLatencyDeps) {
   const clock = deps.clock ?? (() => performance.now())
-  /** Outbox id → receipt instant on our clock, once known. */
-  const receivedAt = new Map<number, number>()
-  /** Outbox ids committed whose received_at is being read; PUBACKs that beat the read wait here. */
-  const awaiting = new Map<number, number | null>()
+  /** Receipt (machine and sale) → the sale's receipt instant on our clock, once known. */
+  const receivedAt = new Map<string, number>()
+  /** Receipts committed whose received_at is being read; PUBACKs that beat the read wait here. */
+  const awaiting = new Map<string, number | null>()
+  const keyOf = (d: OutboxEntry) => `${d.machineId}\u0000${d.saleId}`
+  /** A committed receipt: an outbox row's or the emulated FN's (no row, a range); not a direct answer. */
+  const committedReceipt = (d: OutboxEntry) => d.payload.type === 'receipt' && (d.id >= 0 || d.range !== undefined)
 
   /** Batches committed since the last read of their sales' ages: one query serves them all. */
   let queue: { committedAt: number; receipts: OutboxEntry[] }[] = []
@@ -39,17 +42,17 @@ export function createFiscalLatency(deps: FiscalLatencyDeps) {
 
   function committed(displays: readonly OutboxEntry[]): void {
     const committedAt = clock()
-    let receipts = displays.filter((d) => d.id >= 0 && d.payload.type === 'receipt')
+    let receipts = displays.filter(committedReceipt)
     // Ages read by the statement that wrote the receipts: observed now, no query of their own.
     // The error is the rest of that statement (its commit) and the answer's way back.
     const aged = receipts.filter((d) => d.ageMs !== undefined)
     for (const d of aged) {
       deps.commit.observe(d.ageMs! / 1000)
-      remember(d.id, committedAt - d.ageMs!)
+      remember(keyOf(d), committedAt - d.ageMs!)
     }
     if (aged.length > 0) receipts = receipts.filter((d) => d.ageMs === undefined)
     if (receipts.length === 0 || awaiting.size > MAX_TRACKED) return
-    for (const d of receipts) awaiting.set(d.id, null)
+    for (const d of receipts) awaiting.set(keyOf(d), null)
     queue.push({ committedAt, receipts })
     // A query per batch was a sixth of the fiscalizer's statements (scripts/bench); each age is
     // still read on the database's clock, so waiting to share the query costs no accuracy.
@@ -66,44 +69,45 @@ export function createFiscalLatency(deps: FiscalLatencyDeps) {
       const answeredAt = clock()
       for (const { committedAt, receipts } of batches) {
         for (const d of receipts) {
-          const sentAt = awaiting.get(d.id)
-          awaiting.delete(d.id)
-          const ageMs = byKey.get(`${d.machineId}\u0000${d.saleId}`)
+          const sentAt = awaiting.get(keyOf(d))
+          awaiting.delete(keyOf(d))
+          const ageMs = byKey.get(keyOf(d))
           if (ageMs === undefined) continue
           const received = answeredAt - ageMs
           deps.commit.observe(Math.max(0, committedAt - received) / 1000)
           if (sentAt !== null && sentAt !== undefined) deps.display.observe(Math.max(0, sentAt - received) / 1000)
-          else remember(d.id, received)
+          else remember(keyOf(d), received)
         }
       }
     }, (err: unknown) => {
-      for (const d of all) awaiting.delete(d.id)
+      for (const d of all) awaiting.delete(keyOf(d))
       deps.onError(err)
     })
   }
 
   function sent(entry: OutboxEntry): void {
+    if (!committedReceipt(entry)) return
     const t = clock()
-    const received = receivedAt.get(entry.id)
+    const key = keyOf(entry)
+    const received = receivedAt.get(key)
     if (received !== undefined) {
-      receivedAt.delete(entry.id)
+      receivedAt.delete(key)
       deps.display.observe(Math.max(0, t - received) / 1000)
-    } else if (awaiting.get(entry.id) === null) {
-      awaiting.set(entry.id, t)
+    } else if (awaiting.get(key) === null) {
+      awaiting.set(key, t)
     }
   }
 
-  function remember(id: number, received: number): void {
-    receivedAt.set(id, received)
+  function remember(key: string, received: number): void {
+    receivedAt.set(key, received)
     // Maps iterate in insertion order: the first key is the oldest.
     if (receivedAt.size > MAX_TRACKED) receivedAt.delete(receivedAt.keys().next().value!)
   }
 
   async function ages(displays: readonly OutboxEntry[]): Promise<Map<string, number>> {
-    const keys = JSON.stringify(displays.map((d) => ({ m: d.machineId, s: d.saleId })))
     const rows = await sql<{ machine_id: string; sale_id: string; age_ms: number }>`
       select s.machine_id, s.sale_id, extract(epoch from clock_timestamp() - s.received_at)::float8 * 1000 as age_ms
-      from jsonb_to_recordset(${keys}::jsonb) as v(m text, s text)
+      from unnest(${displays.map((d) => d.machineId)}::text[], ${displays.map((d) => d.saleId)}::text[]) as v(m, s)
       join sales s on s.machine_id = v.m and s.sale_id = v.s`.execute(deps.db)
     return new Map(rows.rows.map((r) => [`${r.machine_id}\u0000${r.sale_id}`, Number(r.age_ms)]))
   }

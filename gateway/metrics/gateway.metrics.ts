@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Alert } from '../alerts/alert.types.js'
 import type { Database } from '../db/schema.js'
-import type { OutboxEntry } from '../display/outbox.repository.js'
+import { unacknowledgedDisplays, type OutboxEntry } from '../display/outbox.repository.js'
 import type { RejectedMessage } from '../ingest/sale.repository.js'
 import { createFiscalLatency } from './fiscal-latency.js'
 import { fiscalRejectClass, ingestRejectClass } from './reject-reason.js'
@@ -72,7 +72,7 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
   new Gauge({
     name: 'gateway_display_outbox_unsent', help: 'Receipt and rejection displays committed but not yet acknowledged by the broker, all gateways', registers,
     async collect() {
-      const rows = await query(() => sql<{ n: number }>`select count(*)::int as n from display_outbox where sent_at is null`.execute(deps.db))
+      const rows = await query(() => unacknowledgedDisplays(deps.db))
       if (rows) this.set(rows[0]?.n ?? 0)
     },
   })

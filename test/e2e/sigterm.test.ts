@@ -1,6 +1,6 @@
-import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFleet } from '../../device-sim/fleet.js'
+import { unacknowledgedDisplays } from '../../gateway/display/outbox.repository.js'
 import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { provisionChaosFleet } from '../../scripts/chaos/chaos-database.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
@@ -8,7 +8,7 @@ import { killAllProcesses, signalAndWait, startTestCluster, type ChaosCluster } 
 import { waitFor } from '../support/wait.js'
 
 // SIGTERM under load (gateway/main.ts): stop taking sales, finish the batch in flight, flush the
-// display outbox, exit 0 within its 20 s bound. Sales that arrive while it is down wait in its
+// displays (their acknowledgements written), exit 0 within its 20 s bound. Sales that arrive while it is down wait in its
 // persistent broker session or on the machines, so after a restart nothing is lost.
 
 describe('a gateway stopped with SIGTERM under load', () => {
@@ -40,7 +40,7 @@ describe('a gateway stopped with SIGTERM under load', () => {
     expect(Date.now() - t0).toBeLessThan(20_000) // main.ts' own bound, after which it exits 1
 
     // Every display committed before the exit was published and confirmed by the broker.
-    const unsent = await sql<{ n: number }>`select count(*)::int as n from display_outbox where sent_at is null`.execute(database.handle.db)
+    const unsent = await unacknowledgedDisplays(database.handle.db)
     expect(unsent.rows[0]!.n).toBe(0)
     const sentAtStop = fleet.snapshot().sent
 

@@ -1,5 +1,6 @@
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
+import { unacknowledgedDisplays } from '../../gateway/display/outbox.repository.js'
 import { storedKickTopic } from '../../protocol/index.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
@@ -69,7 +70,7 @@ async function run(gateways: number) {
   }
   const machines: TestMachine[] = await Promise.all(creds.map((c) => connectMachine(broker.url, c)))
   stops.push(async () => { await Promise.all(machines.map((m) => m.close())) })
-  const unsent = async () => Number((await database.handle.db.selectFrom('display_outbox').select((e) => e.fn.countAll().as('n')).where('sent_at', 'is', null).executeTakeFirstOrThrow()).n)
+  const unsent = async () => (await unacknowledgedDisplays(database.handle.db)).rows[0]!.n
 
   // One sale at a time, so every fiscal batch holds one sale in both runs. The first one opens the shift.
   const sell = async (m: TestMachine) => {
@@ -81,10 +82,10 @@ async function run(gateways: number) {
     await waitFor(() => m.displaysFor(s.saleId).length > 0, 'the receipt')
   }
   for (const m of machines) await sell(m)
-  await waitFor(async () => (await unsent()) === 0, 'every display marked sent')
+  await waitFor(async () => (await unsent()) === 0, 'every display acknowledged')
   counter.byTable.clear()
   for (let i = 0; i < SALES; i++) await sell(machines[i % machines.length]!)
-  await waitFor(async () => (await unsent()) === 0, 'every display marked sent')
+  await waitFor(async () => (await unsent()) === 0, 'every display acknowledged')
   const writes = Object.fromEntries(counter.byTable)
 
   // Every connection's subscription filters, as the broker holds them.

@@ -85,11 +85,11 @@ describe('GET /metrics (PostgreSQL, real broker and gateway)', () => {
     expect(sampleValue(m, 'gateway_fiscal_batch_size_sum')).toBe(3)
     expect(sampleValue(m, 'gateway_sales_pending', { kassa: 'K1' })).toBe(0)
     await waitFor(async () => sampleValue(await scrape(), 'gateway_machines_online') === 1, 'one machine online')
-    // Every display acknowledged and marked; a row the broker never confirmed is counted.
-    await waitFor(async () => sampleValue(await scrape(), 'gateway_display_outbox_unsent') === 0, 'the outbox marked sent')
+    // Every display acknowledged and marked; a receipt the broker never confirmed is counted.
+    await waitFor(async () => sampleValue(await scrape(), 'gateway_display_outbox_unsent') === 0, 'the displays acknowledged')
     expect(sampleValue(await scrape(), 'gateway_displays_in_flight')).toBe(0)
-    await sql`update display_outbox set sent_at = null, next_at = now() + interval '1 hour'
-      where id = (select min(id) from display_outbox)`.execute(database.handle.db)
+    // The FN's mark one document back, its sweep an hour away: the last receipt is unacknowledged.
+    await sql`update display_marks set through_fd = through_fd - 1, sweep_at = now() + interval '1 hour'`.execute(database.handle.db)
     expect(sampleValue(await scrape(), 'gateway_display_outbox_unsent')).toBe(1)
   })
 })

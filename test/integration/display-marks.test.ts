@@ -1,0 +1,124 @@
+import mqtt from 'mqtt'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { advanceMarks } from '../../gateway/display/display-marks.repository.js'
+import { createDisplayPublisher } from '../../gateway/display/display.publisher.js'
+import { unacknowledgedDisplays } from '../../gateway/display/outbox.repository.js'
+import { closeShiftIfDueTx, signPendingBatch } from '../../gateway/fiscalizer/emulated.signer.js'
+import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
+import { logger, provisionFleet, startBroker, TEST_KASSA } from '../support/system.js'
+import { waitFor } from '../support/wait.js'
+
+// Receipt displays of the emulated FN are acknowledged by a mark per FN (migration 0009,
+// gateway/display/display-marks.repository.ts), not a row per display. What must hold: the mark
+// moves only over runs of documents whose displays were all acknowledged, and a receipt committed
+// but never published (its gateway died between commit and PUBACK) reaches the machine through
+// the sweeper of another publisher, as the same message.
+
+let database: TestDatabase
+let broker: Awaited<ReturnType<typeof startBroker>>
+let machines: TestMachine[] = []
+const db = () => database.handle.db
+const mark = async () => (await sql<{ through_fd: number }>`select through_fd from display_marks where fn = ${TEST_KASSA.fn}`.execute(db())).rows[0]!.through_fd
+const nextFd = async () => (await sql<{ next_fd: number }>`select next_fd from fiscal_drives where fn = ${TEST_KASSA.fn}`.execute(db())).rows[0]!.next_fd
+
+function gatewayPublisher(resendAfterMs: number) {
+  const client = mqtt.connect(broker.url, { clientId: `gateway-marks-${Math.random().toString(36).slice(2)}-out`, username: 'gateway', password: 'test-gateway-password', reconnectPeriod: 0, clean: true })
+  const publisher = createDisplayPublisher({ db: db(), client, topicPrefix: 'vending', logger, resendAfterMs, sweepIntervalMs: 60_000 })
+  return { client, publisher }
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  const creds = await provisionFleet(db(), 2)
+  broker = await startBroker(db())
+  machines = await Promise.all(creds.map((c) => connectMachine(broker.url, c)))
+})
+
+afterAll(async () => {
+  await Promise.all(machines.map((m) => m.close()))
+  await broker?.broker.stop()
+  await database?.drop()
+})
+
+describe('display marks', () => {
+  it('a new FN starts with its mark at the last number it has', async () => {
+    expect(await mark()).toBe(await nextFd() - 1)
+  })
+
+  it('moves the mark only over consecutive runs, whatever order they are acknowledged in', async () => {
+    // Numbers past the FN's own, as a test of the statement alone (the foreign key is to the FN).
+    const base = await mark()
+    const at = async (runs: [number, number][]) => (await advanceMarks(db(), runs.map(([from, to]) => ({ fn: TEST_KASSA.fn, from: base + from, to: base + to })))).get(TEST_KASSA.fn)! - base
+    expect(await at([[3, 5]])).toBe(0) // 1..2 not acknowledged yet
+    expect(await at([[1, 2]])).toBe(2)
+    expect(await at([[3, 5]])).toBe(5)
+    expect(await at([[2, 4]])).toBe(5) // already passed: nothing moves back
+    expect(await at([[6, 6]])).toBe(6)
+    await sql`update display_marks set through_fd = ${base} where fn = ${TEST_KASSA.fn}`.execute(db())
+  })
+
+  it('a receipt committed and never published reaches the machine through another publisher\'s sweep, once, as committed', async () => {
+    const [m] = machines
+    const sales = [sale(), sale(), sale()]
+    for (const s of sales) await m!.publishSale(s) // PUBACK: stored by the broker
+    // A gateway that signs and dies before publishing: the batch is committed, nothing is sent.
+    const batch = await signPendingBatch(db(), TEST_KASSA.id, { batchMax: 50, publicUrl: 'http://receipts.test', now: () => new Date() })
+    expect(batch.signed).toBe(3)
+    expect(batch.range).toMatchObject({ fn: TEST_KASSA.fn, left: 3 })
+    expect((await unacknowledgedDisplays(db())).rows[0]!.n).toBe(3)
+    expect(await mark()).toBe(batch.range!.from - 1)
+
+    // Too young to resend: a sweep takes nothing.
+    const young = gatewayPublisher(60_000)
+    await waitFor(() => young.client.connected, 'the publisher connected')
+    expect(await young.publisher.sweepOnce()).toBe(0)
+    await young.client.endAsync()
+
+    const { client, publisher } = gatewayPublisher(0)
+    await waitFor(() => client.connected, 'the publisher connected')
+    expect(await publisher.sweepOnce()).toBe(3)
+    await waitFor(() => sales.every((s) => m!.displaysFor(s.saleId).length === 1), 'each receipt on the display')
+    // A second sweep right away finds the FN claimed (backoff) or acknowledged: nothing twice.
+    expect(await publisher.sweepOnce()).toBe(0)
+    await publisher.stop()
+    await client.endAsync()
+
+    expect(await mark()).toBe(batch.range!.to)
+    expect((await unacknowledgedDisplays(db())).rows[0]!.n).toBe(0)
+    const shown = batch.displays.map((d) => d.payload)
+    expect(sales.map((s) => m!.displaysFor(s.saleId)[0])).toEqual(shown)
+    for (const d of shown) expect(d.type === 'receipt' && d.fiscal.fn).toBe(TEST_KASSA.fn)
+    expect(m!.displays).toHaveLength(3)
+  })
+
+  it('a document with no display (a shift closed by the timer) is passed, and receipts after it are acknowledged by their batch', async () => {
+    const [, m] = machines
+    const closed = await closeShiftIfDueTx(db(), TEST_KASSA.id, new Date(Date.now() + 25 * 3600_000))
+    expect(closed).toBe(1)
+    const closeFd = await nextFd() - 1
+    expect(await mark()).toBe(closeFd - 1)
+    // Signed on the test's clock, a day ahead; the sweeps below run on the database's, today.
+    await sql`update fiscal_documents set signed_at = now() - interval '1 minute' where fn = ${TEST_KASSA.fn} and fd = ${closeFd}`.execute(db())
+
+    // Resent after 30 s: the report is a minute old, the receipt below is not.
+    const { client, publisher } = gatewayPublisher(30_000)
+    await waitFor(() => client.connected, 'the publisher connected')
+    const s = sale()
+    await m!.publishSale(s)
+    const batch = await signPendingBatch(db(), TEST_KASSA.id, { batchMax: 50, publicUrl: 'http://receipts.test', now: () => new Date() })
+    expect(batch.range).toMatchObject({ from: closeFd + 1, left: 1 }) // a new shift opened, then the receipt
+    publisher.publishCommitted(batch.displays, batch.range)
+    await waitFor(() => m!.displaysFor(s.saleId).length === 1, 'the receipt on the display')
+    // Acknowledged, but the mark cannot pass the closing report until a sweep does.
+    await publisher.stop()
+    expect(await mark()).toBe(closeFd - 1)
+    expect(await publisher.sweepOnce()).toBe(0) // nothing to publish: the report has no display
+    await waitFor(async () => (await mark()) === batch.range!.to, 'the mark over the report and the batch after it', 5000)
+    await publisher.stop()
+    await client.endAsync()
+    expect(m!.displaysFor(s.saleId)).toHaveLength(1)
+    expect((await unacknowledgedDisplays(db())).rows[0]!.n).toBe(0)
+  })
+})
