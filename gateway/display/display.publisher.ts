@@ -36,8 +36,9 @@ const MARK_SENT_DELAY_MS = 50
 const RECENT_RECEIPTS = 20_000
 /**
  * Acknowledged runs of documents kept per FN while its mark waits for earlier ones (displays in
- * flight elsewhere, or lost with a gateway until a sweeper sends them again). Beyond it the oldest
- * are forgotten: their displays are published again by the sweeper, which machines ignore.
+ * flight elsewhere, or lost with a gateway until a sweeper sends them again). Beyond it the newest
+ * are forgotten (the lowest is the one that can move the mark next): their displays are published
+ * again by the sweeper, which machines ignore.
  */
 const MAX_RUNS_PER_FN = 1_000
 
@@ -97,7 +98,7 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
       if (last && r.from <= last.to + 1) last.to = Math.max(last.to, r.to)
       else merged.push({ ...r })
     }
-    runs.set(range.fn, merged.slice(-MAX_RUNS_PER_FN))
+    runs.set(range.fn, merged.slice(0, MAX_RUNS_PER_FN))
     runsAdded = true
     scheduleFlush()
   }
@@ -193,7 +194,11 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   async function sweepDocuments(): Promise<number> {
     const docs = await claimDueDocuments(deps.db, deps.resendAfterMs ?? 5000, 500)
     const byFn = new Map<string, typeof docs>()
-    for (const d of docs) byFn.set(d.fn, [...(byFn.get(d.fn) ?? []), d])
+    for (const d of docs) {
+      const list = byFn.get(d.fn)
+      if (list) list.push(d)
+      else byFn.set(d.fn, [d])
+    }
     let published = 0
     for (const [fn, list] of byFn) {
       const withDisplay = list.filter((d) => d.display !== null && d.machineId !== null && d.saleId !== null)
