@@ -203,7 +203,7 @@ export function createBroker(deps: BrokerDeps): Broker {
       state = 'started'
       try {
         await aedes.listen()
-        budget?.start()
+        const budgetReady = budget?.start() // connects while the credentials are read
         // Before any listener opens, so no retained message is stored unindexed (retained-index.ts).
         indexBrokerRetained(aedes)
         watcher.start()
@@ -215,6 +215,7 @@ export function createBroker(deps: BrokerDeps): Broker {
         let waited: NodeJS.Timeout | undefined
         await Promise.race([watcher.runOnce(), new Promise<void>((resolve) => { waited = setTimeout(resolve, FIRST_READ_WAIT_MS) })])
         clearTimeout(waited)
+        await budgetReady
         const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload, AUDIT_MAX_BYTES) + PACKET_HEADROOM + 16
         listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop }, handle)
         return listeners.ports

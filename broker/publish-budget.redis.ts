@@ -12,11 +12,15 @@ import { decodeBucketState, encodeBucketState, refillMs, type PublishLimiter, ty
 //   broker's level and the shared one, refilled for the time since it was written.
 // Each key lives as long as its bucket takes to refill: an expired key and a full bucket are the
 // same. Redis away never stops a login: the GET is skipped or times out, the bucket stays local.
+// Times are each broker's own clock: a skew of s seconds between two brokers refills a moving
+// machine's bucket by s × rate tokens more or less (none when the writer's clock is ahead).
 
 /** ms between writes of the drained buckets. */
 export const FLUSH_MS = 500
 /** ms a login waits for the shared budget before it goes on with the local one. */
 const LOAD_TIMEOUT_MS = 250
+/** ms a starting broker waits for Redis, so the logins right after a restart find the shared budgets. */
+const READY_WAIT_MS = 1_000
 const MAX_RETRY_MS = 1_000
 
 export interface SharedBudget {
@@ -24,7 +28,8 @@ export interface SharedBudget {
   load(machineId: string): Promise<void>
   /** Writes the machine's bucket now (it disconnected); not awaited. */
   save(machineId: string): void
-  start(): void
+  /** Connects; resolves once Redis answers, or after READY_WAIT_MS without it. */
+  start(): Promise<void>
   /** Writes what is pending, then closes the connection. */
   close(): Promise<void>
 }
@@ -80,7 +85,7 @@ export function createSharedBudget(deps: SharedBudgetDeps): SharedBudget {
       const redis = ready()
       if (state && redis) redis.set(keyPrefix + machineId, encodeBucketState(state), 'PX', refillMs(limit, state)).catch(onError)
     },
-    start() {
+    async start() {
       conn = new Redis(deps.url, {
         // A command while Redis is away fails at once instead of queueing behind a login.
         enableOfflineQueue: false,
@@ -99,6 +104,12 @@ export function createSharedBudget(deps: SharedBudgetDeps): SharedBudget {
       })
       timer = setInterval(() => void flush(), deps.flushMs ?? FLUSH_MS)
       timer.unref()
+      const redis = conn
+      let waited: NodeJS.Timeout | undefined
+      return Promise.race([
+        new Promise<void>((resolve) => redis.once('ready', () => resolve())),
+        new Promise<void>((resolve) => { waited = setTimeout(resolve, READY_WAIT_MS) }),
+      ]).finally(() => clearTimeout(waited))
     },
     async close() {
       clearInterval(timer)

@@ -14,7 +14,8 @@ import { waitFor } from '../support/wait.js'
 
 // A machine's publish budget follows it from broker to broker through a private Redis: written
 // while it drains (so a SIGKILLed broker's machines take their spent budget along) and when it
-// disconnects, read when it logs in elsewhere. Redis away, logins go on under a local budget.
+// disconnects, read when it logs in elsewhere. Redis away, brokers start and logins go on under
+// local budgets.
 
 // A token per 100 s: the budget seen by the second broker is what the first spent, not refilled.
 const RATE_PER_S = 0.01
@@ -25,6 +26,7 @@ let redis: PrivateRedis
 let reader: Redis
 let processA: ChildProcess | undefined
 let urlA = ''
+const directory = new MemoryMachineDirectory()
 const brokers: Broker[] = []
 const urls: string[] = []
 const clients: MqttClient[] = []
@@ -87,7 +89,6 @@ beforeAll(async () => {
   redis = await startPrivateRedis()
   reader = new Redis(redis.url, { maxRetriesPerRequest: 1 })
   reader.on('error', () => {})
-  const directory = new MemoryMachineDirectory()
   for (const id of MACHINES) directory.put(id, { secretHash, disabled: false })
   urlA = await startProcessBroker(Object.fromEntries(MACHINES.map((id) => [id, secretHash])))
   for (let i = 0; i < 2; i++) {
@@ -161,5 +162,12 @@ describe("a machine's publish budget across brokers on Redis", () => {
     const again = await machine(urls[1]!, 'VM-1')
     expect(again.connected).toBe(true)
     expect(logged.filter(outage)).toHaveLength(1)
+
+    // A broker started while Redis is away starts all the same, its machines on local budgets.
+    const late = createBroker({ config: config(redis.url), directory, logger: pino({ level: 'silent' }) })
+    brokers.push(late)
+    const lateUrl = `mqtt://127.0.0.1:${(await late.start()).port}`
+    const onLate = await machine(lateUrl, 'VM-2')
+    expect(await passedAtOnce(onLate, late, 'VM-2', BURST + 5)).toBe(BURST)
   })
 })
