@@ -15,6 +15,7 @@ import type { MachineCredentialsChange, MachineDirectory } from './machine-direc
 import { guardPacketSize } from './packet-size.guard.js'
 import { createLoginThrottle } from './login-throttle.js'
 import { PublishLimiter } from './rate-limit.js'
+import { createSharedBudget } from './publish-budget.redis.js'
 import { guardEmitterRecursion } from './mq-recursion.guard.js'
 import { createRedisBus } from './redis-bus.js'
 import { keepUplinkLocal, trackTakeovers, type UplinkHooks } from './uplink.js'
@@ -89,7 +90,13 @@ export function createBroker(deps: BrokerDeps): Broker {
     onUpgradeError: (machineId, err) => log.warn({ err, machineId }, 'could not rewrite a scrypt secret hash; it is tried again at the next login'),
   })
   const connectionGuard = createConnectionGuard({ perAddress: guardConfig.preloginPerAddress, max: guardConfig.preloginMax })
-  const limiter = new PublishLimiter({ ratePerS: limits.ratePerS, burst: limits.rateBurst })
+  const rateLimit = { ratePerS: limits.ratePerS, burst: limits.rateBurst }
+  const limiter = new PublishLimiter(rateLimit, { shared: Boolean(config.redisUrl) })
+  // With several brokers a machine's budget follows it from broker to broker (publish-budget.redis.ts).
+  const budget = config.redisUrl ? createSharedBudget({
+    url: config.redisUrl, limiter, limit: rateLimit, keyPrefix: `publish-budget:${config.topicPrefix}:`,
+    now: deps.now ?? Date.now, logger: log,
+  }) : undefined
 
   // Several brokers route through Redis (redis-bus.ts); without REDIS_URL, Aedes' in-memory emitter.
   const bus = config.redisUrl ? createRedisBus(config.redisUrl, log) : undefined
@@ -103,7 +110,7 @@ export function createBroker(deps: BrokerDeps): Broker {
   if (!guardEmitterRecursion(aedes)) log.warn('mqemitter changed shape: publish bursts are not guarded against stack overflow (mq-recursion.guard.ts)')
   if (deps.uplink) keepUplinkLocal(aedes, config.topicPrefix)
   installHooks(aedes, {
-    prefix: config.topicPrefix, limits, authenticator, limiter, identities, liveMachines, counters, timers,
+    prefix: config.topicPrefix, limits, authenticator, limiter, budget, identities, liveMachines, counters, timers,
     now: deps.now ?? Date.now, logger: log, uplink: deps.uplink, movedAway: trackTakeovers(aedes),
   })
   aedes.on('client', (client) => connectionGuard.loggedIn(client.conn as Duplex))
@@ -181,6 +188,7 @@ export function createBroker(deps: BrokerDeps): Broker {
     authQueue.close()
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
     await bus?.close() // Aedes closed it already, unless its start failed first
+    await budget?.close() // after Aedes: its machines' disconnects write their budgets
     for (const conn of sockets) conn.destroy() // sockets that never logged in are not Aedes clients
     await closing
     await watcher.stop()
@@ -195,6 +203,7 @@ export function createBroker(deps: BrokerDeps): Broker {
       state = 'started'
       try {
         await aedes.listen()
+        const budgetReady = budget?.start() // connects while the credentials are read
         // Before any listener opens, so no retained message is stored unindexed (retained-index.ts).
         indexBrokerRetained(aedes)
         watcher.start()
@@ -206,6 +215,7 @@ export function createBroker(deps: BrokerDeps): Broker {
         let waited: NodeJS.Timeout | undefined
         await Promise.race([watcher.runOnce(), new Promise<void>((resolve) => { waited = setTimeout(resolve, FIRST_READ_WAIT_MS) })])
         clearTimeout(waited)
+        await budgetReady
         const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload, AUDIT_MAX_BYTES) + PACKET_HEADROOM + 16
         listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop }, handle)
         return listeners.ports

@@ -4,6 +4,7 @@ import { isMachineId, parseMachineTopic } from '../protocol/index.js'
 import { canPublish, canReceive, canSetWill, canSubscribe, machinePayloadLimit, mayRetain, type Identity } from './acl.js'
 import { SERVICE_USERNAME, type Authenticator } from './auth.js'
 import type { BrokerLimits } from './config.js'
+import type { SharedBudget } from './publish-budget.redis.js'
 import type { PublishLimiter } from './rate-limit.js'
 import type { UplinkHooks } from './uplink.js'
 
@@ -34,6 +35,8 @@ export interface HookDeps {
   limits: BrokerLimits
   authenticator: Authenticator
   limiter: PublishLimiter
+  /** Machines' budgets shared with other brokers (REDIS_URL): read at login, written on disconnect. */
+  budget?: Pick<SharedBudget, 'load' | 'save'> | undefined
   /** Who each connection logged in as. */
   identities: WeakMap<Client, Identity>
   /** Registered machine connections by machine id. */
@@ -101,7 +104,9 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
     deps.authenticator.login(attempt).then((result) => {
       if (result.ok) {
         identities.set(client, result.identity)
-        return done(null, true)
+        // The budget another broker kept for the machine, before its first publish is admitted.
+        if (!deps.budget || result.identity.kind !== 'machine') return done(null, true)
+        return void deps.budget.load(result.identity.id).then(() => done(null, true))
       }
       if ('unavailable' in result) {
         // Shed by the full queue (counted there), or a stored hash made with another key.
@@ -130,6 +135,10 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
   })
   aedes.on('clientDisconnect', (client) => {
     if (liveMachines.get(client.id) === client) liveMachines.delete(client.id)
+    // A machine taken over by another broker: that broker read the budget at its login already, and
+    // a write now could overwrite what it has written since.
+    const identity = identities.get(client)
+    if (identity?.kind === 'machine' && !deps.movedAway.has(client)) deps.budget?.save(identity.id)
   })
 
   aedes.authorizePublish = (client, packet, callback) => {
