@@ -63,9 +63,9 @@ export interface KeyedSecretHasher {
 }
 
 /**
- * keyedSecretHash and verifyKeyedSecret with the key's id and HMAC key prepared once: a broker
- * checking 10,000 logins after a restart spent 4% of its busy time deriving them again for each
- * (README.md#reconnect-storm).
+ * keyedSecretHash and verifyKeyedSecret with the key's id and HMAC key prepared once, for a broker
+ * checking every login of a fleet that comes back at once: 6–9 µs of CPU per login check instead of
+ * 10–13 µs deriving them again each time (README.md#reconnect-storm).
  */
 export function keyedSecretHasher(key: string): KeyedSecretHasher {
   const keyId = machineKeyId(key)
