@@ -12,14 +12,18 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** The compiled broker's entry point, relative to the project root. */
 export const BUILT_BROKER = 'dist/scripts/broker.js'
 
-/** Compiles the broker into dist/; rejects with the compiler's output when it fails. */
-export async function buildBroker(): Promise<string> {
+/**
+ * Compiles the broker into dist/ (or `outDir`, relative to the project root and inside it, so the
+ * compiled files still find node_modules); returns its entry point. Rejects with the compiler's
+ * output when it fails.
+ */
+export async function buildBroker(outDir = 'dist'): Promise<string> {
   const tsc = createRequire(join(ROOT, 'package.json')).resolve('typescript/bin/tsc')
   try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, timeout: 120_000 })
+    await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, timeout: 120_000 })
   } catch (err) {
     const out = err as { stdout?: string; stderr?: string; message: string }
     throw new Error(`the broker did not compile (npm run build): ${out.stdout || out.stderr || out.message}`)
   }
-  return BUILT_BROKER
+  return join(outDir, 'scripts/broker.js')
 }
