@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
-  isMachineId, keyedSecretHash, machineKeyId, secretScheme, storedKeyId, verifyKeyedSecret, verifySecret,
+  isMachineId, keyedSecretHasher, secretScheme, storedKeyId, verifySecret,
 } from '../protocol/index.js'
 import { canSetWill, type Identity } from './acl.js'
 import { SHED, type AuthQueue } from './auth-queue.js'
@@ -71,7 +71,8 @@ const sha256 = (b: Buffer): Buffer => createHash('sha256').update(b).digest()
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const servicePassword = sha256(Buffer.from(deps.gatewayPassword, 'utf8'))
   const now = deps.now ?? Date.now
-  const keyId = machineKeyId(deps.secretKey)
+  const keyed = keyedSecretHasher(deps.secretKey)
+  const keyId = keyed.keyId
   const { queue, throttle } = deps
   // Every machine's credentials, from the watcher's first full read and its changes since: a login
   // of a known machine needs no database. A machine added since the last poll is read on demand.
@@ -106,7 +107,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     switch (secretScheme(stored)) {
       case 'keyed':
         if (storedKeyId(stored) !== keyId) return 'key-mismatch'
-        return verifyKeyedSecret(password, stored, deps.secretKey)
+        return keyed.verify(password, stored)
       case 'scrypt': {
         const checked = await scryptCheck(id, password, stored, locked)
         return checked === false && locked ? 'locked' : checked
@@ -177,9 +178,10 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     if (machine.disabled) return { ok: false, reason: 'disabled' }
     // The keyed form of the secret that logged in: equal to the stored hash once it is keyed, so a
     // rewrite from scrypt is not taken for a rotation (broker.ts closes a session whose hash changed).
-    const keyed = keyedSecretHash(password, deps.secretKey)
-    if (secretScheme(stored) === 'scrypt') upgrade(id, stored, keyed)
-    const identity: Identity = { kind: 'machine', id, secretHash: keyed, ...(stored !== keyed ? { checkedHash: stored } : {}) }
+    // A keyed hash that verified is that form already: computed once per login, not twice.
+    const keyedHash = secretScheme(stored) === 'keyed' ? stored : keyed.hash(password)
+    if (secretScheme(stored) === 'scrypt') upgrade(id, stored, keyedHash)
+    const identity: Identity = { kind: 'machine', id, secretHash: keyedHash, ...(stored !== keyedHash ? { checkedHash: stored } : {}) }
     if (willTopic !== undefined && !canSetWill(deps.topicPrefix, identity, willTopic)) return { ok: false, reason: 'will-forbidden' }
     return { ok: true, identity }
   }

@@ -217,7 +217,7 @@ export function createBroker(deps: BrokerDeps): Broker {
         clearTimeout(waited)
         await budgetReady
         const wsMaxPayload = Math.max(limits.gatewayMaxPacket, limits.machineMaxPayload, AUDIT_MAX_BYTES) + PACKET_HEADROOM + 16
-        listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop }, handle)
+        listeners = await openListeners({ host: config.host, port: config.port, tls: config.tls, wsPort: config.wsPort, wsMaxPayload, maxSockets, onDrop, backlog: guardConfig.listenBacklog }, handle)
         return listeners.ports
       } catch (err) {
         await stop()

@@ -48,6 +48,14 @@ export interface BrokerGuardConfig {
   authQueue: number
   /** ms a login may wait in the queue. */
   authWaitMs: number
+  /**
+   * Connections the kernel may hold for each listener before the broker takes them (listen(2)'s
+   * backlog; Linux caps it at net.core.somaxconn, so that is the operator's knob). Node's default of
+   * 511 overflowed when 10,000 machines came back to a restarted broker: each connection dropped
+   * there waits out TCP's retransmission timer (1 s, then 2 s, 4 s …) before it is heard again
+   * (README.md#reconnect-storm). Not an environment variable.
+   */
+  listenBacklog: number
 }
 
 export const BROKER_GUARD_DEFAULTS: Readonly<BrokerGuardConfig> = Object.freeze({
@@ -60,6 +68,7 @@ export const BROKER_GUARD_DEFAULTS: Readonly<BrokerGuardConfig> = Object.freeze(
   authConcurrency: 4,
   authQueue: 256,
   authWaitMs: 2_000,
+  listenBacklog: 4_096,
 })
 
 export interface BrokerTlsConfig {
@@ -213,6 +222,7 @@ export function loadBrokerConfig(env: Record<string, string | undefined>, option
       authConcurrency: e.BROKER_AUTH_CONCURRENCY,
       authQueue: e.BROKER_AUTH_QUEUE,
       authWaitMs: e.BROKER_AUTH_WAIT_MS,
+      listenBacklog: BROKER_GUARD_DEFAULTS.listenBacklog,
     }),
     redisUrl: e.REDIS_URL,
     ingest: e.BROKER_INGEST === 'on',

@@ -105,8 +105,14 @@ export function installHooks(aedes: Aedes, deps: HookDeps): void {
       if (result.ok) {
         identities.set(client, result.identity)
         // The budget another broker kept for the machine, before its first publish is admitted.
-        if (!deps.budget || result.identity.kind !== 'machine') return done(null, true)
-        return void deps.budget.load(result.identity.id).then(() => done(null, true))
+        const loaded = deps.budget && result.identity.kind === 'machine' ? deps.budget.load(result.identity.id) : Promise.resolve()
+        // Handed to Aedes after pending I/O: a CONNECT its client abandoned (gave up waiting for
+        // CONNACK and closed) arrives with its socket's end, and the end must be seen first, so that
+        // Aedes drops the login (client.closed) instead of letting the dead connection take over the
+        // machine's live one (MQTT-3.1.4-2). After a broker restart the kernel hands over such
+        // connections up to a minute late (README.md#reconnect-storm).
+        void loaded.then(() => setImmediate(() => done(null, true)))
+        return
       }
       if ('unavailable' in result) {
         // Shed by the full queue (counted there), or a stored hash made with another key.

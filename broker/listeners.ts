@@ -23,6 +23,8 @@ export interface ListenerOptions {
   maxSockets: number
   /** Called for each socket Node drops at `maxSockets`. */
   onDrop(): void
+  /** listen(2)'s backlog of each listener (BrokerGuardConfig.listenBacklog). */
+  backlog: number
 }
 
 /** ms for a TLS handshake; Node's default of 120 s lets half-open handshakes hold sockets. */
@@ -42,10 +44,10 @@ export interface Listeners {
 
 export const WS_PATH = '/mqtt'
 
-function listen(server: Server, port: number, host: string | undefined): Promise<number> {
+function listen(server: Server, port: number, host: string | undefined, backlog: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, () => {
+    server.listen({ port, ...(host !== undefined && { host }), backlog }, () => {
       server.off('error', reject)
       resolve((server.address() as AddressInfo).port)
     })
@@ -86,7 +88,7 @@ export async function openListeners(options: ListenerOptions, handle: Connection
     const tcp = createNetServer({ noDelay: true }, (socket) => handle(socket))
     servers.push(tcp)
     limit(tcp)
-    const ports: BrokerPorts = { port: await listen(tcp, options.port, options.host) }
+    const ports: BrokerPorts = { port: await listen(tcp, options.port, options.host, options.backlog) }
 
     if (options.tls) {
       const [cert, key] = await Promise.all([readFile(options.tls.certFile), readFile(options.tls.keyFile)])
@@ -96,7 +98,7 @@ export async function openListeners(options: ListenerOptions, handle: Connection
       })
       limit(tls)
       servers.push(tls)
-      ports.tlsPort = await listen(tls, options.tls.port, options.host)
+      ports.tlsPort = await listen(tls, options.tls.port, options.host, options.backlog)
     }
 
     if (options.wsPort !== undefined) {
@@ -104,7 +106,7 @@ export async function openListeners(options: ListenerOptions, handle: Connection
       wss = ws.wss
       limit(ws.http)
       servers.push(ws.http)
-      ports.wsPort = await listen(ws.http, options.wsPort, options.host)
+      ports.wsPort = await listen(ws.http, options.wsPort, options.host, options.backlog)
     }
     return { ports, close }
   } catch (err) {

@@ -69,6 +69,7 @@ export class FleetRun {
           onInvalidDisplay: () => {
             this.#counters.invalid += 1
           },
+          ...(options.onLink && { onLink: options.onLink }),
         }),
     )
     options.signal?.addEventListener('abort', this.#abort, { once: true })

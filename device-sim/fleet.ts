@@ -3,6 +3,7 @@ import type { Catalogue } from './catalogue.js'
 import type { FleetReport, FleetSnapshot } from './fleet-report.js'
 import { FleetRun } from './fleet.run.js'
 import type { RetryPolicy } from './machine.js'
+import type { SimMachineOptions } from './machine.client.js'
 
 // The fleet's programmatic API, used by `npm run sim`, `npm start`, the benchmark and the tests.
 
@@ -50,6 +51,8 @@ export interface FleetOptions {
   offline?: { machines: readonly string[]; vends: number }
   onReceipt?: (machineId: string, display: ReceiptDisplay, latencyMs: number) => void
   onProgress?: (snapshot: FleetSnapshot) => void
+  /** Each machine's connection attempts, logins, losses and errors (machine.client.ts). */
+  onLink?: SimMachineOptions['onLink']
   /** Aborting ends the run at once: no drain; unanswered sales are reported (and kept in the state file). */
   signal?: AbortSignal
 }

@@ -41,7 +41,15 @@ export interface SimMachineOptions {
   onAudit?: (answer: AuditDisplay, machine: SimMachine) => void
   /** A display message that is not a valid `DisplayMessage`. */
   onInvalidDisplay?: (reason: string, machine: SimMachine) => void
+  /** The link's life: a connection attempt, logged in, lost (after being up or not), an error's message. */
+  onLink?: (event: LinkEvent, machine: SimMachine) => void
 }
+
+export type LinkEvent =
+  | { kind: 'attempt' }
+  | { kind: 'up' }
+  | { kind: 'down'; wasUp: boolean }
+  | { kind: 'error'; message: string }
 
 /** ms before an unanswered audit is uploaded again. */
 const AUDIT_RETRY_MS = 5_000
@@ -123,7 +131,10 @@ export class SimMachine {
     this.#client = client
     const basePeriodMs = o.reconnectPeriodMs ?? 1_000
     let attempts = 0
+    const link = (event: LinkEvent) => o.onLink?.(event, this)
+    link({ kind: 'attempt' })
     client.on('reconnect', () => {
+      link({ kind: 'attempt' })
       // A will is fixed at CONNECT; refresh its time so "offline" is dated no earlier than the last connection.
       if (client.options.will) client.options.will.payload = this.#status('offline')
       // mqtt.js retries at a fixed period; a broker that restarts under thousands of machines all
@@ -142,6 +153,7 @@ export class SimMachine {
         else resolve()
       }
       client.on('connect', () => {
+        link({ kind: 'up' })
         attempts = 0
         client.options.reconnectPeriod = basePeriodMs
         // TCP_NODELAY: without it a sale → display round trip waits on Nagle (42 ms vs 0.4 ms median).
@@ -166,9 +178,11 @@ export class SimMachine {
         })
       })
       client.on('close', () => {
+        link({ kind: 'down', wasUp: this.#ready })
         this.#ready = false
       })
       client.on('error', (err) => {
+        link({ kind: 'error', message: err.message })
         this.lastError = err
         // A CONNACK refusal (numeric code) is final unless the server was only unavailable (3).
         const code = (err as { code?: unknown }).code

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 
 // Machine secrets are stored only as hashes, in one of two schemes:
 // - `hmac-sha256$<key id>$<mac>`: HMAC-SHA-256 of the secret under the server's machine-secret key
@@ -52,6 +52,34 @@ export function machineKeyId(key: string): string {
 export function keyedSecretHash(secret: string | Buffer, key: string): string {
   const mac = createHmac('sha256', key).update(secret).digest('base64url')
   return `${KEYED}$${machineKeyId(key)}$${mac}`
+}
+
+export interface KeyedSecretHasher {
+  readonly keyId: string
+  /** keyedSecretHash(secret, key). */
+  hash(secret: string | Buffer): string
+  /** verifyKeyedSecret(secret, stored, key), in constant time. */
+  verify(secret: string | Buffer, stored: string): boolean
+}
+
+/**
+ * keyedSecretHash and verifyKeyedSecret with the key's id and HMAC key prepared once, for a broker
+ * checking every login of a fleet that comes back at once: 6–9 µs of CPU per login check instead of
+ * 10–13 µs deriving them again each time (README.md#reconnect-storm).
+ */
+export function keyedSecretHasher(key: string): KeyedSecretHasher {
+  const keyId = machineKeyId(key)
+  const hmacKey = createSecretKey(Buffer.from(key, 'utf8'))
+  const hash = (secret: string | Buffer): string => `${KEYED}$${keyId}$${createHmac('sha256', hmacKey).update(secret).digest('base64url')}`
+  return {
+    keyId,
+    hash,
+    verify(secret, stored) {
+      const expected = Buffer.from(stored, 'utf8')
+      const actual = Buffer.from(hash(secret), 'utf8')
+      return expected.length === actual.length && timingSafeEqual(expected, actual)
+    },
+  }
 }
 
 export type SecretScheme = 'keyed' | 'scrypt' | 'unknown'

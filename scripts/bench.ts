@@ -67,7 +67,8 @@ async function main(): Promise<number> {
       ? await runFailoverStep({ databaseUrl: db.url, machines: machines.slice(0, plan.failoverMachines), rate: plan.failoverRate, log })
       : null
     const storm = plan.only.has('storm') && db.url
-      ? await runStormStep({ databaseUrl: db.url, machines: machines.slice(0, plan.stormMachines), rate: plan.stormRate, rampPerS: plan.scaleRampPerS, windowS: plan.quick ? 15 : 40, log })
+      ? await runStormStep({ databaseUrl: db.url, machines: machines.slice(0, plan.stormMachines), rate: plan.stormRate, rampPerS: plan.scaleRampPerS, windowS: plan.quick ? 15 : 40, log,
+        ...(plan.profile ? { profileDir: join(outDir, 'profiles', 'storm') } : {}) })
       : null
     if ((plan.only.has('cluster') || plan.only.has('failover') || plan.only.has('storm')) && !db.url) log('bench: the cluster, failover and storm steps need PostgreSQL (DATABASE_URL); skipped')
     const report = {

@@ -1,5 +1,6 @@
 import { startFleet, type FleetMachine } from '../../device-sim/index.js'
 import { ChaosCluster } from '../chaos/cluster.js'
+import { buildBroker } from '../lib/build.js'
 import { freePort } from '../lib/database-admin.js'
 import { readProcStats } from './child.js'
 
@@ -32,17 +33,34 @@ export interface StormFigures {
   sent: number
   receipted: number
   lost: number
+  /** Connection attempts of the fleet after the kill, and logins after the kill. */
+  attempts: number
+  logins: number
+  /** Connections lost again after their machine had logged in to the new broker. */
+  dropsAfterBack: number
+  /** Errors the machines saw after the kill, by message (ECONNREFUSED while the broker was down …). */
+  linkErrors: Record<string, number>
+  /** Per second from the kill: machines connected at its end, attempts, logins and losses during it. */
+  timeline: StormSecond[]
 }
+
+export interface StormSecond { s: number; online: number; attempts: number; logins: number; drops: number }
 
 export async function runStormStep(o: {
   databaseUrl: string; machines: readonly FleetMachine[]; rate: number; rampPerS: number
   /** s of sales after the kill. */
   windowS: number
+  /** node --cpu-prof on the broker and gateway: .cpuprofile files here (the killed broker writes none). */
+  profileDir?: string
   log: (line: string) => void
 }): Promise<StormFigures> {
+  // The broker as deployed for a fast start: compiled (npm run build), not loaded through tsx.
+  const brokerScript = await buildBroker()
   const cluster = new ChaosCluster({
+    brokerScript,
     brokerDatabaseUrl: o.databaseUrl, gatewayDatabaseUrl: o.databaseUrl,
     mqttPorts: [await freePort()], httpPorts: [await freePort()],
+    ...(o.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] } : {}),
     // The simulated machines all come from 127.0.0.1; real ones each have their address (behind the
     // load balancer too), so the per-address bound on sockets not logged in yet is lifted to the
     // fleet's size here. The bound on all of them (BROKER_PRELOGIN_MAX) stays the default.
@@ -67,6 +85,17 @@ export async function runStormStep(o: {
     let brokerAtListen = 0
     /** Receipts of sales sent after the kill: when sent, when answered. */
     const after: { sentAt: number; at: number; latencyMs: number }[] = []
+    // The link events of every machine after the kill, per second.
+    const timeline: StormSecond[] = []
+    const linkErrors: Record<string, number> = {}
+    const second = (): StormSecond | null => {
+      if (killedAt === Infinity) return null
+      const s = Math.floor((Date.now() - killedAt) / 1000)
+      while (timeline.length <= s) timeline.push({ s: timeline.length, online: -1, attempts: 0, logins: 0, drops: 0 })
+      return timeline[s]!
+    }
+    const relogged = new Set<string>()
+    let dropsAfterBack = 0
     const fleet = startFleet({
       url: cluster.mqttUrl, machines: o.machines, rate: o.rate, durationS: 5 + o.windowS, idleS: 2, drainTimeoutS: 60,
       telemetryIntervalS: 0, rampUpPerSecond: o.rampPerS, connectTimeoutMs: 30_000, progressIntervalMs: 250,
@@ -74,7 +103,25 @@ export async function runStormStep(o: {
         const now = Date.now()
         if (now - latencyMs >= killedAt) after.push({ sentAt: now - latencyMs, at: now, latencyMs })
       },
+      onLink: (event, machine) => {
+        const at = second()
+        if (!at) return
+        if (event.kind === 'attempt') at.attempts++
+        else if (event.kind === 'up') {
+          at.logins++
+          relogged.add(machine.id)
+        } else if (event.kind === 'down' && event.wasUp) {
+          at.drops++
+          if (relogged.has(machine.id)) dropsAfterBack++
+        } else if (event.kind === 'error') {
+          // Messages carry addresses and ports: the kind of error is enough.
+          const key = event.message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR')
+          linkErrors[key] = (linkErrors[key] ?? 0) + 1
+        }
+      },
       onProgress: (s) => {
+        const at = second()
+        if (at) at.online = s.online
         if (Date.now() > killedAt && backAt === null && Date.now() - loggedAt >= 2000) {
           loggedAt = Date.now()
           o.log(`storm: +${((loggedAt - killedAt) / 1000).toFixed(1)} s: ${s.online} of ${s.machines} connected, ${s.receipted} receipted, ${s.inFlight} waiting`)
@@ -114,11 +161,23 @@ export async function runStormStep(o: {
       stormSales: stormed.length, stormP99Ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
       cpuS, brokerCpuMsPerLogin: Math.round((cpuS.broker * 1000 / o.machines.length) * 100) / 100,
       sent: report.sent, receipted: report.receipted, lost: report.unanswered,
+      attempts: timeline.reduce((n, t) => n + t.attempts, 0), logins: timeline.reduce((n, t) => n + t.logins, 0),
+      dropsAfterBack, linkErrors, timeline: fillOnline(timeline),
     }
-    o.log(`storm: ${JSON.stringify(figures)}`)
+    o.log(`storm: ${JSON.stringify({ ...figures, timeline: undefined })}`)
+    o.log(`storm: per second from the kill, connected / attempts / logins / losses: ${figures.timeline.map((t) => `${t.s}:${t.online}/${t.attempts}/${t.logins}/${t.drops}`).join(' ')}`)
     await cluster.stop()
     return figures
   } finally {
     cluster.killAll()
   }
+}
+
+/** Seconds without a progress report keep the count of the one before. */
+function fillOnline(timeline: readonly StormSecond[]): StormSecond[] {
+  let online = 0
+  return timeline.map((t) => {
+    if (t.online >= 0) online = t.online
+    return { ...t, online }
+  })
 }

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   logDir?: string
   /** The broker's entry point; default scripts/broker.ts (another one lets a broker variant be tried). */
   brokerScript?: string
+  /** Node's flags for every broker and gateway process (`--cpu-prof` …). */
+  nodeArgs?: readonly string[]
   /** Progress lines (a gateway's time from start to ready, its exits). */
   log?: (line: string) => void
 }
@@ -54,7 +56,7 @@ export class ChaosCluster {
   }
 
   #logOptions(name: string) {
-    return this.o.logDir ? { logFile: join(this.o.logDir, `${name}.log`) } : {}
+    return { ...(this.o.logDir ? { logFile: join(this.o.logDir, `${name}.log`) } : {}), ...(this.o.nodeArgs ? { nodeArgs: this.o.nodeArgs } : {}) }
   }
 
   /** Every broker, comma-separated, as the simulated machines take it. */

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url'
 import { watchOutput } from '../lib/output-lines.js'
 
 // One part of the system (broker, gateway) as a real OS process, for the chaos harness and the
-// e2e tests. It runs as `node --import tsx <file>`, not through the `tsx` command: that one is a
-// wrapper that starts node as its own child, so a SIGKILL would hit the wrapper and leave the
-// real process running.
+// e2e tests. A TypeScript file runs as `node --import tsx <file>`, not through the `tsx` command:
+// that one is a wrapper that starts node as its own child, so a SIGKILL would hit the wrapper and
+// leave the real process running. A compiled one (dist/…, `npm run build`) runs as `node <file>`.
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -48,11 +48,14 @@ export interface ServiceOptions {
   keepLines?: number
   /** Appends every output line to this file as well (a whole run's log, for diagnosis). */
   logFile?: string
+  /** Node's own flags before the script (`--cpu-prof` …). */
+  nodeArgs?: readonly string[]
 }
 
 export function startService(name: string, file: string, env: Record<string, string>, options: ServiceOptions = {}): ServiceProcess {
   installExitHook()
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const loader = file.endsWith('.js') ? [] : ['--import', 'tsx']
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, file], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createBroker, type Broker } from '../../broker/broker.js'
-import { BROKER_LIMIT_DEFAULTS } from '../../broker/config.js'
+import { BROKER_GUARD_DEFAULTS, BROKER_LIMIT_DEFAULTS } from '../../broker/config.js'
 import type { BrokerPorts } from '../../broker/listeners.js'
 import { MemoryMachineDirectory } from '../../broker/machine-directory.memory.js'
 import { hashSecret, newSecret } from '../../protocol/index.js'
@@ -84,6 +87,20 @@ describe('listeners', () => {
       clientId: 'VM-L', username: 'VM-L', password: 'wrong', reconnectPeriod: 0,
     }).then(() => null, (e: { code?: number }) => e)
     expect(err?.code).toBe(5)
+  })
+
+  it('asks the kernel for a listen backlog a reconnect storm does not overflow, on every listener', async () => {
+    // Node's default of 511 overflowed when 10,000 machines came back to a restarted broker: each
+    // connection dropped there waits out TCP's retransmission timer (README.md#reconnect-storm).
+    // `ss` shows a listening socket's backlog as its Send-Q; Linux caps it at net.core.somaxconn.
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+    const expected = Math.min(BROKER_GUARD_DEFAULTS.listenBacklog, somaxconn)
+    expect(BROKER_GUARD_DEFAULTS.listenBacklog).toBeGreaterThan(511)
+    for (const port of [ports.port, ports.tlsPort, ports.wsPort]) {
+      const { stdout } = await promisify(execFile)('ss', ['-Hltn', `sport = :${port}`])
+      const [, , sendQ] = stdout.trim().split(/\s+/)
+      expect(Number(sendQ), `listener on ${port}: ${stdout}`).toBe(expected)
+    }
   })
 
   it('fails to start on a port in use and leaves nothing open', async () => {

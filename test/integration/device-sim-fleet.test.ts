@@ -10,6 +10,7 @@ import { numberedMachines } from '../../device-sim/credentials.js'
 import { runFleet, startFleet, type FleetOptions } from '../../device-sim/fleet.js'
 import { SimMachine } from '../../device-sim/machine.client.js'
 import { createEchoResponder, ECHO_FN, type EchoResponderOptions } from '../../device-sim/responder.js'
+import { waitFor } from '../support/wait.js'
 
 // Every resource a test opens is registered here and closed after it, newest first.
 const cleanups: (() => Promise<unknown>)[] = []
@@ -149,6 +150,27 @@ describe('device-sim fleet against a real broker', () => {
     await late.subscribeAsync(topic, { qos: 1 })
     expect(await retained).toMatchObject({ retain: true })
     expect(JSON.parse((await retained).text)).toMatchObject({ state: 'offline' })
+  })
+
+  it('reports its link: attempts, logins, a loss after being up, the refused attempts while the broker is down', async () => {
+    // What the bench's storm step draws its timeline from (README.md#reconnect-storm).
+    const first = await startBroker()
+    const port = Number(new URL(first.url).port)
+    const events: string[] = []
+    const machine = new SimMachine({ url: first.url, id: 'VM-LINK', secret: '', reconnectPeriodMs: 100, onLink: (e) => events.push(e.kind === 'down' ? `down:${e.wasUp}` : e.kind === 'error' ? `error:${e.message.split(' ')[1]}` : e.kind) })
+    cleanups.push(() => machine.stop())
+    await machine.start()
+    expect(events).toEqual(['attempt', 'up'])
+    await first.close()
+    await waitFor(() => events.filter((e) => e === 'attempt').length >= 3, 'three attempts')
+    // Lost once after being up; each attempt at the closed port refused.
+    expect(events.slice(2, 3)).toEqual(['down:true'])
+    expect(events.filter((e) => e === 'down:true')).toHaveLength(1)
+    expect(events).toContain('error:ECONNREFUSED')
+    await startBroker({ port })
+    await waitFor(() => machine.connected, 'the machine back')
+    expect(events.at(-1)).toBe('up')
+    expect(events.filter((e) => e === 'up')).toHaveLength(2)
   })
 
   it('keeps unanswered sales in the state file and sends them again after a restart', async () => {

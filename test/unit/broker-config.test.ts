@@ -83,9 +83,11 @@ describe('loadBrokerConfig', () => {
     })
     expect(config.guard).toEqual({
       connectTimeoutMs: 2000, preloginPerAddress: 8, preloginMax: 100, loginFailures: 3, lockoutMs: 500, lockoutMaxMs: 8000,
-      authConcurrency: 2, authQueue: 10, authWaitMs: 300,
+      authConcurrency: 2, authQueue: 10, authWaitMs: 300, listenBacklog: BROKER_GUARD_DEFAULTS.listenBacklog,
     })
     expect(problemsOf({ BROKER_CONNECT_TIMEOUT_MS: '10', BROKER_AUTH_CONCURRENCY: '0' }).map((p) => p.split(':')[0])).toEqual(['BROKER_CONNECT_TIMEOUT_MS', 'BROKER_AUTH_CONCURRENCY'])
+    // A reconnect storm needs more than Node's 511 (README.md#reconnect-storm); the kernel caps it at somaxconn.
+    expect(BROKER_GUARD_DEFAULTS.listenBacklog).toBe(4096)
   })
 
   it('treats an empty variable as unset', () => {
