@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006-secret-hmac.js'
 import * as m0007 from './migrations/0007-accounts.js'
 import * as m0008 from './migrations/0008-machine-sales-rollup.js'
 import * as m0009 from './migrations/0009-display-marks.js'
+import * as m0010 from './migrations/0010-machines-by-kassa.js'
 
 // Listed here rather than read from disk, so migrations work the same under tsx, in tests and bundled.
 const MIGRATIONS: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-accounts': m0007,
   '0008-machine-sales-rollup': m0008,
   '0009-display-marks': m0009,
+  '0010-machines-by-kassa': m0010,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

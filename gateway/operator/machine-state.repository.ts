@@ -13,31 +13,31 @@ export interface MachinePage {
 }
 
 /**
- * Machines with their presence, today's sales and backlog. Each figure is a lateral lookup on an
- * index (`sales_machine_sold`, `sales_machine_recent`, the partial pending indexes), so a page
- * costs a few index probes per machine however large the sales table grows.
+ * Machines with their presence, today's sales and backlog. Last contact, last sale and today's
+ * figures are the rollup rows the database keeps as sales are stored (migration 0008: one row per
+ * machine, and one per machine and day, read by key); the backlog is a lookup on the partial
+ * pending indexes. The alert rules read every machine this way every ALERT_INTERVAL_S: before,
+ * each machine's last sale and today's sales were probes and range scans of `sales`, some
+ * 55,000 buffer reads a page of 1,000 machines (pg_stat_statements during `npm run bench`).
  */
 export async function listMachineStates(db: Kysely<Database>, now: Date, page: MachinePage): Promise<MachineState[]> {
+  // The kassa's calendar day, as the rollup keys it (and as the kassa counts it).
+  const today = sql`(${now}::timestamptz at time zone k.time_zone)::date`
   const rows = await sql<MachineRowInput>`
     select m.id, m.kassa_id, m.number, m.address, m.place, m.time_zone, m.disabled, m.created_at,
            m.online, m.online_changed_at, m.telemetry, m.telemetry_at,
-           greatest(m.last_seen_at, (select s.received_at from sales s where s.machine_id = m.id order by s.id desc limit 1)) as last_seen_at,
-           (select s.sold_at from sales s where s.machine_id = m.id and s.kind = 'sale' order by s.sold_at desc limit 1) as last_sale_at,
-           t.sales_today, t.refunds_today, t.revenue_today,
+           greatest(m.last_seen_at, l.last_received_at) as last_seen_at,
+           l.last_sale_at,
+           (coalesce(d.sales, 0) + coalesce(x.sales, 0))::int as sales_today,
+           (coalesce(d.refunds, 0) + coalesce(x.refunds, 0))::int as refunds_today,
+           (coalesce(d.revenue, 0) + coalesce(x.revenue, 0))::bigint as revenue_today,
            (select count(*)::int from sales s where s.machine_id = m.id and s.kassa_id = m.kassa_id and s.state = 'pending')
              + (select count(*)::int from sales s where s.machine_id = m.id and s.kassa_id = m.kassa_id and s.state = 'submitted') as pending
     from machines m
     join kassas k on k.id = m.kassa_id
-    cross join lateral (
-      select count(*) filter (where s.kind = 'sale')::int as sales_today,
-             count(*) filter (where s.kind = 'refund')::int as refunds_today,
-             coalesce(sum(case when s.kind = 'sale' then s.total else -s.total end), 0)::bigint as revenue_today
-      from sales s
-      where s.machine_id = m.id and s.state <> 'failed'
-        -- The kassa's calendar day: local midnight to local midnight, as the kassa counts it.
-        and s.sold_at >= (date_trunc('day', ${now}::timestamptz at time zone k.time_zone) at time zone k.time_zone)
-        and s.sold_at < ((date_trunc('day', ${now}::timestamptz at time zone k.time_zone) + interval '1 day') at time zone k.time_zone)
-    ) t
+    left join machine_sales_last l on l.machine_id = m.id
+    left join machine_sales_days d on d.day = ${today} and d.machine_id = m.id
+    left join machine_sales_day_fixes x on x.day = ${today} and x.machine_id = m.id
     where ${page.id === undefined ? sql`true` : sql`m.id = ${page.id}`}
       and ${page.ids === undefined ? sql`true` : sql`m.id = any(${[...page.ids]}::text[])`}
       and ${page.after === undefined ? sql`true` : sql`m.id > ${page.after}`}

@@ -22,7 +22,9 @@ describe('the machines list at 10,000 machines', () => {
       select 'M-' || lpad(i::text, 5, '0'), 'K1', 'M' || i, 'г. Москва, ул. Тверская, д. ' || (i % 200), 'Этаж ' || (i % 9), 'Europe/Moscow', 'hmac-sha256$unused$x', i % 3 <> 0, now() - (i || ' s')::interval
       from generate_series(1, 10000) i`.execute(db)
     await sql`insert into sales (machine_id, sale_id, kassa_id, kind, items, payment_method, total, sold_at, state)
-      select 'M-' || lpad((1 + i % 10000)::text, 5, '0'), 's' || i, 'K1', 'sale', '[]', 'card', 100 + i % 5000, now() - ((i % 3600) || ' s')::interval, 'done'
+      select 'M-' || lpad((1 + i % 10000)::text, 5, '0'), 's' || i, 'K1', 'sale', '[]', 'card', 100 + i % 5000,
+        -- Within the last hour, and all of it today in the kassa's time zone (closer together just after its midnight).
+        now() - (i % 3600) * least(interval '1 second', (now() - (date_trunc('day', now() at time zone 'Europe/Moscow') at time zone 'Europe/Moscow')) / 3600), 'done'
       from generate_series(1, 100000) i`.execute(db)
     await sql`analyze`.execute(db)
     http = createHttpServer({ db, logger, config: gatewayConfig('mqtt://127.0.0.1:1'), readiness: () => ({ migrated: true, database: true, broker: false }) })
