@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'gateway' })
   // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
   const fresh = process.argv.slice(2).includes('--fresh')
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, role: 'npm run gateway', fresh })
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, role: 'npm run gateway', fresh, genericPlans: true })
   if (database.kind === 'pglite') logger.warn({ dataDir: config.dataDir }, 'no DATABASE_URL: using embedded PGlite (one process only)')
   const gateway = createGateway({ config, database, logger })
   const { httpPort } = await gateway.start().catch((err: unknown) => { throw database.explain(err) })

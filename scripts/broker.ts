@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     // Nothing here logs a secret on purpose; this is the net under mistakes.
     redact: { paths: ['password', '*.password', 'secret', '*.secret', 'gatewayPassword', '*.gatewayPassword'], censor: '[redacted]' },
   })
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: '.', poolSize: 6 })
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: '.', poolSize: 6, genericPlans: true })
   const broker = config.ingest === false
     ? createBroker({ config, directory: createMachineDirectoryRepository(database.db as unknown as Kysely<BrokerDatabase>), logger })
     : createIngestingBroker({ config, db: database.db, logger, telemetryHistory: configs.telemetryHistory })

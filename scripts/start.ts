@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`)
   // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
   const fresh = process.argv.slice(2).includes('--fresh')
-  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir, role: 'npm start', fresh })
+  const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir, role: 'npm start', fresh, genericPlans: true })
   await migrateToLatest(database.db).catch((err: unknown) => { throw database.explain(err) })
   const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
 

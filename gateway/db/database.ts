@@ -23,6 +23,16 @@ export interface DatabaseOptions {
   role?: string
   /** Move an existing embedded directory aside (data-dir.damage.ts) and start with an empty one. */
   fresh?: boolean
+  /**
+   * Plan each prepared statement once, generically, on PostgreSQL (`plan_cache_mode`): for the
+   * pools that store and sign sales. Their statements take arrays and JSON whose length a custom
+   * plan knows and a generic plan guesses, so the server judged the generic plan dearer and planned
+   * the sale insert and the batch write again at every execution: a quarter to a third of their
+   * time in the database (pg_stat_statements, `npm run bench`). Their generic plans are the same
+   * index lookups. Not for the console's pool, whose filters a custom plan can match to partial
+   * indexes.
+   */
+  genericPlans?: boolean
 }
 
 export interface DatabaseHandle {
@@ -58,6 +68,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       // server ends the session, which this bounds to 10 s. No transaction here waits on anything
       // but the database itself (ATOL calls happen after commit), so a live one never idles that long.
       idle_in_transaction_session_timeout: 10_000,
+      ...(options.genericPlans ? { options: '-c plan_cache_mode=force_generic_plan' } : {}),
       types: { getTypeParser: (oid: number, format?: any) => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) },
     })
     // An idle client that loses its server emits 'error'; the next query reports it.
