@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Database } from '../db/schema.js'
+import { machineRollupJoins } from './machine-rollup.sql.js'
 
 // The machines list of the console: search, filters and a sort on any column, paged by keyset
 // (sort value, id). It reads a row per machine: the machines table and the per-machine sales
@@ -28,9 +29,6 @@ export interface MachineSearch {
 /** The keyset position: the last row's sort value (as text) and id. */
 export interface SearchKey { v: string | number; id: string }
 
-/** The machine's calendar day now, as its kassa counts it. */
-const TODAY = (now: Date) => sql`(${now}::timestamptz at time zone k.time_zone)::date`
-
 /** Each sort's value: never null (so the keyset comparison is total), numbers as numbers. */
 function sortValue(sort: MachineSort, counts: Readonly<Record<string, number>>): { expr: RawBuilder<unknown>; numeric: boolean } {
   switch (sort) {
@@ -46,14 +44,6 @@ function sortValue(sort: MachineSort, counts: Readonly<Record<string, number>>):
     case 'alerts': return { expr: sql`coalesce((${JSON.stringify(counts)}::jsonb ->> m.id)::int, 0)::float8`, numeric: true }
   }
 }
-
-/**
- * Today's rows of a per-day rollup: every time zone's today lies within a day of UTC's, so this
- * reads three days of the (day, machine_id) key, whatever the history kept.
- */
-const todayRows = (table: 'machine_sales_days' | 'machine_sales_day_fixes', now: Date) => sql`(
-  select machine_id, day, sales, revenue from ${sql.table(table)}
-  where day between (${now}::timestamptz at time zone 'UTC')::date - 1 and (${now}::timestamptz at time zone 'UTC')::date + 1)`
 
 const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
@@ -77,10 +67,7 @@ export async function searchMachines(db: Kysely<Database>, now: Date, s: Machine
   const rows = await sql<{ id: string; v: string | number }>`
     with f as (
       select m.id, ${expr} as v from machines m join kassas k on k.id = m.kassa_id
-      -- Left joins on a unique key: the planner drops those the sort does not read.
-      left join machine_sales_last l on l.machine_id = m.id
-      left join ${todayRows('machine_sales_days', now)} d on d.machine_id = m.id and d.day = ${TODAY(now)}
-      left join ${todayRows('machine_sales_day_fixes', now)} x on x.machine_id = m.id and x.day = ${TODAY(now)}
+      ${machineRollupJoins(now)}
       where ${where.length ? sql.join(where, sql` and `) : sql`true`}
     )
     select f.id, f.v from f where ${after} order by ${order} limit ${s.limit}`.execute(db)

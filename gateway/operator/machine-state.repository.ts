@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
+import { machineRollupJoins } from './machine-rollup.sql.js'
 import { machineState, type MachineRowInput, type MachineState } from './fleet-state.js'
 
 export interface MachinePage {
@@ -21,8 +22,6 @@ export interface MachinePage {
  * 55,000 buffer reads a page of 1,000 machines (pg_stat_statements during `npm run bench`).
  */
 export async function listMachineStates(db: Kysely<Database>, now: Date, page: MachinePage): Promise<MachineState[]> {
-  // The kassa's calendar day, as the rollup keys it (and as the kassa counts it).
-  const today = sql`(${now}::timestamptz at time zone k.time_zone)::date`
   const rows = await sql<MachineRowInput>`
     select m.id, m.kassa_id, m.number, m.address, m.place, m.time_zone, m.disabled, m.created_at,
            m.online, m.online_changed_at, m.telemetry, m.telemetry_at,
@@ -35,9 +34,7 @@ export async function listMachineStates(db: Kysely<Database>, now: Date, page: M
              + (select count(*)::int from sales s where s.machine_id = m.id and s.kassa_id = m.kassa_id and s.state = 'submitted') as pending
     from machines m
     join kassas k on k.id = m.kassa_id
-    left join machine_sales_last l on l.machine_id = m.id
-    left join machine_sales_days d on d.day = ${today} and d.machine_id = m.id
-    left join machine_sales_day_fixes x on x.day = ${today} and x.machine_id = m.id
+    ${machineRollupJoins(now)}
     where ${page.id === undefined ? sql`true` : sql`m.id = ${page.id}`}
       and ${page.ids === undefined ? sql`true` : sql`m.id = any(${[...page.ids]}::text[])`}
       and ${page.after === undefined ? sql`true` : sql`m.id > ${page.after}`}
