@@ -30,33 +30,39 @@ import type { ClaimedSale } from './fiscal.repository.js'
  */
 export async function claimBatch(tx: Transaction<Database> | Kysely<Database>, kassaId: string, limit: number): Promise<ClaimedBatch | null> {
   for (let attempt = 1; ; attempt++) {
-    const claim = await claimOnce(tx, kassaId, limit)
+    const claim = (await claimKassas(tx, [kassaId], limit)).get(kassaId) ?? null
     if (claim !== 'stale') return claim
     // Three stale reads in a row: signers are racing on this kassa; leave it to the next poll.
     if (attempt === 3) return null
   }
 }
 
-async function claimOnce(tx: Transaction<Database> | Kysely<Database>, kassaId: string, limit: number): Promise<ClaimedBatch | 'stale' | null> {
+/**
+ * `claimBatch` for several kassas in one statement (a fiscalization round, fiscal-round.ts):
+ * each kassa's FN claimed, or absent when another signer holds it, or 'stale' (read it again).
+ */
+export async function claimKassas(tx: Transaction<Database> | Kysely<Database>, kassaIds: readonly string[], limit: number): Promise<Map<string, ClaimedBatch | 'stale'>> {
   const rows = await sql<FiscalDriveRow & { k_name: string; k_inn: string; k_reg: string; k_sno: string; k_tz: string; row_version: string; seen_version: string | null; pending: ClaimedSale[] }>`
     with claimed as (
       select fd.*, fd.xmin::text as row_version, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz
       from fiscal_drives fd join kassas k on k.id = fd.kassa_id
-      where fd.kassa_id = ${kassaId} and fd.active
+      where fd.kassa_id = any(${kassaIds}::text[]) and fd.active
       for update of fd skip locked
     )
     select c.*, (select f.xmin::text from fiscal_drives f where f.fn = c.fn) as seen_version,
       coalesce((select jsonb_agg(p order by p.id) from (
         select s.id, s.machine_id, s.sale_id, s.kind, s.refund_of, s.items, s.payment_method, s.total, m.number, m.address, m.place
         from sales s join machines m on m.id = s.machine_id
-        where s.kassa_id = ${kassaId} and s.state = 'pending' and s.run_at <= now()
+        where s.kassa_id = c.kassa_id and s.state = 'pending' and s.run_at <= now()
         order by s.id limit ${limit}) p), '[]'::jsonb) as pending
     from claimed c ${tx.isTransaction ? sql`` : sql`cross join ${ASYNC_COMMIT} as async_commit`}`.execute(tx)
-  const row = rows.rows[0]
-  if (!row) return null
-  if (row.seen_version !== row.row_version) return 'stale'
-  const { k_name, k_inn, k_reg, k_sno, k_tz, pending, row_version, seen_version: _seen, ...drive } = row
-  return { drive, rowVersion: row_version, kassa: { id: kassaId, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz }, sales: pending }
+  const claims = new Map<string, ClaimedBatch | 'stale'>()
+  for (const row of rows.rows) {
+    if (row.seen_version !== row.row_version) { claims.set(row.kassa_id, 'stale'); continue }
+    const { k_name, k_inn, k_reg, k_sno, k_tz, pending, row_version, seen_version: _seen, ...drive } = row
+    claims.set(row.kassa_id, { drive, rowVersion: row_version, kassa: { id: row.kassa_id, name: k_name, inn: k_inn, regNumber: k_reg, sno: k_sno as TaxSystem, timeZone: k_tz }, sales: pending })
+  }
+  return claims
 }
 
 export interface ClaimedBatch {
@@ -108,58 +114,88 @@ const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
  * pg_stat_user_tables during `npm run bench`, and with EXPLAIN of the prepared statement).
  */
 export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w: BatchWrite): Promise<BatchWritten> {
+  return (await writeBatches(tx, [w])).get(w.fn) ?? null
+}
+
+/**
+ * `writeBatch` for several FNs in one statement (a fiscalization round, fiscal-round.ts): each
+ * FN's batch is written only if its row is still the version read (`ifVersion`), so the result
+ * holds the FNs written and leaves out those another signer moved, whose batches wrote nothing.
+ * One statement is one transaction: the batches written commit together.
+ */
+export async function writeBatches(tx: Transaction<Database> | Kysely<Database>, writes: readonly BatchWrite[]): Promise<Map<string, NonNullable<BatchWritten>>> {
   // Each display is encoded once: the text stored and the message published are the same.
-  const encoded = w.displays.map((e) => ({ ...e, text: JSON.stringify(e.payload) }))
-  const receiptText = new Map(encoded.flatMap((e) => (e.fd === undefined ? [] : [[e.fd, e.text] as const])))
-  const outbox = encoded.filter((e) => e.fd === undefined)
-  const docs = w.documents.map((d) => ({
-    fd: d.fd, type: d.type, signed_at: d.signedAt.toISOString(), shift: d.shift, receipt_in_shift: d.receiptInShift,
+  const encoded = writes.map((w) => w.displays.map((e) => ({ ...e, fn: w.fn, text: JSON.stringify(e.payload) })))
+  const receiptText = new Map(encoded.flat().flatMap((e) => (e.fd === undefined ? [] : [[`${e.fn}/${e.fd}`, e.text] as const])))
+  const outbox = encoded.flat().filter((e) => e.fd === undefined)
+  const docs = writes.flatMap((w) => w.documents.map((d) => ({
+    fn: w.fn, fd: d.fd, type: d.type, signed_at: d.signedAt.toISOString(), shift: d.shift, receipt_in_shift: d.receiptInShift,
     sale_row_id: d.saleRowId === null ? null : Number(d.saleRowId), operation: d.operation, total: d.total, fp: d.fp,
-    tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'), display: receiptText.get(d.fd) ?? null,
-  }))
-  const s = w.state
-  // Every write hangs on `drive`: with `ifVersion`, when the FN row changed since it was read, the
-  // update finds no row and nothing else is written. Data-modifying CTEs see one snapshot, so the
-  // others read `drive`'s RETURNING rather than the table. An update that meets the row locked by
-  // another signer waits for it, then re-checks the version on the row that signer committed.
-  const rows = await sql<{ claimed: boolean; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null }>`
-    with drive as (
-      update fiscal_drives set next_fd = ${s.nextFd}, shift_number = ${s.shiftNumber}, shift_opened_at = ${s.shiftOpenedAt},
-        receipts_in_shift = ${s.receiptsInShift}, unsent_count = ${s.unsentCount}, first_unsent_at = ${s.firstUnsentAt},
-        blocked_reason = ${w.blockedReason}
-      where fn = ${s.fn} and (${w.ifVersion ?? null}::text is null or xmin::text = ${w.ifVersion ?? null}::text)
-      returning fn
+    tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'), display: receiptText.get(`${w.fn}/${d.fd}`) ?? null,
+  })))
+  const done = writes.flatMap((w) => w.done.map((d) => ({ ...d, fn: w.fn })))
+  const states = writes.map((w) => w.state)
+  const iso = (d: Date | null) => (d === null ? null : d.toISOString())
+  // Every write hangs on `drive`: with `ifVersion`, when an FN's row changed since it was read, the
+  // update finds no row and nothing else of that FN's batch is written. Data-modifying CTEs see one
+  // snapshot, so the others read `drive`'s RETURNING rather than the table. An update that meets
+  // the row locked by another signer waits for it, then re-checks the version on the row that
+  // signer committed.
+  const rows = await sql<{ k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null }>`
+    with state as (
+      select * from unnest(${states.map((s) => s.fn)}::text[], ${writes.map((w) => w.ifVersion ?? null)}::text[],
+        ${states.map((s) => s.nextFd)}::int[], ${states.map((s) => s.shiftNumber)}::int[], ${states.map((s) => iso(s.shiftOpenedAt))}::timestamptz[],
+        ${states.map((s) => s.receiptsInShift)}::int[], ${states.map((s) => s.unsentCount)}::int[], ${states.map((s) => iso(s.firstUnsentAt))}::timestamptz[],
+        ${writes.map((w) => w.blockedReason)}::text[])
+        as v(fn, if_version, next_fd, shift_number, shift_opened_at, receipts_in_shift, unsent_count, first_unsent_at, blocked_reason)
+    ), drive as (
+      update fiscal_drives f set next_fd = v.next_fd, shift_number = v.shift_number, shift_opened_at = v.shift_opened_at,
+        receipts_in_shift = v.receipts_in_shift, unsent_count = v.unsent_count, first_unsent_at = v.first_unsent_at,
+        blocked_reason = v.blocked_reason
+      from state v
+      where f.fn = v.fn and (v.if_version is null or f.xmin::text = v.if_version)
+      returning f.fn, f.kassa_id
     ), docs as (
       insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv, display)
-      select drive.fn, v.fd, ${w.kassaId}, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex'), v.display
-      from drive, jsonb_to_recordset(${JSON.stringify(docs)}::jsonb) as v(fd integer, type smallint, signed_at timestamptz, shift integer,
+      select drive.fn, v.fd, drive.kassa_id, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex'), v.display
+      from jsonb_to_recordset(${JSON.stringify(docs)}::jsonb) as v(fn text, fd integer, type smallint, signed_at timestamptz, shift integer,
         receipt_in_shift integer, sale_row_id bigint, operation smallint, total bigint, fp text, tlv text, display text)
+      join drive on drive.fn = v.fn
     ), done as (
-      update sales s set state = 'done', fn = drive.fn, fd = v.fd, done_at = now(), last_error = null
-      from drive, unnest(${w.done.map((d) => d.id)}::bigint[], ${w.done.map((d) => d.fd)}::int[]) as v(id, fd)
-      where s.id = v.id
+      update sales s set state = 'done', fn = v.fn, fd = v.fd, done_at = now(), last_error = null
+      from unnest(${done.map((d) => d.id)}::bigint[], ${done.map((d) => d.fd)}::int[], ${done.map((d) => d.fn)}::text[]) as v(id, fd, fn)
+      where s.id = v.id and v.fn in (select fn from drive)
       returning s.machine_id, s.sale_id, s.received_at
     ), outbox as (
       insert into display_outbox (machine_id, sale_id, payload)
-      select v.m, v.s, v.p::jsonb from drive, unnest(${outbox.map((e) => e.machineId)}::text[], ${outbox.map((e) => e.saleId)}::text[], ${outbox.map((e) => e.text)}::text[]) as v(m, s, p)
+      select v.m, v.s, v.p::jsonb
+      from unnest(${outbox.map((e) => e.fn)}::text[], ${outbox.map((e) => e.machineId)}::text[], ${outbox.map((e) => e.saleId)}::text[], ${outbox.map((e) => e.text)}::text[]) as v(fn, m, s, p)
+      where v.fn in (select fn from drive)
       returning id, machine_id, sale_id
     )
-    select exists (select 1 from drive) as claimed, x.id, x.machine_id, x.sale_id, x.age_ms
-    from (select 1) one left join (
-      select null::bigint as id, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000 as age_ms from done
-      union all
-      select id, machine_id, sale_id, null from outbox) x on true`.execute(tx)
-  if (!rows.rows[0]?.claimed) return null
-  // A batch holds each sale once, so (machine, sale) names one receipt or one outbox row.
-  const written = new Map(rows.rows.flatMap((r) => (r.machine_id === null ? [] : [[key(r.machine_id, r.sale_id!), r] as const])))
-  const receipts = encoded.filter((e) => e.fd !== undefined)
-  const range: DisplayRange | null = w.documents.length === 0 ? null
-    : { fn: w.fn, from: Math.min(...w.documents.map((d) => d.fd)), to: Math.max(...w.documents.map((d) => d.fd)), left: receipts.length }
-  const displays = encoded.map(({ fd, ...e }): OutboxEntry => {
-    const row = written.get(key(e.machineId, e.saleId))
-    const ageMs = row?.age_ms === null || row?.age_ms === undefined ? {} : { ageMs: Number(row.age_ms) }
-    if (fd !== undefined) return { ...e, id: -1, range: range!, ...ageMs }
-    return { ...e, id: row!.id!, payload: e.payload as DisplayMessage }
+    select 'fn' as k, fn, null::bigint as id, null::text as machine_id, null::text as sale_id, null::float8 as age_ms from drive
+    union all
+    select 'done', null, null, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000 from done
+    union all
+    select 'outbox', null, id, machine_id, sale_id, null from outbox`.execute(tx)
+  const writtenFns = new Set(rows.rows.flatMap((r) => (r.k === 'fn' ? [r.fn!] : [])))
+  // A batch holds each sale once and a sale belongs to one kassa, so (machine, sale) names one
+  // receipt or one outbox row of the whole statement.
+  const written = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
+  const result = new Map<string, NonNullable<BatchWritten>>()
+  writes.forEach((w, i) => {
+    if (!writtenFns.has(w.fn)) return
+    const mine = encoded[i]!
+    const receipts = mine.filter((e) => e.fd !== undefined)
+    const range: DisplayRange | null = w.documents.length === 0 ? null
+      : { fn: w.fn, from: Math.min(...w.documents.map((d) => d.fd)), to: Math.max(...w.documents.map((d) => d.fd)), left: receipts.length }
+    const displays = mine.map(({ fd, fn: _fn, ...e }): OutboxEntry => {
+      const row = written.get(key(e.machineId, e.saleId))
+      const ageMs = row?.age_ms === null || row?.age_ms === undefined ? {} : { ageMs: Number(row.age_ms) }
+      if (fd !== undefined) return { ...e, id: -1, range: range!, ...ageMs }
+      return { ...e, id: row!.id!, payload: e.payload as DisplayMessage }
+    })
+    result.set(w.fn, { displays, range })
   })
-  return { displays, range }
+  return result
 }

@@ -38,7 +38,7 @@ export interface EmulatedSignerOptions {
   checked?: boolean
 }
 
-const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays: [], blocked: null }
+export const NOT_CLAIMED: BatchResult = { claimed: false, taken: 0, signed: 0, displays: [], blocked: null }
 
 /**
  * One fiscalization batch on the emulated FN. FN counters, fiscal documents (receipts with their
@@ -94,7 +94,7 @@ export async function signLockedBatch(db: Kysely<Database>, kassaId: string, opt
   })
 }
 
-interface SignedBatch {
+export interface SignedBatch {
   write: BatchWrite
   refused: { id: number; reason: string; sale: ClaimedSale }[]
   /** Refunds whose sale is not fiscalized yet: put back with a later run_at. */
@@ -105,7 +105,7 @@ interface SignedBatch {
 }
 
 /** Signs a claimed batch in memory: the documents, the FN's next state and what to write. */
-function signClaimed(claim: ClaimedBatch, originals: readonly RefundOriginal[], opts: EmulatedSignerOptions): SignedBatch {
+export function signClaimed(claim: ClaimedBatch, originals: readonly RefundOriginal[], opts: EmulatedSignerOptions): SignedBatch {
   const { drive, kassa, sales } = claim
   const toSign: SaleToSign[] = []
   const bySaleRow = new Map<string, ClaimedSale>()

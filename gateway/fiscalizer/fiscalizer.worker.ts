@@ -4,6 +4,7 @@ import type { Database } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
 import { closeShiftIfDueTx, signPendingBatch, type BatchResult } from './emulated.signer.js'
+import { createRoundSigner } from './fiscal-round.js'
 import { kassaProvider, kassasWithOpenShift, kassasWithPendingSales, pendingKassasWithAge } from './fiscal.repository.js'
 
 /**
@@ -33,12 +34,19 @@ export interface FiscalizerDeps {
   /** Batch runners by `kassas.provider` (e.g. 'atol-v5'); 'emulated' kassas are signed here. */
   signers?: Readonly<Record<string, BatchRunner>>
   /**
-   * Kassas signed at once; others wait their turn, their sales gathering into bigger batches.
-   * Each holds a pooled connection for its batch: uncapped, 10 busy kassas took the whole pool
-   * from ingest and split 1,000 sales/s into batches of ~25 (4: ~50, fewer statements per sale;
-   * scripts/bench). Default 4.
+   * Kassas worked at once; others wait their turn, their sales gathering into bigger batches.
+   * Default 32.
    */
   concurrency?: number
+  /**
+   * Batches that each hold a pooled connection at once: locked batches and other providers'.
+   * Uncapped, 10 busy kassas took the whole pool from ingest and split 1,000 sales/s into batches
+   * of ~25 (4: ~50, fewer statements per sale; scripts/bench). Checked batches of the emulated FN
+   * go in rounds instead (fiscal-round.ts), `rounds` at a time. Default 4.
+   */
+  connections?: number
+  /** Rounds of checked batches in flight at once (fiscal-round.ts). Default 1. */
+  rounds?: number
   /**
    * The kassas this gateway is woken for (protocol/gateway-ring.ts); default all. Its poll takes
    * another gateway's kassa only once a sale there has waited `takeoverMs` (default 2000): that
@@ -66,23 +74,51 @@ export function createFiscalizer(deps: FiscalizerDeps) {
   const providers = new Map<string, string>()
   /** Locked batches in a row that signed without meeting another signer, by kassa (UNCONTENDED_BATCHES). */
   const alone = new Map<string, number>()
+  const signing = { batchMax: deps.batchMax, publicUrl: deps.publicUrl, now }
+  const rounds = createRoundSigner({ db: deps.db, ...signing, inFlight: deps.rounds ?? 1 })
+
+  /** Batches holding a pooled connection now, and those waiting for one (`connections`). */
+  const connections = deps.connections ?? 4
+  let holding = 0
+  const waitingForConnection: (() => void)[] = []
+  async function withConnection<T>(work: () => Promise<T>): Promise<T> {
+    if (holding >= connections) await new Promise<void>((resolve) => waitingForConnection.push(resolve))
+    else holding++
+    try {
+      return await work()
+    } finally {
+      // Handed straight to the next batch waiting, or released.
+      const nextBatch = waitingForConnection.shift()
+      if (nextBatch) nextBatch()
+      else holding--
+    }
+  }
 
   async function runBatch(kassaId: string): Promise<BatchResult> {
     let provider = providers.get(kassaId)
     if (provider === undefined) providers.set(kassaId, provider = (await kassaProvider(deps.db, kassaId)) ?? 'emulated')
     if (provider === 'emulated') {
       const streak = alone.get(kassaId) ?? 0
-      const batch = await signPendingBatch(deps.db, kassaId, { batchMax: deps.batchMax, publicUrl: deps.publicUrl, now, checked: streak >= UNCONTENDED_BATCHES })
+      const batch = await signEmulated(kassaId, streak >= UNCONTENDED_BATCHES)
       if (!batch.claimed || batch.contended) alone.delete(kassaId)
       else if (batch.signed > 0 && streak < UNCONTENDED_BATCHES) alone.set(kassaId, streak + 1)
       return batch
     }
     const runner = deps.signers?.[provider]
-    if (runner) return runner(kassaId, deps.batchMax)
+    if (runner) return withConnection(() => runner(kassaId, deps.batchMax))
     return { claimed: true, taken: 0, signed: 0, displays: [], blocked: { code: 'no_signer', message: `no signer for provider ${provider}` } }
   }
 
-  const concurrency = deps.concurrency ?? 4
+  /** A checked batch goes in the next round; what the round leaves to the kassa is signed alone. */
+  async function signEmulated(kassaId: string, checked: boolean): Promise<BatchResult> {
+    if (!checked) return withConnection(() => signPendingBatch(deps.db, kassaId, { ...signing, checked: false }))
+    const outcome = await rounds.sign(kassaId)
+    if ('batch' in outcome) return outcome.batch
+    const batch = await withConnection(() => signPendingBatch(deps.db, kassaId, { ...signing, checked: outcome.alone === 'checked' }))
+    return outcome.alone === 'contended' ? { ...batch, contended: true } : batch
+  }
+
+  const concurrency = deps.concurrency ?? 32
   /** Kassas with sales waiting for a free slot, oldest first. */
   const queued = new Set<string>()
 
