@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const gateway = createGateway({ config, database, logger })
   const { httpPort } = await gateway.start().catch((err: unknown) => { throw database.explain(err) })
   // The fleet CLI reaches the embedded database through this process (embedded-server.ts).
-  const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
+  const embedded = database.pglite && database.turns && database.lock ? await serveEmbedded(database.pglite, database.turns, database.lock) : null
   database.lock?.announce({ httpPort })
   logger.info({ httpPort, mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway started')
 

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const fresh = process.argv.slice(2).includes('--fresh')
   const database = await openDatabase({ url: configs.gateway.databaseUrl, dataDir: configs.gateway.dataDir, role: 'npm start', fresh, genericPlans: true })
   await migrateToLatest(database.db).catch((err: unknown) => { throw database.explain(err) })
-  const embedded = database.pglite && database.lock ? await serveEmbedded(database.pglite, database.lock) : null
+  const embedded = database.pglite && database.turns && database.lock ? await serveEmbedded(database.pglite, database.turns, database.lock) : null
 
   const { broker, port: mqttPort } = await startBrokerSomewhere(configs.broker, database.db, logger, configs.gateway.telemetryHistory)
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`

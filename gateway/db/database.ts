@@ -4,7 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { asDataDirDamage, DataDirDamagedError, setAside } from './data-dir.damage.js'
 import { acquireDataDir, type DataDirLock } from './data-dir.lock.js'
-import { PGliteDialect } from './pglite.dialect.js'
+import { PGliteDialect, PGliteTurns } from './pglite.dialect.js'
 import { PreparedClient } from './prepared-client.js'
 import type { Database } from './schema.js'
 
@@ -40,6 +40,8 @@ export interface DatabaseHandle {
   kind: 'postgres' | 'pglite'
   /** The embedded database, for serving it over the wire to the CLI; null on PostgreSQL. */
   pglite: PGlite | null
+  /** Turns at the embedded database's one connection, which its server's clients must take too; null on PostgreSQL. */
+  turns: PGliteTurns | null
   /** The embedded directory's lock (data-dir.lock.ts), held until close; null on PostgreSQL. */
   lock: DataDirLock | null
   /** `err` as a DataDirDamagedError when it says the embedded directory's files cannot be read; else `err`. */
@@ -79,7 +81,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // the pool discards it on release.
     pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-    return { db, kind: 'postgres', pglite: null, lock: null, explain: (err) => err, close: () => db.destroy() }
+    return { db, kind: 'postgres', pglite: null, turns: null, lock: null, explain: (err) => err, close: () => db.destroy() }
   }
   // The lock comes before anything touches the directory: a process refused it has opened nothing.
   const lock = await acquireDataDir(options.dataDir, options.role ?? 'another process')
@@ -100,11 +102,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     if ((err as NodeJS.ErrnoException).syscall) throw err
     throw asDataDirDamage(err, options.dataDir, log) ?? new DataDirDamagedError(options.dataDir, String(err), { cause: err })
   }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  const turns = new PGliteTurns()
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, turns) })
   return {
     db,
     kind: 'pglite',
     pglite,
+    turns,
     lock,
     explain: (err) => asDataDirDamage(err, options.dataDir, log) ?? err,
     close: async () => {

@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { DataDirBusyError, findHolder, type DataDirLock } from './data-dir.lock.js'
+import type { PGliteTurns } from './pglite.dialect.js'
 
 // PGlite is one process's database. While `npm start` or `npm run gateway` holds an embedded
 // directory, it serves its PGlite over the PostgreSQL wire protocol on loopback and announces the
@@ -8,8 +9,8 @@ import { DataDirBusyError, findHolder, type DataDirLock } from './data-dir.lock.
 // through it instead of opening the files a second time. Nothing is written to the directory: no
 // note that a killed process would leave behind, or that another process could remove.
 
-export async function serveEmbedded(pglite: PGlite, lock: DataDirLock): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0 })
+export async function serveEmbedded(pglite: PGlite, turns: PGliteTurns, lock: DataDirLock): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = new PGLiteSocketServer({ db: takingTurns(pglite, turns), host: '127.0.0.1', port: 0 })
   await server.start()
   const port = Number(server.getServerConn().split(':').pop())
   lock.announce({ dbPort: port })
@@ -17,6 +18,35 @@ export async function serveEmbedded(pglite: PGlite, lock: DataDirLock): Promise<
     url: embeddedUrl(port),
     stop: () => server.stop(),
   }
+}
+
+/**
+ * PGlite as the socket server sees it: each client message runs in a turn at the connection
+ * (pglite.dialect.ts, PGliteTurns), so it never lands inside this process's transaction, and a
+ * client that leaves a transaction open keeps the turn until it commits, rolls back or disconnects
+ * (the server then rolls it back), so none of this process's statements lands inside the client's.
+ * "In a transaction" is the client's alone: the server rolls back on disconnect only what its
+ * client opened.
+ */
+function takingTurns(pglite: PGlite, turns: PGliteTurns): PGlite {
+  let held: (() => void) | null = null
+  async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+    held ??= await turns.take()
+    try {
+      return await work()
+    } finally {
+      if (held && !pglite.isInTransaction()) { const release = held; held = null; release() }
+    }
+  }
+  return new Proxy(pglite, {
+    get(target, property) {
+      if (property === 'runExclusive') return <T>(fn: () => Promise<T>) => inTurn(() => target.runExclusive(fn))
+      if (property === 'exec') return (...args: Parameters<PGlite['exec']>) => inTurn(() => target.exec(...args))
+      if (property === 'isInTransaction') return () => held !== null && target.isInTransaction()
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    },
+  })
 }
 
 const embeddedUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`

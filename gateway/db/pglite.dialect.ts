@@ -13,33 +13,51 @@ import {
 } from 'kysely'
 
 /**
+ * Turns at PGlite's one connection. Whoever holds a turn has the connection to itself, from its
+ * BEGIN to its COMMIT when it runs a transaction: this process's queries (the driver below) and
+ * the embedded server's clients (embedded-server.ts) take their turns here. Without the shared
+ * turns, a client of the embedded server that disconnected while the gateway's batch transaction
+ * was open rolled that transaction back (the server ends the transaction it believes is its
+ * client's), and the gateway's COMMIT then committed nothing without an error: it published
+ * receipts whose documents were gone and issued their numbers again
+ * (test/integration/embedded-turns.test.ts).
+ */
+export class PGliteTurns {
+  private queue: Promise<void> = Promise.resolve()
+
+  /** Waits for the connection; call the returned function to hand it on. */
+  async take(): Promise<() => void> {
+    let release!: () => void
+    const previous = this.queue
+    this.queue = new Promise<void>((resolve) => { release = resolve })
+    await previous
+    return release
+  }
+}
+
+/**
  * Kysely over embedded PGlite. PGlite is one connection, so the driver hands it to one user at a
- * time: a transaction holds it from BEGIN to COMMIT and other queries queue behind it.
+ * time (PGliteTurns): a transaction holds it from BEGIN to COMMIT and other queries queue behind it.
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: PGlite, private readonly turns: PGliteTurns) {}
   createAdapter() { return new PostgresAdapter() }
-  createDriver(): Driver { return new PGliteDriver(this.pglite) }
+  createDriver(): Driver { return new PGliteDriver(this.pglite, this.turns) }
   createQueryCompiler() { return new PostgresQueryCompiler() }
   createIntrospector(db: Kysely<any>) { return new PostgresIntrospector(db) }
 }
 
 class PGliteDriver implements Driver {
-  private queue: Promise<void> = Promise.resolve()
   private readonly connection: PGliteConnection
 
-  constructor(pglite: PGlite) {
+  constructor(pglite: PGlite, private readonly turns: PGliteTurns) {
     this.connection = new PGliteConnection(pglite)
   }
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    let release!: () => void
-    const previous = this.queue
-    this.queue = new Promise<void>((resolve) => { release = resolve })
-    await previous
-    this.connection.release = release
+    this.connection.release = await this.turns.take()
     return this.connection
   }
 
