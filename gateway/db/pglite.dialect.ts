@@ -50,7 +50,7 @@ export class PGliteDialect implements Dialect {
 class PGliteDriver implements Driver {
   private readonly connection: PGliteConnection
 
-  constructor(pglite: PGlite, private readonly turns: PGliteTurns) {
+  constructor(private readonly pglite: PGlite, private readonly turns: PGliteTurns) {
     this.connection = new PGliteConnection(pglite)
   }
 
@@ -71,6 +71,9 @@ class PGliteDriver implements Driver {
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    // COMMIT outside a transaction is only a warning: a transaction ended by anyone else would
+    // look committed with its work gone. Refused instead (kysely then reports the transaction failed).
+    if (!this.pglite.isInTransaction()) throw new Error('GW_ERR_PGLITE_TX_ENDED: the transaction was ended before its COMMIT; nothing of it was committed')
     await connection.executeQuery(CompiledQuery.raw('commit'))
   }
 

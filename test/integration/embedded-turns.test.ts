@@ -75,4 +75,15 @@ describe('embedded database: turns at its one connection', () => {
     await c.end()
     expect(await rows()).toEqual([1, 2, 3, 4, 20])
   })
+
+  it('fails a transaction that something else ended before its COMMIT, instead of committing nothing', async () => {
+    const attempt = handle.db.transaction().execute(async (tx) => {
+      await sql`insert into t values (5)`.execute(tx)
+      // What a client's disconnect did before the turns: a rollback from outside this connection's user.
+      await handle.pglite!.exec('rollback')
+      await sql`insert into t values (6)`.execute(tx)
+    })
+    await expect(attempt).rejects.toThrow(/GW_ERR_PGLITE_TX_ENDED/)
+    expect(await rows()).not.toContain(5)
+  })
 })
