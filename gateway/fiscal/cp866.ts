@@ -43,19 +43,37 @@ function nearest(char: string): string {
 /** Printable ASCII, Russian letters and №: most text, already CP866, skips the per-character walk. */
 const PLAIN_CP866 = /^[\x20-\x7e\u0410-\u044f\u0401\u0451\u2116]*$/
 
+/**
+ * Texts converted and encoded lately. A kassa's name, a machine's address and place and the names
+ * of its goods are on every receipt, and «quotes» in a name send it down the per-character walk
+ * each time (a profile of the gateway at 1,000 sales/s: CP866 conversion was its costliest
+ * function of our own). Cleared when full, so odd texts cannot grow it.
+ */
+const CACHE_MAX = 4096
+const converted = new Map<string, string>()
+const encoded = new Map<string, Uint8Array>()
+function remember<T>(cache: Map<string, T>, text: string, value: T): T {
+  if (cache.size >= CACHE_MAX) cache.clear()
+  cache.set(text, value)
+  return value
+}
+
 /** The text as CP866 can hold it: each missing character replaced by its nearest equivalent. */
 export function toCp866Text(text: string): string {
   if (PLAIN_CP866.test(text)) return text
+  const known = converted.get(text)
+  if (known !== undefined) return known
   let out = ''
   // NFC first so that и + combining breve is the single CP866 letter й.
   // The table goes first: it also overrides NBSP, which CP866 has.
   for (const char of text.normalize('NFC')) out += REPLACEMENTS[char] ?? (CP866_CHARS.has(char) ? char : nearest(char))
-  return out
+  return remember(converted, text, out)
 }
 
-/** Encodes text to CP866 bytes, replacing what CP866 lacks (see toCp866Text). */
+/** Encodes text to CP866 bytes, replacing what CP866 lacks (see toCp866Text). A new array each call. */
 export function cp866Encode(text: string): Uint8Array {
-  return new Uint8Array(iconv.encode(toCp866Text(text), 'cp866'))
+  const known = encoded.get(text) ?? remember(encoded, text, new Uint8Array(iconv.encode(toCp866Text(text), 'cp866')))
+  return known.slice()
 }
 
 /** Decodes CP866 bytes; every byte maps to a character, so this never fails. */

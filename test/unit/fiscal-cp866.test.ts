@@ -33,4 +33,18 @@ describe('CP866 strings', () => {
   it('joins a letter and its combining mark before encoding, so й stays й', () => {
     expect(cp866Decode(cp866Encode('и\u0306'))).toBe('й')
   })
+
+  it('converts a repeated text the same way, and each encoding is its own array', () => {
+    const name = 'ООО «Вендинг» — №1'
+    expect(toCp866Text(name)).toBe('ООО "Вендинг" - №1')
+    expect(toCp866Text(name)).toBe('ООО "Вендинг" - №1')
+    const first = cp866Encode(name)
+    first[0] = 0x3f
+    const second = cp866Encode(name)
+    expect(cp866Decode(second)).toBe('ООО "Вендинг" - №1')
+    expect(second).not.toBe(first)
+    // Thousands of distinct texts (item names from many machines) keep being converted right.
+    for (let i = 0; i < 10_000; i++) expect(toCp866Text(`«${i}»`)).toBe(`"${i}"`)
+    expect(cp866Decode(cp866Encode(name))).toBe('ООО "Вендинг" - №1')
+  })
 })
