@@ -3,6 +3,8 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStatisticsKeeper } from '../../gateway/db/statistics.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
+import { insertSales } from '../../gateway/ingest/sale.repository.js'
+import { sale } from '../support/machine-client.js'
 import { provisionFleet } from '../support/system.js'
 
 // With autovacuum off (as on this machine's PostgreSQL) nothing analyzes the gateway's tables, and
@@ -38,5 +40,23 @@ describe('statistics keeper', () => {
     const stats = await sql<{ reltuples: number }>`select reltuples::int as reltuples from pg_class where relname = 'machines'`.execute(db)
     expect(stats.rows[0]!.reltuples).toBe(200)
     expect(await keeper.analyze()).toEqual([])
+  })
+
+  it('keeps no statistics on the large columns no query filters by, and keeps them on the ones the plans use', async () => {
+    const db = database.handle.db
+    const machines = await provisionFleet(db, 3, { prefix: 'ST-', kassa: { id: 'K-ST', fn: '9999078900007777', reg: '0000000001017777' } })
+    await insertSales(db, Array.from({ length: 300 }, (_, i) => ({ machineId: machines[i % 3]!.id, event: sale(), payload: new Uint8Array() })))
+    await sql`analyze sales`.execute(db)
+    const columns = await sql<{ attname: string }>`select attname from pg_stats where tablename = 'sales' and schemaname = 'public'`.execute(db)
+    const withStatistics = columns.rows.map((r) => r.attname)
+    expect(withStatistics).toEqual(expect.arrayContaining(['kassa_id', 'machine_id', 'state', 'sold_at']))
+    expect(withStatistics).not.toContain('items')
+    expect(withStatistics).not.toContain('last_error')
+    const targets = await sql<{ relname: string; attname: string; target: number }>`
+      select c.relname, a.attname, a.attstattarget::int as target from pg_attribute a join pg_class c on c.oid = a.attrelid
+      where c.relname in ('sales', 'fiscal_documents') and a.attnum > 0 and a.attstattarget = 0 order by 1, 2`.execute(db)
+    expect(targets.rows.map((r) => `${r.relname}.${r.attname}`)).toEqual([
+      'fiscal_documents.display', 'fiscal_documents.fp', 'fiscal_documents.tlv', 'sales.declared', 'sales.items', 'sales.last_error',
+    ])
   })
 })
