@@ -45,8 +45,16 @@ describe('statistics keeper', () => {
   it('keeps no statistics on the large columns no query filters by, and keeps them on the ones the plans use', async () => {
     const db = database.handle.db
     const machines = await provisionFleet(db, 3, { prefix: 'ST-', kassa: { id: 'K-ST', fn: '9999078900007777', reg: '0000000001017777' } })
-    await insertSales(db, Array.from({ length: 300 }, (_, i) => ({ machineId: machines[i % 3]!.id, event: sale(), payload: new Uint8Array() })))
-    await sql`analyze sales`.execute(db)
+    const soldAt = (i: number) => new Date(Date.now() - i * 1000).toISOString()
+    await insertSales(db, Array.from({ length: 300 }, (_, i) => ({ machineId: machines[i % 3]!.id, event: sale({ at: soldAt(i) }), payload: new Uint8Array() })))
+    const keeper = await createStatisticsKeeper({ db, kind: 'postgres', logger: pino({ level: 'silent' }) })
+    const changed = async () => (await sql<{ n: number }>`select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = 'sales'`.execute(db)).rows[0]!.n
+    for (let i = 0; i < 100 && (await changed()) < 300; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await keeper.analyze()).toContain('sales')
+    // The keeper samples 9,000 rows (target 30): a histogram of at most 31 bounds where the server's default makes 101.
+    const bounds = await sql<{ n: number }>`select cardinality(histogram_bounds::text::text[])::int as n from pg_stats where tablename = 'sales' and attname = 'sold_at'`.execute(db)
+    expect(bounds.rows[0]!.n).toBeGreaterThan(10)
+    expect(bounds.rows[0]!.n).toBeLessThanOrEqual(31)
     const columns = await sql<{ attname: string }>`select attname from pg_stats where tablename = 'sales' and schemaname = 'public'`.execute(db)
     const withStatistics = columns.rows.map((r) => r.attname)
     expect(withStatistics).toEqual(expect.arrayContaining(['kassa_id', 'machine_id', 'state', 'sold_at']))
