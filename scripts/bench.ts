@@ -52,7 +52,7 @@ async function main(): Promise<number> {
     const kdfMs = await loginKdfMs()
     services = await startServices(db, { ingest: plan.ingest, ...(plan.profile ? { profileDir: join(outDir, 'profiles') } : {}) })
     const running = services
-    const steps = await runPlan(plan, services, machines, log).catch((err: unknown) => {
+    const { steps, warmups } = await runPlan(plan, services, machines, log).catch((err: unknown) => {
       log(`bench: a step failed; the system's last output:\n${running.tails()}`)
       throw err
     })
@@ -77,17 +77,19 @@ async function main(): Promise<number> {
       // PGlite: broker and gateway share one process, so "broker" figures include the gateway.
       combinedProcesses: db.kind === 'pglite',
       host: { cpus: cpus().length, node: process.version, loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
-      plan: { machines: plan.machines, machinesPerKassa: plan.machinesPerKassa, durationS: plan.durationS, fixedRates: plan.fixedRates,
+      plan: { machines: plan.machines, machinesPerKassa: plan.machinesPerKassa, durationS: plan.durationS, warmupS: plan.warmupS, fixedRates: plan.fixedRates,
         stepRates: plan.stepRates, oneKassaMachines: plan.oneKassaMachines, oneKassaRate: plan.oneKassaRate, burstSales: plan.burstSales, scaleMachines: plan.scaleMachines, scaleRate: plan.scaleRate, clusterRate: plan.clusterRate, p99LimitMs: plan.p99LimitMs },
       loginKdfMs: kdfMs,
       summary,
+      warmups,
       steps,
       cluster,
       failover,
       storm,
     }
     const json = JSON.stringify(report, null, 2)
-    const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})`, db.kind === 'pglite') +
+    const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})` +
+      (warmups.length > 0 ? `\n\nNot measured, right after the processes started: ${warmups.map((w) => `${w.against} warm-up ${w.durationS} s at ${w.rate}/s (p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, lost ${w.lost})`).join('; ')}.` : ''), db.kind === 'pglite') +
       (cluster ? `\n| cluster step at ${cluster.single.rate}/s | CPU ms per sale (brokers + gateways + Redis + PostgreSQL) | p50 / p99 ms | lost |\n| --- | ---: | ---: | ---: |\n${[cluster.single, cluster.cluster].map((f) => `| ${f.brokers} broker(s) × ${f.gateways} gateway(s) | ${f.cpuMsPerSale} | ${f.p50Ms} / ${f.p99Ms} | ${f.lost} |`).join('\n')}\n| ratio 3 × 3 / 1 × 1 | ${cluster.ratio} | | |\n` : '')
     mkdirSync(outDir, { recursive: true })
     const stamp = `${startedAt.toISOString().slice(0, 19).replace(/:/g, '-')}${plan.quick ? '-quick' : ''}`

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 export const STEPS = ['baseline', 'fixed', 'stepup', 'onekassa', 'burst', 'scale', 'cluster', 'failover', 'storm'] as const
 export type StepName = (typeof STEPS)[number]
 
-export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,stepup,onekassa,burst,scale,cluster,failover,storm] [--duration S] [--profile]
+export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,stepup,onekassa,burst,scale,cluster,failover,storm] [--duration S] [--warmup S] [--profile]
 
   --quick        a few seconds, small fleet (the smoke test)
   --only LIST    steps to run (default all): baseline = the same fleet against the echo responder
@@ -16,6 +16,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,s
                  failover = SIGKILL of the broker holding a third of the fleet (3 × 3, PostgreSQL only)
                  storm = restart of one broker holding the scale fleet: all back and selling (PostgreSQL only)
   --duration S   seconds of sales per step (default 10; quick 2)
+  --warmup S     seconds of sales at the first fixed rate right after the echo responder and after the
+                 gateway start, not measured: the steps find the processes in steady operation (default
+                 3; quick 1; 0: none). Reported apart, lost sales included
   --profile      node --cpu-prof on the broker and gateway processes; .cpuprofile files in <out>/profiles
   --ingest WHO   who stores sales in the gateway steps: broker (default, as deployed: the broker holding
                  the machine stores and kicks the gateway) or gateway (GATEWAY_INGEST=gateway)
@@ -29,6 +32,8 @@ export interface BenchPlan {
   quick: boolean
   only: ReadonlySet<StepName>
   durationS: number
+  /** s of unmeasured sales after the echo responder and after the gateway start (0: none). */
+  warmupS: number
   profile: boolean
   ingest: 'broker' | 'gateway'
   outDir: string
@@ -74,6 +79,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchPlan | 'help' {
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
         duration: { type: 'string' },
+        warmup: { type: 'string' },
         profile: { type: 'boolean', default: false },
         ingest: { type: 'string', default: 'broker' },
         out: { type: 'string', default: 'bench/results' },
@@ -93,9 +99,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchPlan | 'help' {
   if (only.size === 0) throw new BenchArgsError('--only: no step named')
   const durationS = values.duration === undefined ? (values.quick ? 2 : 10) : Number(values.duration)
   if (!(durationS > 0 && durationS <= 3600)) throw new BenchArgsError('--duration: must be a number of seconds in (0, 3600]')
+  const warmupS = values.warmup === undefined ? (values.quick ? 1 : 3) : Number(values.warmup)
+  if (!(warmupS >= 0 && warmupS <= 600)) throw new BenchArgsError('--warmup: must be a number of seconds in [0, 600]')
   if (values.ingest !== 'broker' && values.ingest !== 'gateway') throw new BenchArgsError('--ingest: broker or gateway')
   const ingest: BenchPlan['ingest'] = values.ingest
-  const common = { only, durationS, profile: values.profile, ingest, outDir: values.out, p99LimitMs: 100 }
+  const common = { only, durationS, warmupS, profile: values.profile, ingest, outDir: values.out, p99LimitMs: 100 }
   if (values.quick) {
     return {
       ...common, quick: true, machines: 40, machinesPerKassa: 10, fixedRates: [20, 50], stepRates: [50, 100],

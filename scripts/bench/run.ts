@@ -12,10 +12,14 @@ import { judge, type Verdict } from './verdict.js'
 export type Phase = 'baseline-fixed' | 'baseline-stepup' | 'baseline-onekassa' | 'baseline-burst' | 'fixed' | 'stepup' | 'onekassa' | 'burst' | 'scale'
 export type JudgedStep = StepResult & Verdict & { phase: Phase; backlogBefore?: number }
 
+/** An unmeasured run right after processes start (BenchPlan.warmupS): what it sold and lost, apart from the steps. */
+export interface Warmup { against: 'echo' | 'gateway'; rate: number; durationS: number; sent: number; receipted: number; lost: number; latencyMs: StepResult['latencyMs'] }
+
 export interface StepUp { sustainedRate: number; limitedBy: Verdict['limitedBy'] | 'ladder-end' }
 
-export async function runPlan(plan: BenchPlan, services: BenchServices, machines: readonly FleetMachine[], log: (line: string) => void): Promise<JudgedStep[]> {
+export async function runPlan(plan: BenchPlan, services: BenchServices, machines: readonly FleetMachine[], log: (line: string) => void): Promise<{ steps: JudgedStep[]; warmups: Warmup[] }> {
   const steps: JudgedStep[] = []
+  const warmups: Warmup[] = []
   const fleet = machines.slice(0, plan.machines)
   const base = { durationS: plan.durationS, rampPerS: plan.rampPerS, drainS: plan.drainS }
 
@@ -30,6 +34,20 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
     const l = result.latencyMs
     log(`${o.name}: ${judged.pass ? 'ok' : `missed (${judged.limitedBy})`}  ${result.achievedRate}/s  p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} ms  lost ${result.lost}`)
     return judged
+  }
+
+  // Freshly started processes spend their first seconds of sales compiling the hot path (V8,
+  // prepared statements on each pooled connection, tsx): that is a restart, not the steady
+  // operation the steps measure (restarts have their own steps: storm, failover). The same for
+  // the echo and the gateway; a warm-up that loses a sale fails the run.
+  async function warmUp(against: 'echo' | 'gateway'): Promise<void> {
+    if (plan.warmupS <= 0) return
+    const rate = plan.fixedRates[0]!
+    if (against === 'gateway') await waitForBacklog(services)
+    const r = await runStep(services, { ...base, name: `${against} warm-up ${rate}/s`, against, machines: fleet, rate, durationS: plan.warmupS }, log)
+    warmups.push({ against, rate, durationS: r.durationS, sent: r.sent, receipted: r.receipted, lost: r.lost, latencyMs: r.latencyMs })
+    log(`${against} warm-up: ${r.achievedRate}/s  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  lost ${r.lost} (not measured)`)
+    if (r.lost > 0 || r.duplicates > 0) throw new Error(`${against} warm-up: ${r.lost} lost, ${r.duplicates} duplicate receipts`)
   }
 
   async function ladder(phase: Phase, against: 'echo' | 'gateway'): Promise<void> {
@@ -49,6 +67,7 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
 
   if (plan.only.has('baseline') || plan.only.has('onekassa') || plan.only.has('burst')) {
     await services.startEcho()
+    await warmUp('echo')
     if (plan.only.has('baseline')) {
       for (const rate of plan.fixedRates) await step('baseline-fixed', { name: `echo fixed ${rate}/s`, against: 'echo', machines: fleet, rate })
       await ladder('baseline-stepup', 'echo')
@@ -56,7 +75,10 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
     for (const run of oneKassaSteps('echo', 'baseline-')) await run()
     await services.stopEcho()
   }
-  if (['fixed', 'stepup', 'onekassa', 'burst', 'scale'].some((s) => plan.only.has(s as StepName))) await services.startGateway()
+  if (['fixed', 'stepup', 'onekassa', 'burst', 'scale'].some((s) => plan.only.has(s as StepName))) {
+    await services.startGateway()
+    await warmUp('gateway')
+  }
   if (plan.only.has('fixed')) {
     for (const rate of plan.fixedRates) await step('fixed', { name: `gateway fixed ${rate}/s`, against: 'gateway', machines: fleet, rate })
   }
@@ -71,7 +93,7 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
       rampPerS: plan.scaleRampPerS, connectTimeoutMs: 30_000,
     })
   }
-  return steps
+  return { steps, warmups }
 }
 
 /** The highest rate of a ladder that passed, and what stopped it. */
