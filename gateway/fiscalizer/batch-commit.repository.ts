@@ -98,14 +98,7 @@ export interface BatchWrite {
  * What a batch write committed: its displays to publish (receipts carry the batch's range of
  * documents) and that range; null when `ifVersion` no longer matched and nothing was written.
  */
-export type BatchWritten = {
-  displays: OutboxEntry[]
-  range: DisplayRange | null
-  /** The FN row's version this write committed (its xmin): a later write of this process's may be checked against it. */
-  version: string
-  /** With `prefetch`: the kassa and its oldest pending sales besides this batch's, read by the same statement. */
-  next?: { kassa: KassaIdentity; sales: ClaimedSale[] }
-} | null
+export type BatchWritten = { displays: OutboxEntry[]; range: DisplayRange | null } | null
 
 const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
 
@@ -129,15 +122,8 @@ export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w
  * FN's batch is written only if its row is still the version read (`ifVersion`), so the result
  * holds the FNs written and leaves out those another signer moved, whose batches wrote nothing.
  * One statement is one transaction: the batches written commit together.
- *
- * `prefetch` > 0: the statement also reads, for each FN it wrote, the kassa and up to that many of
- * its oldest pending sales other than the batch's own (the statement's snapshot still shows
- * those pending), with the FN row's new version: the next batch's claim, without a statement of
- * its own. It is as good as a claim made at this statement's start: a signer that moved the FN
- * since would have made this write find another version and write nothing, and one that moves it
- * later makes the next write find another version than the one returned here.
  */
-export async function writeBatches(tx: Transaction<Database> | Kysely<Database>, writes: readonly BatchWrite[], prefetch = 0): Promise<Map<string, NonNullable<BatchWritten>>> {
+export async function writeBatches(tx: Transaction<Database> | Kysely<Database>, writes: readonly BatchWrite[]): Promise<Map<string, NonNullable<BatchWritten>>> {
   // Each display is encoded once: the text stored and the message published are the same.
   const encoded = writes.map((w) => w.displays.map((e) => ({ ...e, fn: w.fn, text: JSON.stringify(e.payload) })))
   const receiptText = new Map(encoded.flat().flatMap((e) => (e.fd === undefined ? [] : [[`${e.fn}/${e.fd}`, e.text] as const])))
@@ -155,9 +141,7 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
   // snapshot, so the others read `drive`'s RETURNING rather than the table. An update that meets
   // the row locked by another signer waits for it, then re-checks the version on the row that
   // signer committed.
-  type Row = { k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null
-    row_version: string | null; pending: ClaimedSale[] | null; k_name: string | null; k_inn: string | null; k_reg: string | null; k_sno: string | null; k_tz: string | null }
-  const rows = await sql<Row>`
+  const rows = await sql<{ k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null }>`
     with state as (
       select * from unnest(${states.map((s) => s.fn)}::text[], ${writes.map((w) => w.ifVersion ?? null)}::text[],
         ${states.map((s) => s.nextFd)}::int[], ${states.map((s) => s.shiftNumber)}::int[], ${states.map((s) => iso(s.shiftOpenedAt))}::timestamptz[],
@@ -170,7 +154,7 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
         blocked_reason = v.blocked_reason
       from state v
       where f.fn = v.fn and (v.if_version is null or f.xmin::text = v.if_version)
-      returning f.fn, f.kassa_id, f.xmin::text as row_version
+      returning f.fn, f.kassa_id
     ), docs as (
       insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv, display)
       select drive.fn, v.fd, drive.kassa_id, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex'), v.display
@@ -188,31 +172,19 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
       from unnest(${outbox.map((e) => e.fn)}::text[], ${outbox.map((e) => e.machineId)}::text[], ${outbox.map((e) => e.saleId)}::text[], ${outbox.map((e) => e.text)}::text[]) as v(fn, m, s, p)
       where v.fn in (select fn from drive)
       returning id, machine_id, sale_id
-    ), next as (
-      select d.fn, k.name as k_name, k.inn as k_inn, k.reg_number as k_reg, k.sno as k_sno, k.time_zone as k_tz,
-        coalesce((select jsonb_agg(p order by p.id) from (
-          select s.id, s.machine_id, s.sale_id, s.kind, s.refund_of, s.items, s.payment_method, s.total, m.number, m.address, m.place
-          from sales s join machines m on m.id = s.machine_id
-          where s.kassa_id = d.kassa_id and s.state = 'pending' and s.run_at <= now() and s.id <> all(${done.map((d) => d.id)}::bigint[])
-          order by s.id limit ${prefetch}) p), '[]'::jsonb) as pending
-      from drive d join kassas k on k.id = d.kassa_id
-      where ${prefetch}::int > 0
     )
-    select 'fn' as k, d.fn, null::bigint as id, null::text as machine_id, null::text as sale_id, null::float8 as age_ms,
-      d.row_version, n.pending, n.k_name, n.k_inn, n.k_reg, n.k_sno, n.k_tz
-    from drive d left join next n on n.fn = d.fn
+    select 'fn' as k, fn, null::bigint as id, null::text as machine_id, null::text as sale_id, null::float8 as age_ms from drive
     union all
-    select 'done', null, null, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000, null, null, null, null, null, null, null from done
+    select 'done', null, null, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000 from done
     union all
-    select 'outbox', null, id, machine_id, sale_id, null, null, null, null, null, null, null, null from outbox`.execute(tx)
-  const writtenFns = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [[r.fn!, r] as const] : [])))
+    select 'outbox', null, id, machine_id, sale_id, null from outbox`.execute(tx)
+  const writtenFns = new Set(rows.rows.flatMap((r) => (r.k === 'fn' ? [r.fn!] : [])))
   // A batch holds each sale once and a sale belongs to one kassa, so (machine, sale) names one
   // receipt or one outbox row of the whole statement.
   const written = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
   const result = new Map<string, NonNullable<BatchWritten>>()
   writes.forEach((w, i) => {
-    const fnRow = writtenFns.get(w.fn)
-    if (!fnRow) return
+    if (!writtenFns.has(w.fn)) return
     const mine = encoded[i]!
     const receipts = mine.filter((e) => e.fd !== undefined)
     const range: DisplayRange | null = w.documents.length === 0 ? null
@@ -223,9 +195,7 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
       if (fd !== undefined) return { ...e, id: -1, range: range!, ...ageMs }
       return { ...e, id: row!.id!, payload: e.payload as DisplayMessage }
     })
-    const next = fnRow.pending === null ? {}
-      : { next: { kassa: { id: w.kassaId, name: fnRow.k_name!, inn: fnRow.k_inn!, regNumber: fnRow.k_reg!, sno: fnRow.k_sno as TaxSystem, timeZone: fnRow.k_tz! }, sales: fnRow.pending } }
-    result.set(w.fn, { displays, range, version: fnRow.row_version!, ...next })
+    result.set(w.fn, { displays, range })
   })
   return result
 }
