@@ -18,7 +18,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only baseline,fixed,s
   --duration S   seconds of sales per step (default 10; quick 2)
   --warmup S     seconds of sales at the first fixed rate right after the echo responder and after the
                  gateway start, not measured: the steps find the processes in steady operation (default
-                 3; quick 1; 0: none). Reported apart, lost sales included
+                 3; quick 1; 0: none). Reported apart; a sale lost there fails the run
   --profile      node --cpu-prof on the broker and gateway processes; .cpuprofile files in <out>/profiles
   --ingest WHO   who stores sales in the gateway steps: broker (default, as deployed: the broker holding
                  the machine stores and kicks the gateway) or gateway (GATEWAY_INGEST=gateway)

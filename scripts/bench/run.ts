@@ -36,10 +36,11 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
     return judged
   }
 
-  // Freshly started processes spend their first seconds of sales compiling the hot path (V8,
-  // prepared statements on each pooled connection, tsx): that is a restart, not the steady
-  // operation the steps measure (restarts have their own steps: storm, failover). The same for
-  // the echo and the gateway; a warm-up that loses a sale fails the run.
+  // A freshly started gateway is slow for its first seconds of sales (in this bench its event loop
+  // stalled 200–480 ms and its p99 over the first 3 s was 345–454 ms at 500/s; README:
+  // Performance): that is a restart, not the steady operation the steps measure (restarts have
+  // their own steps: storm, failover). The same for the echo and the gateway; a warm-up that
+  // loses or duplicates a sale fails the run.
   async function warmUp(against: 'echo' | 'gateway'): Promise<void> {
     if (plan.warmupS <= 0) return
     const rate = plan.fixedRates[0]!
