@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     }
     const json = JSON.stringify(report, null, 2)
     const table = markdown(steps, summary, `### npm run bench${plan.quick ? ' -- --quick' : ''}, ${startedAt.toISOString().slice(0, 16)} (${db.kind}, ${cpus().length} cores, load ${loadAtStart[0]})` +
-      (warmups.length > 0 ? `\n\nNot measured, right after the processes started: ${warmups.map((w) => `${w.against} warm-up ${w.durationS} s at ${w.rate}/s (p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, lost ${w.lost})`).join('; ')}.` : ''), db.kind === 'pglite') +
+      (warmups.length > 0 ? `\n\nNot measured, right after the processes started: ${warmups.map((w) => `${w.against} warm-up ${w.durationS} s at ${w.targetRate}/s (p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, lost ${w.lost})`).join('; ')}.` : ''), db.kind === 'pglite') +
       (cluster ? `\n| cluster step at ${cluster.single.rate}/s | CPU ms per sale (brokers + gateways + Redis + PostgreSQL) | p50 / p99 ms | lost |\n| --- | ---: | ---: | ---: |\n${[cluster.single, cluster.cluster].map((f) => `| ${f.brokers} broker(s) × ${f.gateways} gateway(s) | ${f.cpuMsPerSale} | ${f.p50Ms} / ${f.p99Ms} | ${f.lost} |`).join('\n')}\n| ratio 3 × 3 / 1 × 1 | ${cluster.ratio} | | |\n` : '')
     mkdirSync(outDir, { recursive: true })
     const stamp = `${startedAt.toISOString().slice(0, 19).replace(/:/g, '-')}${plan.quick ? '-quick' : ''}`

@@ -13,7 +13,7 @@ export type Phase = 'baseline-fixed' | 'baseline-stepup' | 'baseline-onekassa' |
 export type JudgedStep = StepResult & Verdict & { phase: Phase; backlogBefore?: number }
 
 /** An unmeasured run right after processes start (BenchPlan.warmupS): what it sold and lost, apart from the steps. */
-export interface Warmup { against: 'echo' | 'gateway'; rate: number; durationS: number; sent: number; receipted: number; lost: number; latencyMs: StepResult['latencyMs'] }
+export type Warmup = Pick<StepResult, 'against' | 'targetRate' | 'durationS' | 'sent' | 'receipted' | 'lost' | 'duplicates' | 'latencyMs'>
 
 export interface StepUp { sustainedRate: number; limitedBy: Verdict['limitedBy'] | 'ladder-end' }
 
@@ -23,12 +23,18 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
   const fleet = machines.slice(0, plan.machines)
   const base = { durationS: plan.durationS, rampPerS: plan.rampPerS, drainS: plan.drainS }
 
-  async function step(phase: Phase, o: Omit<StepOptions, 'durationS' | 'rampPerS' | 'drainS'> & Partial<StepOptions>): Promise<JudgedStep> {
-    // Whatever an earlier step left pending is signed first, so it does not load this one.
+  type Options = Omit<StepOptions, 'durationS' | 'rampPerS' | 'drainS'> & Partial<StepOptions>
+  /** Sells as `o` says, once an earlier step's leftovers are signed (so they do not load this one), and checks every process survived it. */
+  async function sell(o: Options): Promise<{ result: StepResult; backlogBefore: number | undefined }> {
     const backlogBefore = o.against === 'gateway' ? await waitForBacklog(services) : undefined
     const result = await runStep(services, { ...base, ...o }, log)
     const dead = services.dead()
     if (dead.length > 0) throw new Error(`${dead.join(', ')} ended during ${o.name}`)
+    return { result, backlogBefore }
+  }
+
+  async function step(phase: Phase, o: Options): Promise<JudgedStep> {
+    const { result, backlogBefore } = await sell(o)
     const judged: JudgedStep = { phase, ...result, ...judge(result, plan.p99LimitMs), ...(backlogBefore ? { backlogBefore } : {}) }
     steps.push(judged)
     const l = result.latencyMs
@@ -44,9 +50,9 @@ export async function runPlan(plan: BenchPlan, services: BenchServices, machines
   async function warmUp(against: 'echo' | 'gateway'): Promise<void> {
     if (plan.warmupS <= 0) return
     const rate = plan.fixedRates[0]!
-    if (against === 'gateway') await waitForBacklog(services)
-    const r = await runStep(services, { ...base, name: `${against} warm-up ${rate}/s`, against, machines: fleet, rate, durationS: plan.warmupS }, log)
-    warmups.push({ against, rate, durationS: r.durationS, sent: r.sent, receipted: r.receipted, lost: r.lost, latencyMs: r.latencyMs })
+    const { result: r } = await sell({ name: `${against} warm-up ${rate}/s`, against, machines: fleet, rate, durationS: plan.warmupS })
+    const { targetRate, durationS, sent, receipted, lost, duplicates, latencyMs } = r
+    warmups.push({ against, targetRate, durationS, sent, receipted, lost, duplicates, latencyMs })
     log(`${against} warm-up: ${r.achievedRate}/s  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  lost ${r.lost} (not measured)`)
     if (r.lost > 0 || r.duplicates > 0) throw new Error(`${against} warm-up: ${r.lost} lost, ${r.duplicates} duplicate receipts`)
   }

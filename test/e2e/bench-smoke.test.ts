@@ -43,7 +43,7 @@ describe('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', resolve))
     expect(code, stderr.slice(-4000)).toBe(0)
 
-    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[]; warmups: { against: string; sent: number; receipted: number; lost: number }[]; cluster: ClusterStep | null; failover: Failover | null; storm: Storm | null }
+    const report = JSON.parse(stdout) as { quick: boolean; database: string; summary: Record<string, unknown>; steps: Step[]; warmups: { against: string; sent: number; receipted: number; lost: number; duplicates: number }[]; cluster: ClusterStep | null; failover: Failover | null; storm: Storm | null }
     expect(report).toMatchObject({ quick: true, database: 'postgres' })
     expect(report.summary).toHaveProperty('targets')
     expect(report.summary).toHaveProperty('ratios')
@@ -60,7 +60,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.steps.every((s) => s.sent > 0)).toBe(true)
     // The echo and the gateway each sold unmeasured for a while right after starting, losing nothing.
     expect(report.warmups.map((w) => w.against)).toEqual(['echo', 'gateway'])
-    for (const w of report.warmups) expect([w.sent > 0, w.receipted, w.lost], w.against).toEqual([true, w.sent, 0])
+    for (const w of report.warmups) expect([w.sent > 0, w.receipted, w.lost, w.duplicates], w.against).toEqual([true, w.sent, 0, 0])
     expect(stderr).toMatch(/Not measured, right after the processes started: echo warm-up/)
     // One kassa: the machines of one kassa at a fixed rate, then all their sales at once, against
     // the echo and the gateway; the burst's figure is receipts per second.
