@@ -113,7 +113,7 @@ export function createGateway(deps: GatewayDeps) {
       ? createSubscribedIngest({
         db, client: ingest, publisher, topicPrefix: config.topicPrefix, logger, now,
         chunkMax: Math.max(config.batchMax, 500), windowMs: config.batchWindowMs, telemetryHistory: config.telemetryHistory,
-        onStored: (kassaIds) => fiscalizer.kick(kassaIds), onHealth: (ok) => { ingestHealthy = ok }, onWritten: metrics.salesWritten,
+        onStored: (stored) => fiscalizer.kick(stored.map((s) => s.kassa_id), stored), onHealth: (ok) => { ingestHealthy = ok }, onWritten: metrics.salesWritten,
       })
       : null
     if (ring) {
@@ -123,9 +123,11 @@ export function createGateway(deps: GatewayDeps) {
           if (alive) ring.seen(alive.id, alive.leaving)
         } else if (topic === kickTopic) {
           // From a broker that knows no gateway yet: the kassas this gateway owns.
-          fiscalizer.kick(decodeStoredKick(payload).filter((id) => ring.owns(id)))
+          const kick = decodeStoredKick(payload)
+          fiscalizer.kick(kick.kassas.filter((id) => ring.owns(id)), kick.sales)
         } else if (addressedKickGateway(config.topicPrefix, topic) === config.gatewayId) {
-          fiscalizer.kick(decodeStoredKick(payload))
+          const kick = decodeStoredKick(payload)
+          fiscalizer.kick(kick.kassas, kick.sales)
         }
       })
     }

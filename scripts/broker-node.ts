@@ -10,7 +10,7 @@ import type { RejectedMessage } from '../gateway/ingest/sale.repository.js'
 import { createPresenceConsumer } from '../gateway/machines/presence.consumer.js'
 import { createTelemetryHistory } from '../gateway/operator/telemetry-history.writer.js'
 import {
-  LiveGateways, decodeGatewayAlive, encodeStoredKick, gatewayAliveTopic, kickAddressees, machineTopic, storedKickTopic, type DisplayMessage,
+  LiveGateways, decodeGatewayAlive, encodeStoredKick, gatewayAliveTopic, kickAddressees, machineTopic, storedKickTopic, type DisplayMessage, type StoredSale,
 } from '../protocol/index.js'
 
 // A broker that stores what its machines send: the composition root shared by `npm run broker`,
@@ -70,12 +70,19 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
         publish(machineTopic(prefix, machineId, 'display'), Buffer.from(JSON.stringify(display)), 1),
     },
     chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? deps.config.ingestWindowMs ?? 0, highWater: 5000, ackWhenStored: true,
-    onStored: (kassaIds) => {
+    onStored: (stored) => {
+      const byKassa = new Map<string, StoredSale[]>()
+      for (const s of stored) {
+        const list = byKassa.get(s.kassa_id)
+        if (list) list.push(s)
+        else byKassa.set(s.kassa_id, [s])
+      }
       // No gateway heard from yet (this broker just started): to every gateway, each takes its own.
       // A kassa whose owner went quiet is also kicked at the next owner: its broker may have died.
-      for (const [owner, ids] of kickAddressees(kassaIds, gateways.list(), (id) => gateways.suspect(id))) {
+      // Each kick carries its kassas' sales, which their owner signs without reading them back.
+      for (const [owner, ids] of kickAddressees(byKassa.keys(), gateways.list(), (id) => gateways.suspect(id))) {
         counters.kicks++
-        publish(storedKickTopic(prefix, owner ?? undefined), encodeStoredKick(ids), 0)
+        publish(storedKickTopic(prefix, owner ?? undefined), encodeStoredKick(ids, ids.flatMap((id) => byKassa.get(id)!)), 0)
       }
     },
     onWritten: (outcome) => {

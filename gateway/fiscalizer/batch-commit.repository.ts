@@ -77,8 +77,12 @@ export interface BatchWrite {
   kassaId: string
   fn: string
   documents: readonly SignedDocument[]
-  /** Sale rows receipted, with their document's number. */
-  done: readonly { id: number; fd: number }[]
+  /**
+   * Sale rows receipted, with their document's number, and the sale and amount signed: a checked
+   * write (`ifVersion`) commits only if each of them is still a pending sale of this kassa with
+   * that saleId and total.
+   */
+  done: readonly { id: number; fd: number; saleId: string; total: number }[]
   state: FnState
   blockedReason: string | null
   /**
@@ -96,9 +100,11 @@ export interface BatchWrite {
 
 /**
  * What a batch write committed: its displays to publish (receipts carry the batch's range of
- * documents) and that range; null when `ifVersion` no longer matched and nothing was written.
+ * documents), that range, and the version of the FN row it wrote (its xmin, as
+ * ClaimedBatch.rowVersion); null when a checked write found the FN moved or a sale no longer
+ * pending, and wrote nothing.
  */
-export type BatchWritten = { displays: OutboxEntry[]; range: DisplayRange | null } | null
+export type BatchWritten = { displays: OutboxEntry[]; range: DisplayRange | null; version: string } | null
 
 const key = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
 
@@ -134,27 +140,37 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
     tlv: Buffer.from(d.tlv.buffer, d.tlv.byteOffset, d.tlv.byteLength).toString('hex'), display: receiptText.get(`${w.fn}/${d.fd}`) ?? null,
   })))
   const done = writes.flatMap((w) => w.done.map((d) => ({ ...d, fn: w.fn })))
+  const doneCount = new Map<string, number>()
+  for (const d of done) doneCount.set(d.fn, (doneCount.get(d.fn) ?? 0) + 1)
   const states = writes.map((w) => w.state)
   const iso = (d: Date | null) => (d === null ? null : d.toISOString())
   // Every write hangs on `drive`: with `ifVersion`, when an FN's row changed since it was read, the
   // update finds no row and nothing else of that FN's batch is written. Data-modifying CTEs see one
   // snapshot, so the others read `drive`'s RETURNING rather than the table. An update that meets
   // the row locked by another signer waits for it, then re-checks the version on the row that
-  // signer committed.
-  const rows = await sql<{ k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null }>`
+  // signer committed. A checked write also needs every sale it receipts to be, in its snapshot, a
+  // pending sale of that kassa with the saleId and total signed: a batch signed from sales that
+  // came with the broker's kick rather than from a claim (fiscal-round.ts) was never read from
+  // the table, and this is where it is read. A signer that receipts or refuses one of them moves
+  // the FN; a sale no longer pending here means the kick's copy is stale, and nothing is written.
+  const rows = await sql<{ k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null; version: string | null }>`
     with state as (
       select * from unnest(${states.map((s) => s.fn)}::text[], ${writes.map((w) => w.ifVersion ?? null)}::text[],
         ${states.map((s) => s.nextFd)}::int[], ${states.map((s) => s.shiftNumber)}::int[], ${states.map((s) => iso(s.shiftOpenedAt))}::timestamptz[],
         ${states.map((s) => s.receiptsInShift)}::int[], ${states.map((s) => s.unsentCount)}::int[], ${states.map((s) => iso(s.firstUnsentAt))}::timestamptz[],
-        ${writes.map((w) => w.blockedReason)}::text[])
-        as v(fn, if_version, next_fd, shift_number, shift_opened_at, receipts_in_shift, unsent_count, first_unsent_at, blocked_reason)
+        ${writes.map((w) => w.blockedReason)}::text[], ${states.map((s) => doneCount.get(s.fn) ?? 0)}::int[])
+        as v(fn, if_version, next_fd, shift_number, shift_opened_at, receipts_in_shift, unsent_count, first_unsent_at, blocked_reason, n_done)
     ), drive as (
       update fiscal_drives f set next_fd = v.next_fd, shift_number = v.shift_number, shift_opened_at = v.shift_opened_at,
         receipts_in_shift = v.receipts_in_shift, unsent_count = v.unsent_count, first_unsent_at = v.first_unsent_at,
         blocked_reason = v.blocked_reason
       from state v
-      where f.fn = v.fn and (v.if_version is null or f.xmin::text = v.if_version)
-      returning f.fn, f.kassa_id
+      where f.fn = v.fn and (v.if_version is null or (f.xmin::text = v.if_version and v.n_done = (
+        select count(*) from unnest(${done.map((d) => d.id)}::bigint[], ${done.map((d) => d.fn)}::text[], ${done.map((d) => d.saleId)}::text[], ${done.map((d) => d.total)}::bigint[])
+          as e(id, fn, sale_id, total)
+        join sales s on s.id = e.id
+        where e.fn = v.fn and s.kassa_id = f.kassa_id and s.state = 'pending' and s.run_at <= now() and s.sale_id = e.sale_id and s.total = e.total)))
+      returning f.fn, f.kassa_id, f.xmin::text as version
     ), docs as (
       insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv, display)
       select drive.fn, v.fd, drive.kassa_id, v.type, v.signed_at, v.shift, v.receipt_in_shift, v.sale_row_id, v.operation, v.total, v.fp, decode(v.tlv, 'hex'), v.display
@@ -173,12 +189,12 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
       where v.fn in (select fn from drive)
       returning id, machine_id, sale_id
     )
-    select 'fn' as k, fn, null::bigint as id, null::text as machine_id, null::text as sale_id, null::float8 as age_ms from drive
+    select 'fn' as k, fn, null::bigint as id, null::text as machine_id, null::text as sale_id, null::float8 as age_ms, version from drive
     union all
-    select 'done', null, null, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000 from done
+    select 'done', null, null, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000, null from done
     union all
-    select 'outbox', null, id, machine_id, sale_id, null from outbox`.execute(tx)
-  const writtenFns = new Set(rows.rows.flatMap((r) => (r.k === 'fn' ? [r.fn!] : [])))
+    select 'outbox', null, id, machine_id, sale_id, null, null from outbox`.execute(tx)
+  const writtenFns = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [[r.fn!, r.version!] as const] : [])))
   // A batch holds each sale once and a sale belongs to one kassa, so (machine, sale) names one
   // receipt or one outbox row of the whole statement.
   const written = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
@@ -195,7 +211,7 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
       if (fd !== undefined) return { ...e, id: -1, range: range!, ...ageMs }
       return { ...e, id: row!.id!, payload: e.payload as DisplayMessage }
     })
-    result.set(w.fn, { displays, range })
+    result.set(w.fn, { displays, range, version: writtenFns.get(w.fn)! })
   })
   return result
 }

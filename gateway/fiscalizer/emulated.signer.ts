@@ -25,6 +25,8 @@ export interface BatchResult {
   blocked: SignerBlock | null
   /** A checked batch found the FN moved by another signer between its claim and its write (then signed locked). */
   contended?: boolean
+  /** Signed from the sales the broker's kick carried, without a claim (fiscal-round.ts). */
+  kicked?: boolean
 }
 
 /** Why a kassa signs nothing now: its FN refuses, or its provider cannot be used as configured. */
@@ -109,6 +111,8 @@ export function signClaimed(claim: ClaimedBatch, originals: readonly RefundOrigi
   const { drive, kassa, sales } = claim
   const toSign: SaleToSign[] = []
   const bySaleRow = new Map<string, ClaimedSale>()
+  /** The total each sale is signed for (a refund's is its original's). */
+  const signedTotal = new Map<string, number>()
   const refused: SignedBatch['refused'] = []
   const waiting: number[] = []
   const refundedInBatch = new Set<string>()
@@ -126,6 +130,7 @@ export function signClaimed(claim: ClaimedBatch, originals: readonly RefundOrigi
       signed = { items: decision.original.items, paymentMethod: decision.original.payment_method, total: decision.original.total }
     }
     bySaleRow.set(String(sale.id), sale)
+    signedTotal.set(String(sale.id), signed.total)
     toSign.push({ saleRowId: String(sale.id), machine: { number: sale.number, address: sale.address, place: sale.place }, kind: sale.kind, ...signed })
   }
 
@@ -134,7 +139,7 @@ export function signClaimed(claim: ClaimedBatch, originals: readonly RefundOrigi
   const receipts = result.documents.filter((d) => d.type === 3 && d.saleRowId !== null)
   const signedRows = new Set(receipts.map((d) => Number(d.saleRowId)))
   const write: BatchWrite = {
-    kassaId: kassa.id, fn: drive.fn, documents: result.documents, done: receipts.map((d) => ({ id: Number(d.saleRowId), fd: d.fd })),
+    kassaId: kassa.id, fn: drive.fn, documents: result.documents, done: receipts.map((d) => ({ id: Number(d.saleRowId), fd: d.fd, saleId: bySaleRow.get(d.saleRowId!)!.sale_id, total: signedTotal.get(d.saleRowId!)! })),
     state: result.state, blockedReason: result.blocked?.message ?? null,
     displays: [
       ...receipts.map((d) => {

@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely'
-import type { Database } from '../db/schema.js'
+import type { StoredSale } from '../../protocol/index.js'
+import type { Database, FiscalDriveRow } from '../db/schema.js'
+import type { KassaIdentity } from '../fiscal/fn.types.js'
 import { claimKassas, writeBatches, type BatchWrite, type ClaimedBatch } from './batch-commit.repository.js'
+import type { ClaimedSale } from './fiscal.repository.js'
 import { NOT_CLAIMED, signClaimed, type BatchResult, type EmulatedSignerOptions, type SignedBatch } from './emulated.signer.js'
 
 /**
@@ -15,9 +18,24 @@ export interface RoundSignerDeps extends Omit<EmulatedSignerOptions, 'checked'> 
   db: Kysely<Database>
   /** Rounds in flight at once (each one statement at a time on one pooled connection). Default 1. */
   inFlight?: number
+  /** Sales held per kassa from kicks, waiting to be signed (beyond it, the claim reads them). Default 10,000. */
+  heldMax?: number
+  /** How long a kassa is signed from kicked sales before a claim reads its pending sales again (ms). Default 1,000. */
+  claimEveryMs?: number
+  clock?: () => number
 }
 
 interface Waiter { resolve: (o: RoundOutcome) => void; reject: (err: unknown) => void }
+
+/** A kassa's FN as this process last wrote it: enough to sign its next batch without a claim. */
+interface Written {
+  drive: FiscalDriveRow
+  /** The FN row's version that write made (its xmin). */
+  rowVersion: string
+  kassa: KassaIdentity
+  /** When a claim last read the kassa's pending sales (clock ms). */
+  claimedAt: number
+}
 
 /**
  * Checked batches of the emulated FN (emulated.signer.ts), several kassas at a time: the kassas
@@ -28,14 +46,47 @@ interface Waiter { resolve: (o: RoundOutcome) => void; reject: (err: unknown) =>
  * sales, the fixed cost was most of it; a round pays it once for all of them. Each FN's batch
  * still commits only if its row is the version its claim read, and each kassa gets its own
  * result: a round is a way of sending statements, not a change of what a batch guarantees.
+ *
+ * A kassa this process wrote last needs no claim at all while the brokers' kicks bring its sales
+ * (`offer`, protocol/stored-kick.ts): its FN is as that write left it, and the next batch is
+ * signed from the FN's state and the version that write returned and from the kicked sales, and
+ * written with the same check. The write also checks each sale against the table (still this
+ * kassa's pending sale, with the saleId and total signed: batch-commit.repository.ts), so a kicked
+ * copy is only ever a hint. When that write finds anything moved, the kassa forgets what it held
+ * and its next batch is claimed. A claim still reads the kassa's pending sales every
+ * `claimEveryMs`, for sales no kick brought (a lost kick, a retry come due).
  */
 export function createRoundSigner(deps: RoundSignerDeps) {
   const maxInFlight = deps.inFlight ?? 1
+  const heldMax = deps.heldMax ?? 10_000
+  const claimEveryMs = deps.claimEveryMs ?? 1000
+  const clock = deps.clock ?? Date.now
   let next = new Map<string, Waiter[]>()
   let inFlight = 0
   let scheduled = false
-  /** Rounds run, and kassas they claimed: their ratio is the kassas a round serves. */
-  const stats = { rounds: 0, kassas: 0 }
+  /**
+   * Rounds run; kassas they signed or claimed; and of those, the batches signed from kicked
+   * sales without a claim. kassas / rounds is the kassas a round serves.
+   */
+  const stats = { rounds: 0, kassas: 0, unclaimed: 0 }
+  const written = new Map<string, Written>()
+  /** Kicked sales not yet signed, by kassa, oldest first. */
+  const held = new Map<string, Map<number, ClaimedSale>>()
+
+  /** Sales just stored for these kassas, as the kick carried them. */
+  function offer(sales: readonly StoredSale[]): void {
+    for (const { kassa_id: kassaId, ...sale } of sales) {
+      let list = held.get(kassaId)
+      if (!list) held.set(kassaId, list = new Map())
+      if (list.size < heldMax) list.set(sale.id, sale)
+    }
+  }
+
+  /** Drops what this process held of a kassa: another signer moved its FN, or may have. */
+  function forget(kassaId: string): void {
+    written.delete(kassaId)
+    held.delete(kassaId)
+  }
 
   /** This kassa's checked batch, in the next round. */
   function sign(kassaId: string): Promise<RoundOutcome> {
@@ -66,6 +117,7 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     try {
       outcomes = await signRound([...round.keys()])
     } catch (err) {
+      for (const kassaId of round.keys()) forget(kassaId)
       // A deadlock with another signer's write or a serialization failure is about the round's
       // timing, not its kassas: each tries alone. Anything else is reported to every kassa.
       const code = (err as { code?: string }).code
@@ -78,34 +130,89 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     }
   }
 
+  /** The kassa's next batch from its kicked sales, when this process wrote its FN last and a claim read it lately. */
+  function unclaimedBatch(kassaId: string): ClaimedBatch | null {
+    const last = written.get(kassaId)
+    const list = held.get(kassaId)
+    if (!last || !list || list.size === 0 || clock() - last.claimedAt >= claimEveryMs) return null
+    const sales: ClaimedSale[] = []
+    for (const sale of list.values()) {
+      if (sales.length === deps.batchMax) break
+      sales.push(sale)
+    }
+    return { drive: last.drive, rowVersion: last.rowVersion, kassa: last.kassa, sales }
+  }
+
+  /**
+   * After a claim: the kicked sales it did not read up to the last one it read are no longer
+   * pending, or were stored after its snapshot; either way the claim, not this list, takes them.
+   */
+  function claimedThrough(kassaId: string, claim: ClaimedBatch): void {
+    const list = held.get(kassaId)
+    if (!list) return
+    const read = new Set(claim.sales.map((s) => s.id))
+    const last = claim.sales.length === 0 ? Infinity : Math.max(...read)
+    for (const id of list.keys()) if (id <= last && !read.has(id)) list.delete(id)
+  }
+
   async function signRound(kassaIds: string[]): Promise<Map<string, RoundOutcome>> {
-    const claims = await claimKassas(deps.db, kassaIds, deps.batchMax)
-    stats.rounds++
-    stats.kassas += claims.size
     const outcomes = new Map<string, RoundOutcome>()
-    const signed: { kassaId: string; claim: ClaimedBatch; batch: SignedBatch }[] = []
+    const batches = new Map<string, { claim: ClaimedBatch; fromKick: boolean }>()
+    const toClaim: string[] = []
     for (const kassaId of kassaIds) {
+      const batch = unclaimedBatch(kassaId)
+      if (batch) batches.set(kassaId, { claim: batch, fromKick: true })
+      else toClaim.push(kassaId)
+    }
+    const claims = toClaim.length > 0 ? await claimKassas(deps.db, toClaim, deps.batchMax) : new Map<string, ClaimedBatch | 'stale'>()
+    const claimedAt = clock()
+    stats.rounds++
+    stats.kassas += claims.size + batches.size
+    stats.unclaimed += batches.size
+    for (const kassaId of toClaim) {
       const claim = claims.get(kassaId)
+      if (claim === undefined || claim === 'stale') forget(kassaId)
+      else claimedThrough(kassaId, claim)
       if (claim === undefined) outcomes.set(kassaId, { batch: NOT_CLAIMED })
       else if (claim === 'stale') outcomes.set(kassaId, { alone: 'checked' })
-      else if (claim.sales.length === 0) outcomes.set(kassaId, { batch: { ...NOT_CLAIMED, claimed: true } })
-      else if (claim.sales.some((s) => s.kind === 'refund')) outcomes.set(kassaId, { alone: 'locked' })
-      else {
-        const batch = signClaimed(claim, [], deps)
-        if (batch.refused.length > 0 || batch.waiting.length > 0) outcomes.set(kassaId, { alone: 'locked' })
-        else signed.push({ kassaId, claim, batch })
-      }
+      else if (claim.sales.length === 0) {
+        written.set(kassaId, { drive: claim.drive, rowVersion: claim.rowVersion, kassa: claim.kassa, claimedAt })
+        outcomes.set(kassaId, { batch: { ...NOT_CLAIMED, claimed: true } })
+      } else batches.set(kassaId, { claim, fromKick: false })
+    }
+    const signed: { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[] = []
+    for (const [kassaId, { claim, fromKick }] of batches) {
+      if (claim.sales.some((s) => s.kind === 'refund')) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }); continue }
+      const batch = signClaimed(claim, [], deps)
+      if (batch.refused.length > 0 || batch.waiting.length > 0) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }) }
+      else signed.push({ kassaId, claim, batch, fromKick })
     }
     if (signed.length === 0) return outcomes
     const writes: BatchWrite[] = signed.map(({ claim, batch }) => ({ ...batch.write, ifVersion: claim.rowVersion }))
-    const written = await writeBatches(deps.db, writes)
-    for (const { kassaId, claim, batch } of signed) {
-      const w = written.get(claim.drive.fn)
-      outcomes.set(kassaId, w ? { batch: batch.result(w) } : { alone: 'contended' })
+    const result = await writeBatches(deps.db, writes)
+    for (const { kassaId, claim, batch, fromKick } of signed) {
+      const w = result.get(claim.drive.fn)
+      if (!w) {
+        forget(kassaId)
+        // A batch from kicked sales read nothing: whether the FN moved or a copy was stale, a claim tells.
+        outcomes.set(kassaId, { alone: fromKick ? 'checked' : 'contended' })
+        continue
+      }
+      const s = batch.write.state
+      written.set(kassaId, {
+        drive: {
+          ...claim.drive, next_fd: s.nextFd, shift_number: s.shiftNumber, shift_opened_at: s.shiftOpenedAt, receipts_in_shift: s.receiptsInShift,
+          unsent_count: s.unsentCount, first_unsent_at: s.firstUnsentAt, blocked_reason: batch.write.blockedReason,
+        },
+        rowVersion: w.version, kassa: claim.kassa, claimedAt: fromKick ? written.get(kassaId)!.claimedAt : claimedAt,
+      })
+      const list = held.get(kassaId)
+      if (list) for (const d of batch.write.done) list.delete(d.id)
+      outcomes.set(kassaId, { batch: fromKick ? { ...batch.result(w), kicked: true } : batch.result(w) })
     }
     return outcomes
   }
 
-  return { sign, stats }
+  return { sign, offer, forget, stats }
 }
 export type RoundSigner = ReturnType<typeof createRoundSigner>

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
-import type { PaymentMethod, SaleItem } from '../../protocol/index.js'
+import type { PaymentMethod, SaleItem, StoredSale } from '../../protocol/index.js'
 import type { Database, FiscalDriveRow, KassaRow } from '../db/schema.js'
 import type { FnModel, FnState, SignedDocument, TaxSystem, KassaIdentity } from '../fiscal/fn.types.js'
 import type { RefundAlignment } from './refund-policy.js'
@@ -55,19 +55,8 @@ export async function findKassa(db: Kysely<Database> | Transaction<Database>, ka
   return db.selectFrom('kassas').selectAll().where('id', '=', kassaId).executeTakeFirst()
 }
 
-export interface ClaimedSale {
-  id: number
-  machine_id: string
-  sale_id: string
-  kind: 'sale' | 'refund'
-  refund_of: string | null
-  items: SaleItem[]
-  payment_method: PaymentMethod
-  total: number
-  number: string
-  address: string
-  place: string
-}
+/** A pending sale as a batch signs it: its row, with its machine's number, address and place. */
+export type ClaimedSale = Omit<StoredSale, 'kassa_id'>
 
 /** The oldest pending sales of a kassa, with their machine's place (tags 1036, 1009, 1187). */
 export async function pendingSales(tx: Transaction<Database>, kassaId: string, limit: number): Promise<ClaimedSale[]> {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
+import type { StoredSale } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
@@ -111,9 +112,14 @@ export function createFiscalizer(deps: FiscalizerDeps) {
 
   /** A checked batch goes in the next round; what the round leaves to the kassa is signed alone. */
   async function signEmulated(kassaId: string, checked: boolean): Promise<BatchResult> {
-    if (!checked) return withConnection(() => signPendingBatch(deps.db, kassaId, { ...signing, checked: false }))
+    // Signed alone, the kassa's FN moves without the round seeing its version: the round forgets it.
+    if (!checked) {
+      rounds.forget(kassaId)
+      return withConnection(() => signPendingBatch(deps.db, kassaId, { ...signing, checked: false }))
+    }
     const outcome = await rounds.sign(kassaId)
     if ('batch' in outcome) return outcome.batch
+    rounds.forget(kassaId)
     const batch = await withConnection(() => signPendingBatch(deps.db, kassaId, { ...signing, checked: outcome.alone === 'checked' }))
     return outcome.alone === 'contended' ? { ...batch, contended: true } : batch
   }
@@ -122,8 +128,17 @@ export function createFiscalizer(deps: FiscalizerDeps) {
   /** Kassas with sales waiting for a free slot, oldest first. */
   const queued = new Set<string>()
 
-  function kick(kassaIds: Iterable<string>): void {
-    for (const id of kassaIds) {
+  /**
+   * Starts a batch for each kassa (or marks it for another when one runs). `stored`: sales just
+   * stored for these kassas, as the broker's kick carried them (protocol/stored-kick.ts); an
+   * emulated kassa's next batch is signed from them without reading them back (fiscal-round.ts).
+   */
+  function kick(kassaIds: Iterable<string>, stored: readonly StoredSale[] = []): void {
+    const ids = new Set(kassaIds)
+    // Only kassas signed in rounds hold kicked sales: their provider is known once they signed a batch.
+    const offered = stored.filter((s) => ids.has(s.kassa_id) && providers.get(s.kassa_id) === 'emulated')
+    if (offered.length > 0 && !stopped) rounds.offer(offered)
+    for (const id of ids) {
       if (stopped) return
       if ((blockedUntil.get(id) ?? 0) > Date.now()) continue
       if (running.has(id)) { again.add(id); continue }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { decodeSale, saleContent, saleContentKey, type Decoded, type SaleEvent } from '../../protocol/index.js'
+import { decodeSale, saleContent, saleContentKey, type Decoded, type SaleEvent, type StoredSale } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import type { DisplayPublisher } from '../display/display.publisher.js'
 import { latestDisplays } from '../display/outbox.repository.js'
@@ -28,8 +28,8 @@ export interface SaleConsumerDeps {
    * PUBACK until then: PUBACK means stored). Default: acknowledged on reading.
    */
   ackWhenStored?: boolean
-  /** New sales were stored for these kassas. */
-  onStored: (kassaIds: Set<string>) => void
+  /** New sales were stored, each with its kassa (in the order stored). */
+  onStored: (sales: StoredSale[]) => void
   onHealth?: (healthy: boolean) => void
   /** A chunk was written: what became of its sales (metrics). */
   onWritten?: (outcome: { stored: number; repeated: number; rejected: readonly RejectedMessage[]; conflicts?: number }) => void
@@ -235,7 +235,7 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     stats.rejected += rejected.length
     stats.conflicts += outcome.conflicts.length
     deps.onWritten?.({ stored: outcome.inserted.length, repeated: outcome.repeated.length, rejected, conflicts: outcome.conflicts.length })
-    if (outcome.inserted.length > 0) deps.onStored(new Set(outcome.inserted.map((s) => s.kassaId)))
+    if (outcome.inserted.length > 0) deps.onStored(outcome.inserted.map((s) => s.row))
   }
 
   /** Stops taking sales and writes what was read (unless the database is away). */

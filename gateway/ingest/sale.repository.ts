@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { escapeUnprintable, saleContent, saleContentKey, saleTotal, type SaleContent, type SaleEvent, type SaleItem } from '../../protocol/index.js'
+import { escapeUnprintable, saleContent, saleContentKey, saleTotal, type SaleContent, type SaleEvent, type SaleItem, type StoredSale } from '../../protocol/index.js'
 import { ASYNC_COMMIT, assertNotInTransaction } from '../db/async-commit.js'
 import type { Database, SaleState } from '../db/schema.js'
 
@@ -11,8 +11,8 @@ export interface IncomingSale {
 }
 
 export interface InsertOutcome {
-  /** Newly stored sales, with the kassa their machine maps to. */
-  inserted: { machineId: string; saleId: string; kassaId: string }[]
+  /** Newly stored sales, with the kassa their machine maps to and the row as a receipt needs it. */
+  inserted: { machineId: string; saleId: string; kassaId: string; row: StoredSale }[]
   /** Sales seen before with the same content, with their state now and that content's key. */
   repeated: { machineId: string; saleId: string; state: SaleState; contentKey: string }[]
   /** Repeats of a (machine, saleId) with other content: refused with reason `conflict`. */
@@ -49,19 +49,35 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   }))
   // `m.id = any(…)`: with the join to the recordset alone (estimated at 100 rows) the planner
   // hashed the whole machines table for every chunk, 2 ms of the database's CPU at 10,000 machines.
-  const inserted = await sql<{ machine_id: string; sale_id: string; kassa_id: string }>`
-    insert into sales (machine_id, sale_id, kassa_id, kind, refund_of, items, payment_method, total, sold_at)
-    select v.machine_id, v.sale_id, m.kassa_id, v.kind, v.refund_of, v.items, v.payment_method, v.total, v.sold_at
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
-      machine_id text, sale_id text, kind text, refund_of text, items jsonb,
-      payment_method text, total bigint, sold_at timestamptz)
-    join machines m on m.id = v.machine_id and m.id = any(${[...new Set(firsts.map((s) => s.machineId))]}::text[])
-    cross join ${ASYNC_COMMIT} as async_commit
-    on conflict (machine_id, sale_id) do nothing
-    returning machine_id, sale_id, kassa_id`.execute(db)
+  // The row's id and its machine's number, address and place come back with it, so that the
+  // kick can carry each sale as its receipt needs it (protocol/stored-kick.ts); the rest is the
+  // content just written.
+  const inserted = await sql<{ id: string; machine_id: string; sale_id: string; kassa_id: string; number: string; address: string; place: string }>`
+    with added as (
+      insert into sales (machine_id, sale_id, kassa_id, kind, refund_of, items, payment_method, total, sold_at)
+      select v.machine_id, v.sale_id, m.kassa_id, v.kind, v.refund_of, v.items, v.payment_method, v.total, v.sold_at
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
+        machine_id text, sale_id text, kind text, refund_of text, items jsonb,
+        payment_method text, total bigint, sold_at timestamptz)
+      join machines m on m.id = v.machine_id and m.id = any(${[...new Set(firsts.map((s) => s.machineId))]}::text[])
+      cross join ${ASYNC_COMMIT} as async_commit
+      on conflict (machine_id, sale_id) do nothing
+      returning id, machine_id, sale_id, kassa_id
+    )
+    select a.id, a.machine_id, a.sale_id, a.kassa_id, m.number, m.address, m.place
+    from added a join machines m on m.id = a.machine_id
+    order by a.id`.execute(db)
 
+  const content = new Map(rows.map((r) => [key(r.machine_id, r.sale_id), r]))
   const outcome: InsertOutcome = {
-    inserted: inserted.rows.map((r) => ({ machineId: r.machine_id, saleId: r.sale_id, kassaId: r.kassa_id })),
+    inserted: inserted.rows.map((r) => {
+      const c = content.get(key(r.machine_id, r.sale_id))!
+      const row: StoredSale = {
+        id: Number(r.id), kassa_id: r.kassa_id, machine_id: r.machine_id, sale_id: r.sale_id, kind: c.kind, refund_of: c.refund_of,
+        items: c.items, payment_method: c.payment_method, total: c.total, number: r.number, address: r.address, place: r.place,
+      }
+      return { machineId: r.machine_id, saleId: r.sale_id, kassaId: r.kassa_id, row }
+    }),
     repeated: [],
     conflicts: [],
     unknownMachine: [],

@@ -34,6 +34,10 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
     name: 'gateway_fiscal_batch_size', help: 'Sales taken per fiscalization batch', registers,
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
   })
+  const batches = new Counter({
+    name: 'gateway_fiscal_batches_total', registers, labelNames: ['read'],
+    help: 'Fiscalization batches that took sales: read by a claim, or signed from the sales a kick carried',
+  })
   const latency = createFiscalLatency({
     db: deps.db,
     commit: new Histogram({ name: 'gateway_fiscalization_commit_seconds', help: 'Sale received → its receipt committed', buckets: LATENCY_BUCKETS, registers }),
@@ -115,8 +119,11 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
       if (conflicts > 0) rejected.inc({ stage: 'ingest', reason: 'conflict' }, conflicts)
     },
     /** A fiscalization batch committed: the fiscalizer's hook, called before its displays are published. */
-    committed(displays: readonly OutboxEntry[], batch: { taken: number }): void {
-      if (batch.taken > 0) batchSize.observe(batch.taken)
+    committed(displays: readonly OutboxEntry[], batch: { taken: number; kicked?: boolean }): void {
+      if (batch.taken > 0) {
+        batchSize.observe(batch.taken)
+        batches.inc({ read: batch.kicked ? 'kick' : 'claim' })
+      }
       for (const d of displays) {
         if (d.payload.type === 'receipt') receipts.inc({ kind: d.payload.fiscal.kind })
         else rejected.inc({ stage: 'fiscal', reason: fiscalRejectClass(d.payload.reason) })

@@ -35,6 +35,8 @@ export interface StepResult {
   idle?: { durationS: number; processes: Processes }
   /** Mean sales per fiscalization batch during the step (gateway only). */
   fiscalBatchMean?: number
+  /** Of the batches that took sales, the share signed from the sales the broker's kick carried, without a claim. */
+  kickedBatchShare?: number
   /** The gateway's own view, ms on average: sale stored → receipt committed, → display acknowledged by the broker. */
   gatewayMeanMs?: { commit: number; display: number }
   /** A burst (every sale sent at once): receipts per second from the first sale made to the last receipt. */

@@ -10,6 +10,9 @@ export interface GatewayCounters {
   commitCount: number
   displaySum: number
   displayCount: number
+  /** Batches that took sales, by how they were read: a claim, or the kick's copy (gateway_fiscal_batches_total). */
+  claimBatches: number
+  kickBatches: number
 }
 
 export async function gatewayCounters(services: BenchServices): Promise<GatewayCounters> {
@@ -23,16 +26,21 @@ export async function gatewayCounters(services: BenchServices): Promise<GatewayC
     commitCount: value(/^gateway_fiscalization_commit_seconds_count (\S+)$/gm),
     displaySum: value(/^gateway_fiscalization_display_seconds_sum (\S+)$/gm),
     displayCount: value(/^gateway_fiscalization_display_seconds_count (\S+)$/gm),
+    claimBatches: value(/^gateway_fiscal_batches_total\{read="claim"\} (\S+)$/gm),
+    kickBatches: value(/^gateway_fiscal_batches_total\{read="kick"\} (\S+)$/gm),
   }
 }
 
 /** Mean batch size and the gateway's mean latencies (ms) between two readings. */
-export function gatewayFigures(a: GatewayCounters, b: GatewayCounters): { fiscalBatchMean?: number; gatewayMeanMs?: { commit: number; display: number } } {
+export function gatewayFigures(a: GatewayCounters, b: GatewayCounters): { fiscalBatchMean?: number; kickedBatchShare?: number; gatewayMeanMs?: { commit: number; display: number } } {
   const batches = b.batchCount - a.batchCount
+  const kicked = b.kickBatches - a.kickBatches
+  const read = kicked + b.claimBatches - a.claimBatches
   const commits = b.commitCount - a.commitCount
   const displays = b.displayCount - a.displayCount
   return {
     ...(batches > 0 ? { fiscalBatchMean: Math.round(((b.batchSum - a.batchSum) / batches) * 10) / 10 } : {}),
+    ...(read > 0 ? { kickedBatchShare: Math.round((kicked / read) * 100) / 100 } : {}),
     ...(commits > 0 ? { gatewayMeanMs: {
       commit: Math.round(((b.commitSum - a.commitSum) / commits) * 1e4) / 10,
       display: displays > 0 ? Math.round(((b.displaySum - a.displaySum) / displays) * 1e4) / 10 : 0,

@@ -14,7 +14,11 @@ import { provisionFleet, TEST_KASSA, type Credentials } from '../support/system.
 // kassa another signer holds or moves is left out of the write, and the others are written.
 
 const KASSAS = ['K1', 'K2', 'K3'] as const
-const FNS: Record<string, string> = { K1: '9999078900001001', K2: '9999078900001002', K3: '9999078900001003' }
+/** Kassas of the tests of kicked sales, each its own FN from its first document. */
+const KICKED = ['K4', 'K5', 'K6'] as const
+const FNS: Record<string, string> = {
+  K1: '9999078900001001', K2: '9999078900001002', K3: '9999078900001003', K4: '9999078900001004', K5: '9999078900001005', K6: '9999078900001006',
+}
 
 describe('fiscalization round', () => {
   let database: TestDatabase
@@ -29,7 +33,7 @@ describe('fiscalization round', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase()
-    for (const [i, id] of KASSAS.entries()) {
+    for (const [i, id] of [...KASSAS, ...KICKED].entries()) {
       const [m] = await provisionFleet(db(), 1, { prefix: `R${i}-`, kassa: { id, fn: FNS[id]!, reg: `000000000101234${i}` } })
       machines[id] = m!
     }
@@ -45,7 +49,7 @@ describe('fiscalization round', () => {
     await store('K3', 2)
     const rounds = createRoundSigner({ db: db(), ...opts })
     const outcomes = await Promise.all(KASSAS.map((k) => rounds.sign(k)))
-    expect(rounds.stats).toEqual({ rounds: 1, kassas: 3 })
+    expect(rounds.stats).toEqual({ rounds: 1, kassas: 3, unclaimed: 0 })
     // Shift opening is FD 1 of each FN, then its receipts.
     expect(outcomes.map(receiptFds)).toEqual([[2, 3, 4], [2], [2, 3]])
     expect(outcomes.map((o) => 'batch' in o && o.batch.range)).toEqual([
@@ -73,7 +77,7 @@ describe('fiscalization round', () => {
     })
     expect(await fds('K1')).toEqual([1, 2, 3, 4])
     expect(receiptFds(await rounds.sign('K1'))).toEqual([5])
-    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2 })
+    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 0 })
   })
 
   it('writes the batches of the FNs still as claimed and nothing of one another signer moved meanwhile', async () => {
@@ -94,6 +98,95 @@ describe('fiscalization round', () => {
     expect(await fds('K3')).toEqual([1, 2, 3, 4, 5])
     const k3Sales = await sql<{ fd: number }>`select fd from sales where kassa_id = 'K3' order by id`.execute(db())
     expect(k3Sales.rows.map((r) => r.fd)).toEqual([2, 3, 4, 5])
+  })
+
+  it('signs the sales a kick carried without a claim once it wrote the kassa, each sale once and gaplessly', async () => {
+    const rounds = createRoundSigner({ db: db(), ...opts })
+    const claimed = await store('K4', 1)
+    rounds.offer(claimed.inserted.map((s) => s.row))
+    // No write of this process yet: the FN is read by a claim.
+    expect(receiptFds(await rounds.sign('K4'))).toEqual([2])
+    const kicked = await store('K4', 3)
+    expect(kicked.inserted.map((s) => s.row)).toEqual(kicked.inserted.map((s) => expect.objectContaining({
+      kassa_id: 'K4', machine_id: machines.K4!.id, sale_id: s.saleId, number: expect.any(String), address: expect.any(String), place: expect.any(String),
+    })))
+    rounds.offer(kicked.inserted.map((s) => s.row))
+    const outcome = await rounds.sign('K4')
+    expect(outcome).toEqual({ batch: expect.objectContaining({ claimed: true, taken: 3, signed: 3, kicked: true }) })
+    expect(receiptFds(outcome)).toEqual([3, 4, 5])
+    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 1 })
+    expect(await fds('K4')).toEqual([1, 2, 3, 4, 5])
+    const rows = await sql<{ sale_id: string; state: string; fd: number }>`
+      select sale_id, state, fd from sales where id = any(${kicked.inserted.map((s) => s.row.id)}::bigint[]) order by id`.execute(db())
+    expect(rows.rows).toEqual(kicked.inserted.map((s, i) => ({ sale_id: s.saleId, state: 'done', fd: 3 + i })))
+    // Nothing left held: with no kicked sale, the next batch is claimed.
+    const later = await store('K4', 1)
+    expect(receiptFds(await rounds.sign('K4'))).toEqual([6])
+    expect(rounds.stats.unclaimed).toBe(1)
+    expect(later.inserted).toHaveLength(1)
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
+  })
+
+  it('writes nothing from a kicked copy the table does not hold as pending, and the claim signs what is', async () => {
+    const rounds = createRoundSigner({ db: db(), ...opts })
+    await store('K5', 1)
+    expect(receiptFds(await rounds.sign('K5'))).toEqual([2])
+    // The same kick again (a broker's redelivery, an owner and its backup both kicked): already receipted.
+    const once = await store('K5', 1)
+    rounds.offer(once.inserted.map((s) => s.row))
+    expect(receiptFds(await rounds.sign('K5'))).toEqual([3])
+    rounds.offer(once.inserted.map((s) => s.row))
+    expect(await rounds.sign('K5')).toEqual({ alone: 'checked' })
+    const fresh = await store('K5', 1)
+    expect(receiptFds(await rounds.sign('K5'))).toEqual([4])
+    const other = await store('K5', 1)
+    // A copy whose amount differs from the stored sale's (a consistent one: the FN would sign it): never signed.
+    rounds.offer(other.inserted.map((s) => ({
+      ...s.row, items: s.row.items.map((it, i) => (i === 0 ? { ...it, price: it.price + 100 } : it)), total: s.row.total + 100 * s.row.items[0]!.qty,
+    })))
+    expect(await rounds.sign('K5')).toEqual({ alone: 'checked' })
+    expect(await fds('K5')).toEqual([1, 2, 3, 4])
+    // Forgotten: the next batch is claimed, and signs the stored sale as stored.
+    const retry = await rounds.sign('K5')
+    expect(receiptFds(retry)).toEqual([5])
+    expect('batch' in retry && retry.batch.kicked).toBeFalsy()
+    const totals = await sql<{ total: number; fd: number; doc_total: number; n: number }>`
+      select s.total::int, s.fd, d.total::int as doc_total, (select count(*)::int from fiscal_documents x where x.sale_row_id = s.id) as n
+      from sales s join fiscal_documents d on d.fn = s.fn and d.fd = s.fd where s.id = ${other.inserted[0]!.row.id}`.execute(db())
+    expect(totals.rows).toEqual([{ total: other.inserted[0]!.row.total, fd: 5, doc_total: other.inserted[0]!.row.total, n: 1 }])
+    expect(fresh.inserted).toHaveLength(1)
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
+  })
+
+  it('writes nothing from kicked sales once another signer moved the FN, and claims again every claimEveryMs', async () => {
+    let now = 0
+    const rounds = createRoundSigner({ db: db(), ...opts, claimEveryMs: 1000, clock: () => now })
+    await store('K6', 1)
+    const [first] = receiptFds(await rounds.sign('K6'))
+    // Another signer (a locked batch, a shift closed by the timer) takes the next sale first.
+    const taken = await store('K6', 1)
+    expect((await signLockedBatch(db(), 'K6', opts)).signed).toBe(1)
+    rounds.offer(taken.inserted.map((s) => s.row))
+    expect(await rounds.sign('K6')).toEqual({ alone: 'checked' })
+    expect(await fds('K6')).toEqual([...Array.from({ length: first! + 1 }, (_, i) => i + 1)])
+
+    // A sale no kick brought waits at most claimEveryMs while kicked ones keep coming.
+    await store('K6', 1)
+    expect(receiptFds(await rounds.sign('K6'))).toEqual([first! + 2])
+    const unkicked = await store('K6', 1)
+    const kicked = await store('K6', 1)
+    rounds.offer(kicked.inserted.map((s) => s.row))
+    expect(await rounds.sign('K6')).toEqual({ batch: expect.objectContaining({ signed: 1, kicked: true }) })
+    now += 1000
+    const claimed = await rounds.sign('K6')
+    expect(claimed).toEqual({ batch: expect.objectContaining({ signed: 1 }) })
+    expect('batch' in claimed && claimed.batch.kicked).toBeFalsy()
+    const state = await sql<{ state: string }>`select state from sales where id = ${unkicked.inserted[0]!.row.id}`.execute(db())
+    expect(state.rows).toEqual([{ state: 'done' }])
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
   })
 
   it('leaves a batch with a refund to the kassa, to be signed locked', async () => {

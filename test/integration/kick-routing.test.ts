@@ -1,6 +1,10 @@
 import mqtt from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
-import { addressedKickGateway, decodeStoredKick, encodeGatewayAlive, gatewayAliveTopic, kassaOwner, storedKickTopic } from '../../protocol/index.js'
+import { sql } from 'kysely'
+import {
+  addressedKickGateway, decodeStoredKick, encodeGatewayAlive, gatewayAliveTopic, kassaOwner, storedKickTopic, type StoredSale,
+} from '../../protocol/index.js'
+import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
 import { provisionFleet, startBroker, startGateway, type Credentials } from '../support/system.js'
@@ -31,11 +35,15 @@ async function system(gatewayIds: readonly string[]) {
   }
   const broker = await startBroker(db)
   stops.push(() => broker.broker.stop())
-  /** Kassas named by each kick the broker sent, by addressee ('*' for every gateway). */
+  /** Kassas named by each kick the broker sent, by addressee ('*' for every gateway), and the sales they carried. */
   const kicks = new Map<string, string[]>()
+  const kickedSales: StoredSale[] = []
   broker.broker.aedes.on('publish', (packet) => {
     const to = packet.topic === storedKickTopic('vending') ? '*' : addressedKickGateway('vending', packet.topic)
-    if (to) kicks.set(to, [...(kicks.get(to) ?? []), ...decodeStoredKick(packet.payload as Buffer)])
+    if (!to) return
+    const kick = decodeStoredKick(packet.payload as Buffer)
+    kicks.set(to, [...(kicks.get(to) ?? []), ...kick.kassas])
+    kickedSales.push(...kick.sales)
   })
   const gateways = new Map<string, Awaited<ReturnType<typeof startGateway>>>()
   for (const id of gatewayIds) {
@@ -52,7 +60,7 @@ async function system(gatewayIds: readonly string[]) {
     await waitFor(() => machines.get(kassa)!.displaysFor(s.saleId).length > 0, `the receipt of a sale on ${kassa}`)
     expect(machines.get(kassa)!.displaysFor(s.saleId)).toHaveLength(1)
   }
-  return { broker, gateways, kicks, sell, url: broker.url }
+  return { broker, gateways, kicks, kickedSales, machines, sell, url: broker.url }
 }
 
 describe('kick routing', () => {
@@ -103,5 +111,31 @@ describe('kick routing', () => {
     // Its kick went to the ghost alone; gwa's poll took the sale once it had waited the takeover time.
     expect(s.kicks.get('ghost')).toContain(ghostly[0])
     expect(s.kicks.get('gwa') ?? []).not.toContain(ghostly[0])
+  }, 60_000)
+
+  it("carries each kassa's stored sales to its owner, which signs them without reading them back, each once", async () => {
+    const s = await system(['gwa'])
+    const gw = s.gateways.get('gwa')!
+    const db = database!.handle.db
+    // One sale at a time: a kassa signs its first batches holding its FN for the whole batch
+    // (fiscalizer.worker.ts), then in rounds, where kicked sales need no claim.
+    for (let i = 0; i < 30; i++) await s.sell('K1')
+    const sold = await sql<{ id: string; sale_id: string; total: string }>`select id, sale_id, total from sales where kassa_id = 'K1' order by id`.execute(db)
+    expect(sold.rows).toHaveLength(30)
+    // Every sale came to the owner with its kick, as stored.
+    const carried = new Map(s.kickedSales.map((k) => [k.id, k]))
+    for (const row of sold.rows) {
+      expect(carried.get(Number(row.id)), row.sale_id).toMatchObject({ kassa_id: 'K1', sale_id: row.sale_id, total: Number(row.total) })
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`)).text()
+    const batches = (read: string) => Number(new RegExp(`^gateway_fiscal_batches_total\\{read="${read}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
+    expect(batches('kick')).toBeGreaterThan(0)
+    expect(batches('kick') + batches('claim')).toBe(30)
+    const docs = await sql<{ n: number; per_sale: number }>`
+      select count(*)::int as n, count(distinct sale_row_id)::int as per_sale from fiscal_documents where kassa_id = 'K1' and sale_row_id is not null`.execute(db)
+    expect(docs.rows).toEqual([{ n: 30, per_sale: 30 }])
+    const report = await verifyFiscalData(db)
+    expect(report.failures).toEqual([])
+    expect(report.ok).toBe(true)
   }, 60_000)
 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { canPublish, canReceive, canSubscribe, type Identity } from '../../broker/acl.js'
 import {
-  LiveGateways, addressedKickGateway, decodeGatewayAlive, encodeGatewayAlive, gatewayAliveTopic, kassaOwner, kickAddressees, storedKickTopic,
+  LiveGateways, addressedKickGateway, decodeGatewayAlive, decodeStoredKick, encodeGatewayAlive, encodeStoredKick, gatewayAliveTopic, kassaOwner,
+  kickAddressees, storedKickTopic, type StoredSale,
 } from '../../protocol/index.js'
 
 const KASSAS = Array.from({ length: 300 }, (_, i) => `K-${i}`)
@@ -90,5 +91,24 @@ describe('kick routing: one gateway per kassa', () => {
     }
     expect(canSubscribe('vending', gateway, 'vending/$gateway/stored/+')).toBe(false)
     expect(canSubscribe('vending', gateway, 'vending/$gateway/#')).toBe(false)
+  })
+
+  it('carries the stored sales of the kassas a kick names, and leaves out any of another shape or kassa', () => {
+    const sale = (id: number, kassaId: string): StoredSale => ({
+      id, kassa_id: kassaId, machine_id: `VM-${id}`, sale_id: `s-${id}`, kind: 'sale', refund_of: null,
+      items: [{ sku: 'A1', name: 'Вода «Горная» 0,5 л', price: 8000, qty: 1, vat: 'vat22' }], payment_method: 'card', total: 8000,
+      number: `${id}`, address: 'Москва, ул. Тверская, 1', place: 'вестибюль',
+    })
+    const sales = [sale(1, 'K-1'), sale(2, 'K-2'), sale(3, 'K-1')]
+    expect(decodeStoredKick(encodeStoredKick(['K-1', 'K-2'], sales))).toEqual({ kassas: ['K-1', 'K-2'], sales })
+    // Without sales (a broker that carries none): the kassas alone.
+    expect(decodeStoredKick(encodeStoredKick(['K-1']))).toEqual({ kassas: ['K-1'], sales: [] })
+    const odd = [
+      { ...sale(4, 'K-1'), id: '4' }, { ...sale(5, 'K-1'), items: [] }, { ...sale(6, 'K-1'), total: 1.5 }, sale(7, 'K-9'), sale(8, 'K-1'),
+    ]
+    const decoded = decodeStoredKick(Buffer.from(JSON.stringify({ v: 1, kassas: ['K-1'], sales: odd })))
+    expect(decoded).toEqual({ kassas: ['K-1'], sales: [sale(8, 'K-1')] })
+    expect(decodeStoredKick(Buffer.from('{"v":1,"kassas":"K-1"}'))).toEqual({ kassas: [], sales: [] })
+    expect(decodeStoredKick(Buffer.from('not json'))).toEqual({ kassas: [], sales: [] })
   })
 })
