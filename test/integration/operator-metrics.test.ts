@@ -83,6 +83,8 @@ describe('GET /metrics (PostgreSQL, real broker and gateway)', () => {
     const batches = sampleValue(m, 'gateway_fiscal_batch_size_count')!
     expect(batches).toBeGreaterThanOrEqual(1)
     expect(sampleValue(m, 'gateway_fiscal_batch_size_sum')).toBe(3)
+    // Each of those batches read its sales by a claim or took the kick's copy.
+    expect((sampleValue(m, 'gateway_fiscal_batches_total', { read: 'claim' }) ?? 0) + (sampleValue(m, 'gateway_fiscal_batches_total', { read: 'kick' }) ?? 0)).toBe(batches)
     expect(sampleValue(m, 'gateway_sales_pending', { kassa: 'K1' })).toBe(0)
     await waitFor(async () => sampleValue(await scrape(), 'gateway_machines_online') === 1, 'one machine online')
     // Every display acknowledged and marked; a receipt the broker never confirmed is counted.
