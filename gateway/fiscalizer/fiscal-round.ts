@@ -18,8 +18,12 @@ export interface RoundSignerDeps extends Omit<EmulatedSignerOptions, 'checked'> 
   db: Kysely<Database>
   /** Rounds in flight at once (each one statement at a time on one pooled connection). Default 1. */
   inFlight?: number
-  /** Sales held per kassa from kicks, waiting to be signed (beyond it, the claim reads them). Default 10,000. */
+  /**
+   * Kicked sales held per kassa, and in all, waiting to be signed; beyond these the claim reads
+   * them. Default 10,000 and 100,000 (a sale held is about half a kilobyte).
+   */
   heldMax?: number
+  heldTotalMax?: number
   /** How long a kassa is signed from kicked sales before a claim reads its pending sales again (ms). Default 1,000. */
   claimEveryMs?: number
   clock?: () => number
@@ -59,6 +63,7 @@ interface Written {
 export function createRoundSigner(deps: RoundSignerDeps) {
   const maxInFlight = deps.inFlight ?? 1
   const heldMax = deps.heldMax ?? 10_000
+  const heldTotalMax = deps.heldTotalMax ?? 100_000
   const claimEveryMs = deps.claimEveryMs ?? 1000
   const clock = deps.clock ?? Date.now
   let next = new Map<string, Waiter[]>()
@@ -70,21 +75,29 @@ export function createRoundSigner(deps: RoundSignerDeps) {
    */
   const stats = { rounds: 0, kassas: 0, unclaimed: 0 }
   const written = new Map<string, Written>()
-  /** Kicked sales not yet signed, by kassa, oldest first. */
+  /** Kicked sales not yet signed, by kassa, oldest first; `heldTotal` of them in all. */
   const held = new Map<string, Map<number, ClaimedSale>>()
+  let heldTotal = 0
 
   /** Sales just stored for these kassas, as the kick carried them. */
   function offer(sales: readonly StoredSale[]): void {
     for (const { kassa_id: kassaId, ...sale } of sales) {
       let list = held.get(kassaId)
       if (!list) held.set(kassaId, list = new Map())
-      if (list.size < heldMax) list.set(sale.id, sale)
+      if (list.size >= heldMax || heldTotal >= heldTotalMax || list.has(sale.id)) continue
+      list.set(sale.id, sale)
+      heldTotal++
     }
+  }
+
+  function release(list: Map<number, ClaimedSale>, id: number): void {
+    if (list.delete(id)) heldTotal--
   }
 
   /** Drops what this process held of a kassa: another signer moved its FN, or may have. */
   function forget(kassaId: string): void {
     written.delete(kassaId)
+    heldTotal -= held.get(kassaId)?.size ?? 0
     held.delete(kassaId)
   }
 
@@ -152,7 +165,7 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     if (!list) return
     const read = new Set(claim.sales.map((s) => s.id))
     const last = claim.sales.length === 0 ? Infinity : Math.max(...read)
-    for (const id of list.keys()) if (id <= last && !read.has(id)) list.delete(id)
+    for (const id of list.keys()) if (id <= last && !read.has(id)) release(list, id)
   }
 
   async function signRound(kassaIds: string[]): Promise<Map<string, RoundOutcome>> {
@@ -207,12 +220,15 @@ export function createRoundSigner(deps: RoundSignerDeps) {
         rowVersion: w.version, kassa: claim.kassa, claimedAt: fromKick ? written.get(kassaId)!.claimedAt : claimedAt,
       })
       const list = held.get(kassaId)
-      if (list) for (const d of batch.write.done) list.delete(d.id)
+      if (list) for (const d of batch.write.done) release(list, d.id)
       outcomes.set(kassaId, { batch: fromKick ? { ...batch.result(w), kicked: true } : batch.result(w) })
     }
     return outcomes
   }
 
-  return { sign, offer, forget, stats }
+  /** Kicked sales held now, in all (tests). */
+  const heldCount = () => heldTotal
+
+  return { sign, offer, forget, heldCount, stats }
 }
 export type RoundSigner = ReturnType<typeof createRoundSigner>

@@ -135,8 +135,10 @@ export function createFiscalizer(deps: FiscalizerDeps) {
    */
   function kick(kassaIds: Iterable<string>, stored: readonly StoredSale[] = []): void {
     const ids = new Set(kassaIds)
-    // Only kassas signed in rounds hold kicked sales: their provider is known once they signed a batch.
-    const offered = stored.filter((s) => ids.has(s.kassa_id) && providers.get(s.kassa_id) === 'emulated')
+    // Only kassas signed in rounds hold kicked sales (their provider is known once they signed a
+    // batch), and not while their FN refuses to sign: those sales wait in the table.
+    const at = Date.now()
+    const offered = stored.filter((s) => ids.has(s.kassa_id) && providers.get(s.kassa_id) === 'emulated' && (blockedUntil.get(s.kassa_id) ?? 0) <= at)
     if (offered.length > 0 && !stopped) rounds.offer(offered)
     for (const id of ids) {
       if (stopped) return
@@ -174,6 +176,7 @@ export function createFiscalizer(deps: FiscalizerDeps) {
       if (batch.blocked) {
         log.warn({ kassaId, reason: batch.blocked }, 'the kassa refuses to sign; sales stay pending')
         blockedUntil.set(kassaId, Date.now() + (deps.blockedBackoffMs ?? 5000))
+        rounds.forget(kassaId)
         return
       }
       blockedUntil.delete(kassaId)

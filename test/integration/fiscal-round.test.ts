@@ -5,6 +5,7 @@ import { signClaimed, signLockedBatch } from '../../gateway/fiscalizer/emulated.
 import { createRoundSigner, type RoundOutcome } from '../../gateway/fiscalizer/fiscal-round.js'
 import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { insertSales } from '../../gateway/ingest/sale.repository.js'
+import type { StoredSale } from '../../protocol/index.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { sale } from '../support/machine-client.js'
 import { provisionFleet, TEST_KASSA, type Credentials } from '../support/system.js'
@@ -115,6 +116,7 @@ describe('fiscalization round', () => {
     expect(outcome).toEqual({ batch: expect.objectContaining({ claimed: true, taken: 3, signed: 3, kicked: true }) })
     expect(receiptFds(outcome)).toEqual([3, 4, 5])
     expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 1 })
+    expect(rounds.heldCount()).toBe(0)
     expect(await fds('K4')).toEqual([1, 2, 3, 4, 5])
     const rows = await sql<{ sale_id: string; state: string; fd: number }>`
       select sale_id, state, fd from sales where id = any(${kicked.inserted.map((s) => s.row.id)}::bigint[]) order by id`.execute(db())
@@ -187,6 +189,22 @@ describe('fiscalization round', () => {
     expect(state.rows).toEqual([{ state: 'done' }])
     const report = await verifyFiscalData(db())
     expect(report.failures).toEqual([])
+  })
+
+  it('holds at most heldMax kicked sales of a kassa and heldTotalMax in all, each once', () => {
+    const rounds = createRoundSigner({ db: db(), ...opts, heldMax: 3, heldTotalMax: 5 })
+    const row = (id: number, kassa: string): StoredSale => ({
+      id, kassa_id: kassa, machine_id: 'VM-1', sale_id: `s-${id}`, kind: 'sale', refund_of: null,
+      items: [{ sku: 'A1', name: 'Вода', price: 100, qty: 1, vat: 'vat22' }], payment_method: 'card', total: 100, number: '1', address: 'a', place: 'p',
+    })
+    rounds.offer([1, 2, 3, 4, 2].map((id) => row(id, 'X')))
+    expect(rounds.heldCount()).toBe(3)
+    rounds.offer([1, 2, 3, 4].map((id) => row(10 + id, 'Y')))
+    expect(rounds.heldCount()).toBe(5)
+    rounds.forget('X')
+    expect(rounds.heldCount()).toBe(2)
+    rounds.offer([row(1, 'X')])
+    expect(rounds.heldCount()).toBe(3)
   })
 
   it('leaves a batch with a refund to the kassa, to be signed locked', async () => {
