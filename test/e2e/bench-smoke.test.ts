@@ -15,6 +15,7 @@ interface Step {
   processes: Record<string, { rssMiB: number; hwmMiB: number; cpuPercent: number }>; pass: boolean
   idle?: { processes: Record<string, { rssMiB: number }> }
   burst?: { sales: number; receiptsPerS: number }
+  kickedBatchShare?: number
 }
 
 interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; pgTransactionsPerSale: number; cpuS: Record<string, number> }
@@ -58,6 +59,10 @@ describe('npm run bench -- --quick', () => {
       expect(step.processes.broker?.rssMiB, step.name).toBeGreaterThan(0)
     }
     expect(report.steps.every((s) => s.sent > 0)).toBe(true)
+    // The gateway's batches at a fixed rate are signed from the sales their kicks carried, once
+    // each kassa is signed in rounds; the echo's steps have no batches.
+    for (const step of report.steps.filter((s) => s.phase === 'fixed')) expect(step.kickedBatchShare, step.name).toBeGreaterThan(0)
+    for (const step of report.steps.filter((s) => s.phase.startsWith('baseline-'))) expect(step.kickedBatchShare, step.name).toBeUndefined()
     // The echo and the gateway each sold unmeasured for a while right after starting, losing nothing.
     expect(report.warmups.map((w) => w.against)).toEqual(['echo', 'gateway'])
     for (const w of report.warmups) expect([w.sent > 0, w.receipted, w.lost, w.duplicates], w.against).toEqual([true, w.sent, 0, 0])
