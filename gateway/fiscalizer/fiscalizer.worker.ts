@@ -119,7 +119,7 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     }
     const outcome = await rounds.sign(kassaId)
     if ('batch' in outcome) return outcome.batch
-    rounds.forget(kassaId)
+    // The round forgot the kassa already (fiscal-round.ts): whatever it held may be stale.
     const batch = await withConnection(() => signPendingBatch(deps.db, kassaId, { ...signing, checked: outcome.alone === 'checked' }))
     return outcome.alone === 'contended' ? { ...batch, contended: true } : batch
   }
@@ -142,7 +142,7 @@ export function createFiscalizer(deps: FiscalizerDeps) {
     if (offered.length > 0 && !stopped) rounds.offer(offered)
     for (const id of ids) {
       if (stopped) return
-      if ((blockedUntil.get(id) ?? 0) > Date.now()) continue
+      if ((blockedUntil.get(id) ?? 0) > at) continue
       if (running.has(id)) { again.add(id); continue }
       if (running.size >= concurrency) { queued.add(id); continue }
       startKassa(id)

@@ -211,7 +211,7 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     const contents = new Map<string | null, string | null>()
     for (const c of chunk) if (!contents.has(c.key)) contents.set(c.key, c.content)
     for (const s of outcome.inserted) {
-      const key = `${s.machineId}/${s.saleId}`
+      const key = `${s.machine_id}/${s.sale_id}`
       const content = contents.get(key)
       if (content) remember(key, content)
     }
@@ -235,7 +235,7 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     stats.rejected += rejected.length
     stats.conflicts += outcome.conflicts.length
     deps.onWritten?.({ stored: outcome.inserted.length, repeated: outcome.repeated.length, rejected, conflicts: outcome.conflicts.length })
-    if (outcome.inserted.length > 0) deps.onStored(outcome.inserted.map((s) => s.row))
+    if (outcome.inserted.length > 0) deps.onStored(outcome.inserted)
   }
 
   /** Stops taking sales and writes what was read (unless the database is away). */

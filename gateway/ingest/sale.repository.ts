@@ -11,8 +11,8 @@ export interface IncomingSale {
 }
 
 export interface InsertOutcome {
-  /** Newly stored sales, with the kassa their machine maps to and the row as a receipt needs it. */
-  inserted: { machineId: string; saleId: string; kassaId: string; row: StoredSale }[]
+  /** Newly stored sales, each as its row with the kassa its machine maps to, as a receipt needs it. */
+  inserted: StoredSale[]
   /** Sales seen before with the same content, with their state now and that content's key. */
   repeated: { machineId: string; saleId: string; state: SaleState; contentKey: string }[]
   /** Repeats of a (machine, saleId) with other content: refused with reason `conflict`. */
@@ -72,11 +72,10 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   const outcome: InsertOutcome = {
     inserted: inserted.rows.map((r) => {
       const c = content.get(key(r.machine_id, r.sale_id))!
-      const row: StoredSale = {
+      return {
         id: Number(r.id), kassa_id: r.kassa_id, machine_id: r.machine_id, sale_id: r.sale_id, kind: c.kind, refund_of: c.refund_of,
         items: c.items, payment_method: c.payment_method, total: c.total, number: r.number, address: r.address, place: r.place,
       }
-      return { machineId: r.machine_id, saleId: r.sale_id, kassaId: r.kassa_id, row }
     }),
     repeated: [],
     conflicts: [],
@@ -85,7 +84,7 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   if (outcome.inserted.length === sales.length) return outcome
 
   // The first copy of each inserted sale is the one stored; any further copy is a repeat or a conflict.
-  const fresh = new Set(outcome.inserted.map((r) => key(r.machineId, r.saleId)))
+  const fresh = new Set(outcome.inserted.map((r) => key(r.machine_id, r.sale_id)))
   const rest = sales.filter((s) => !fresh.delete(key(s.machineId, s.event.saleId)))
   const known = await sql<StoredRow>`
     select s.id, s.machine_id, s.sale_id, s.state, s.kind, s.refund_of, s.items, s.payment_method, s.total, s.declared

@@ -104,14 +104,14 @@ describe('fiscalization round', () => {
   it('signs the sales a kick carried without a claim once it wrote the kassa, each sale once and gaplessly', async () => {
     const rounds = createRoundSigner({ db: db(), ...opts })
     const claimed = await store('K4', 1)
-    rounds.offer(claimed.inserted.map((s) => s.row))
+    rounds.offer(claimed.inserted)
     // No write of this process yet: the FN is read by a claim.
     expect(receiptFds(await rounds.sign('K4'))).toEqual([2])
     const kicked = await store('K4', 3)
-    expect(kicked.inserted.map((s) => s.row)).toEqual(kicked.inserted.map((s) => expect.objectContaining({
-      kassa_id: 'K4', machine_id: machines.K4!.id, sale_id: s.saleId, number: expect.any(String), address: expect.any(String), place: expect.any(String),
+    expect(kicked.inserted).toEqual(kicked.inserted.map((s) => expect.objectContaining({
+      kassa_id: 'K4', machine_id: machines.K4!.id, sale_id: s.sale_id, number: expect.any(String), address: expect.any(String), place: expect.any(String),
     })))
-    rounds.offer(kicked.inserted.map((s) => s.row))
+    rounds.offer(kicked.inserted)
     const outcome = await rounds.sign('K4')
     expect(outcome).toEqual({ batch: expect.objectContaining({ claimed: true, taken: 3, signed: 3, kicked: true }) })
     expect(receiptFds(outcome)).toEqual([3, 4, 5])
@@ -119,8 +119,8 @@ describe('fiscalization round', () => {
     expect(rounds.heldCount()).toBe(0)
     expect(await fds('K4')).toEqual([1, 2, 3, 4, 5])
     const rows = await sql<{ sale_id: string; state: string; fd: number }>`
-      select sale_id, state, fd from sales where id = any(${kicked.inserted.map((s) => s.row.id)}::bigint[]) order by id`.execute(db())
-    expect(rows.rows).toEqual(kicked.inserted.map((s, i) => ({ sale_id: s.saleId, state: 'done', fd: 3 + i })))
+      select sale_id, state, fd from sales where id = any(${kicked.inserted.map((s) => s.id)}::bigint[]) order by id`.execute(db())
+    expect(rows.rows).toEqual(kicked.inserted.map((s, i) => ({ sale_id: s.sale_id, state: 'done', fd: 3 + i })))
     // Nothing left held: with no kicked sale, the next batch is claimed.
     const later = await store('K4', 1)
     expect(receiptFds(await rounds.sign('K4'))).toEqual([6])
@@ -136,16 +136,16 @@ describe('fiscalization round', () => {
     expect(receiptFds(await rounds.sign('K5'))).toEqual([2])
     // The same kick again (a broker's redelivery, an owner and its backup both kicked): already receipted.
     const once = await store('K5', 1)
-    rounds.offer(once.inserted.map((s) => s.row))
+    rounds.offer(once.inserted)
     expect(receiptFds(await rounds.sign('K5'))).toEqual([3])
-    rounds.offer(once.inserted.map((s) => s.row))
+    rounds.offer(once.inserted)
     expect(await rounds.sign('K5')).toEqual({ alone: 'checked' })
     const fresh = await store('K5', 1)
     expect(receiptFds(await rounds.sign('K5'))).toEqual([4])
     const other = await store('K5', 1)
     // A copy whose amount differs from the stored sale's (a consistent one: the FN would sign it): never signed.
     rounds.offer(other.inserted.map((s) => ({
-      ...s.row, items: s.row.items.map((it, i) => (i === 0 ? { ...it, price: it.price + 100 } : it)), total: s.row.total + 100 * s.row.items[0]!.qty,
+      ...s, items: s.items.map((it, i) => (i === 0 ? { ...it, price: it.price + 100 } : it)), total: s.total + 100 * s.items[0]!.qty,
     })))
     expect(await rounds.sign('K5')).toEqual({ alone: 'checked' })
     expect(await fds('K5')).toEqual([1, 2, 3, 4])
@@ -155,8 +155,8 @@ describe('fiscalization round', () => {
     expect('batch' in retry && retry.batch.kicked).toBeFalsy()
     const totals = await sql<{ total: number; fd: number; doc_total: number; n: number }>`
       select s.total::int, s.fd, d.total::int as doc_total, (select count(*)::int from fiscal_documents x where x.sale_row_id = s.id) as n
-      from sales s join fiscal_documents d on d.fn = s.fn and d.fd = s.fd where s.id = ${other.inserted[0]!.row.id}`.execute(db())
-    expect(totals.rows).toEqual([{ total: other.inserted[0]!.row.total, fd: 5, doc_total: other.inserted[0]!.row.total, n: 1 }])
+      from sales s join fiscal_documents d on d.fn = s.fn and d.fd = s.fd where s.id = ${other.inserted[0]!.id}`.execute(db())
+    expect(totals.rows).toEqual([{ total: other.inserted[0]!.total, fd: 5, doc_total: other.inserted[0]!.total, n: 1 }])
     expect(fresh.inserted).toHaveLength(1)
     const report = await verifyFiscalData(db())
     expect(report.failures).toEqual([])
@@ -170,7 +170,7 @@ describe('fiscalization round', () => {
     // Another signer (a locked batch, a shift closed by the timer) takes the next sale first.
     const taken = await store('K6', 1)
     expect((await signLockedBatch(db(), 'K6', opts)).signed).toBe(1)
-    rounds.offer(taken.inserted.map((s) => s.row))
+    rounds.offer(taken.inserted)
     expect(await rounds.sign('K6')).toEqual({ alone: 'checked' })
     expect(await fds('K6')).toEqual([...Array.from({ length: first! + 1 }, (_, i) => i + 1)])
 
@@ -179,13 +179,13 @@ describe('fiscalization round', () => {
     expect(receiptFds(await rounds.sign('K6'))).toEqual([first! + 2])
     const unkicked = await store('K6', 1)
     const kicked = await store('K6', 1)
-    rounds.offer(kicked.inserted.map((s) => s.row))
+    rounds.offer(kicked.inserted)
     expect(await rounds.sign('K6')).toEqual({ batch: expect.objectContaining({ signed: 1, kicked: true }) })
     now += 1000
     const claimed = await rounds.sign('K6')
     expect(claimed).toEqual({ batch: expect.objectContaining({ signed: 1 }) })
     expect('batch' in claimed && claimed.batch.kicked).toBeFalsy()
-    const state = await sql<{ state: string }>`select state from sales where id = ${unkicked.inserted[0]!.row.id}`.execute(db())
+    const state = await sql<{ state: string }>`select state from sales where id = ${unkicked.inserted[0]!.id}`.execute(db())
     expect(state.rows).toEqual([{ state: 'done' }])
     const report = await verifyFiscalData(db())
     expect(report.failures).toEqual([])
@@ -211,7 +211,7 @@ describe('fiscalization round', () => {
     const [original] = (await store('K2', 1)).inserted
     const signed = await createRoundSigner({ db: db(), ...opts }).sign('K2')
     expect(receiptFds(signed)).toEqual([5])
-    await store('K2', 1, { kind: 'refund', refundOf: original!.saleId })
+    await store('K2', 1, { kind: 'refund', refundOf: original!.sale_id })
     expect(await createRoundSigner({ db: db(), ...opts }).sign('K2')).toEqual({ alone: 'locked' })
     const locked = await signLockedBatch(db(), 'K2', opts)
     expect(locked.signed).toBe(1)
