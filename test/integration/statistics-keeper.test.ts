@@ -9,7 +9,8 @@ import { provisionFleet } from '../support/system.js'
 
 // With autovacuum off (as on this machine's PostgreSQL) nothing analyzes the gateway's tables, and
 // a prepared statement keeps the plan it got while `sales` was empty: a hash of the whole table per
-// batch. The keeper analyzes a table once it has doubled since its last ANALYZE.
+// batch. The keeper analyzes a table once it has doubled since its last ANALYZE: grown, not
+// changed, since every sale is inserted and then updated once when it is receipted.
 
 describe('statistics keeper', () => {
   let database: TestDatabase
@@ -66,5 +67,34 @@ describe('statistics keeper', () => {
     expect(targets.rows.map((r) => `${r.relname}.${r.attname}`)).toEqual([
       'fiscal_documents.display', 'fiscal_documents.fp', 'fiscal_documents.tlv', 'sales.declared', 'sales.items', 'sales.last_error',
     ])
+  })
+
+  it('counts growth, not changes: updating every sale analyzes nothing, doubling them analyzes sales', async () => {
+    const db = database.handle.db
+    const machines = await provisionFleet(db, 2, { prefix: 'GR-', kassa: { id: 'K-GR', fn: '9999078900007778', reg: '0000000001017778' } })
+    const store = (n: number) => insertSales(db, Array.from({ length: n }, (_, i) => ({ machineId: machines[i % 2]!.id, event: sale(), payload: new Uint8Array() })))
+    const keeper = await createStatisticsKeeper({ db, kind: 'postgres', logger: pino({ level: 'silent' }) })
+    const counters = async () => (await sql<{ live: number; changed: number }>`
+      select n_live_tup::int as live, n_mod_since_analyze::int as changed from pg_stat_user_tables where relname = 'sales'`.execute(db)).rows[0]!
+    const reported = async (ok: (c: { live: number; changed: number }) => boolean) => {
+      for (let i = 0; i < 100 && !ok(await counters()); i++) await new Promise((r) => setTimeout(r, 100))
+      expect(ok(await counters())).toBe(true)
+    }
+    await store(120)
+    await reported((c) => c.live >= 120)
+    await keeper.analyze()
+    const analyzedAt = (await sql<{ n: number }>`select reltuples::int as n from pg_class where relname = 'sales'`.execute(db)).rows[0]!.n
+    expect(analyzedAt).toBeGreaterThanOrEqual(120)
+
+    // As many changes as rows, as when each sale is receipted: no growth.
+    await sql`update sales set last_error = null`.execute(db)
+    await reported((c) => c.changed >= analyzedAt)
+    expect(await keeper.analyze()).not.toContain('sales')
+
+    // Grown by 50 + the size at the last ANALYZE: analyzed again.
+    await store(analyzedAt + 51)
+    await reported((c) => c.live >= 2 * analyzedAt + 51)
+    expect(await keeper.analyze()).toContain('sales')
+    expect(await keeper.analyze()).not.toContain('sales')
   })
 })
