@@ -83,9 +83,20 @@ export async function latestDisplays(
   return [...bySale.values()]
 }
 
-/** Displays committed and not yet acknowledged by the broker, all gateways: outbox rows unsent and receipts above their FN's mark. */
-export function unacknowledgedDisplays(db: Kysely<Database>) {
-  return sql<{ n: number }>`select
+/**
+ * Displays committed and not yet acknowledged by the broker, all gateways: outbox rows unsent and
+ * receipts above their FN's mark. Read on every scrape of /metrics, so each FN's documents are read
+ * between its mark and its next number, through the primary key: in proportion to what is
+ * unacknowledged. Joined without those bounds, the planner (taking a third of the documents to be
+ * above the mark) read the whole table at every scrape: 16 ms at 18,000 documents, growing with
+ * the kassas' history.
+ */
+export const unacknowledgedDisplaysQuery = sql<{ n: number }>`select
     (select count(*) from display_outbox where sent_at is null)::int
-    + (select count(*) from display_marks m join fiscal_documents d on d.fn = m.fn and d.fd > m.through_fd where d.display is not null)::int as n`.execute(db)
+    + coalesce((select sum(above.n) from display_marks m join fiscal_drives f on f.fn = m.fn
+        cross join lateral (select count(*) as n from fiscal_documents d
+          where d.fn = m.fn and d.fd > m.through_fd and d.fd < f.next_fd and d.display is not null) above), 0)::int as n`
+
+export function unacknowledgedDisplays(db: Kysely<Database>) {
+  return unacknowledgedDisplaysQuery.execute(db)
 }
