@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008-machine-sales-rollup.js'
 import * as m0009 from './migrations/0009-display-marks.js'
 import * as m0010 from './migrations/0010-machines-by-kassa.js'
 import * as m0011 from './migrations/0011-lean-statistics.js'
+import * as m0012 from './migrations/0012-refund-lookup.js'
 
 // Listed here rather than read from disk, so migrations work the same under tsx, in tests and bundled.
 const MIGRATIONS: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-display-marks': m0009,
   '0010-machines-by-kassa': m0010,
   '0011-lean-statistics': m0011,
+  '0012-refund-lookup': m0012,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

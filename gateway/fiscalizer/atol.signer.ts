@@ -42,7 +42,7 @@ export async function submitPendingBatch(db: Kysely<Database>, kassaId: string, 
       ...(config.companyEmail !== undefined && { companyEmail: config.companyEmail }),
       ...(opts.callbackUrl !== undefined && { callbackUrl: `${opts.callbackUrl}/atol/callback/${encodeURIComponent(kassaId)}` }),
     }
-    const originals = await refundOriginals(tx, sales.filter((s) => s.kind === 'refund').map((s) => s.refund_of ?? ''))
+    const originals = await refundOriginals(tx, sales.filter((s) => s.kind === 'refund'))
     const attempts: FirstAttempt[] = []
     const refused: { sale: ClaimedSale; reason: string }[] = []
     const waiting: number[] = []

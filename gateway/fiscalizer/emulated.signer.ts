@@ -85,7 +85,7 @@ export async function signLockedBatch(db: Kysely<Database>, kassaId: string, opt
     const claim = await claimBatch(tx, kassaId, opts.batchMax)
     if (!claim) return NOT_CLAIMED
     if (claim.sales.length === 0) return { ...NOT_CLAIMED, claimed: true }
-    const originals = await refundOriginals(tx, claim.sales.filter((s) => s.kind === 'refund').map((s) => s.refund_of ?? ''))
+    const originals = await refundOriginals(tx, claim.sales.filter((s) => s.kind === 'refund'))
     const batch = signClaimed(claim, originals, opts)
     await failSales(tx, batch.refused.map(({ id, reason }) => ({ id, reason })))
     await deferSales(tx, batch.waiting, 'waiting for the refunded sale to be fiscalized')

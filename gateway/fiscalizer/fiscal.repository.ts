@@ -80,15 +80,37 @@ export interface RefundOriginal {
   refunded: boolean
 }
 
-/** Every sale named by a refund in the batch (any machine), and whether a refund of it is signed or submitted to a provider. */
-export async function refundOriginals(tx: Transaction<Database>, saleIds: readonly string[]): Promise<RefundOriginal[]> {
-  if (saleIds.length === 0) return []
-  const rows = await sql<RefundOriginal>`
+/**
+ * The sale each refund of the batch names, looked up on the refund's own machine, with whether a
+ * refund of it is signed or submitted to a provider; and, for a name its machine does not have,
+ * another machine's sale of that name, so the refusal says which it is (refund-policy.ts). This
+ * runs while the batch holds the FN's lock, so the first are key lookups (the unique key and
+ * `sales_refunds`, migration 0012); looked up by `sale_id` alone, a sale takes a read of the whole
+ * key index, a cost that grows with every sale stored, and only a refund naming a sale its own
+ * machine never made pays it.
+ */
+export async function refundOriginals(tx: Transaction<Database>, refunds: readonly Pick<ClaimedSale, 'machine_id' | 'refund_of'>[]): Promise<RefundOriginal[]> {
+  const named = refunds.flatMap((r) => (r.refund_of === null ? [] : [{ machineId: r.machine_id, saleId: r.refund_of }]))
+  if (named.length === 0) return []
+  const own = (await refundOriginalsQuery(named).execute(tx)).rows
+  const found = new Set(own.map((o) => `${o.machine_id}\u0000${o.sale_id}`))
+  const missing = [...new Set(named.filter((n) => !found.has(`${n.machineId}\u0000${n.saleId}`)).map((n) => n.saleId))]
+  if (missing.length === 0) return own
+  const elsewhere = await sql<RefundOriginal>`
+    select distinct on (o.sale_id) o.machine_id, o.sale_id, o.kind, o.state, o.items, o.payment_method, o.total, false as refunded
+    from sales o where o.sale_id = any(${missing}::text[])
+    order by o.sale_id, o.id`.execute(tx)
+  return [...own, ...elsewhere.rows]
+}
+
+/** The sales named by (machine, saleId), with whether a refund of each is signed or submitted. */
+export function refundOriginalsQuery(named: readonly { machineId: string; saleId: string }[]) {
+  return sql<RefundOriginal>`
     select o.machine_id, o.sale_id, o.kind, o.state, o.items, o.payment_method, o.total,
       exists (select 1 from sales r where r.machine_id = o.machine_id and r.refund_of = o.sale_id
               and r.kind = 'refund' and r.state in ('done', 'submitted')) as refunded
-    from sales o where o.sale_id in (${sql.join(saleIds)})`.execute(tx)
-  return rows.rows
+    from unnest(${named.map((n) => n.machineId)}::text[], ${named.map((n) => n.saleId)}::text[]) as v(machine_id, sale_id)
+    join sales o on o.machine_id = v.machine_id and o.sale_id = v.sale_id`
 }
 
 /** Rewrites refund rows to the content their receipt carries, keeping the machine's first claim in `declared`. */
