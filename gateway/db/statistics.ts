@@ -39,15 +39,15 @@ export interface StatisticsKeeperOptions {
  * limit at 250 sales/s. Autovacuum's ANALYZE normally prevents it; embedded PGlite has no
  * autovacuum, and a server may have it turned off. Then the gateway analyzes each of its tables
  * once it has grown by 50 rows + its whole size at the last ANALYZE (live rows against the
- * `reltuples` that ANALYZE recorded): at 50, 100, 200, 400… rows, a number of runs that grows with
- * the log of the table, not with the sales. Growth, not changes: every sale is inserted and then
- * updated once (receipted), so counting changes (n_mod_since_analyze) analyzed `sales` whenever it
- * had grown by half, every 10 s look at 1,000 sales/s in `npm run bench`, each time 100–245 ms of a
- * busy server (the PostgreSQL log). Autovacuum's 10% made it every 10–20 s at 1,000 sales/s, each run sampling
- * 30,000 rows of `sales`, `fiscal_documents` and `display_outbox` on the cores the sales need,
- * while the plans it protects (index lookups) stop changing once a table is past a few hundred
- * rows. On PGlite, whose counters do not move, every table once a minute. VACUUM stays the
- * operator's job.
+ * `reltuples` that ANALYZE recorded): at about 50, 150, 350, 750… rows, a number of runs that grows
+ * with the log of the table, not with the sales. Growth, not changes: every sale is inserted and
+ * then updated once (receipted), so counting changes (n_mod_since_analyze) analyzed `sales`
+ * whenever it had grown by half, at every 10 s look at 1,000 sales/s in `npm run bench`, each time
+ * 100–245 ms of a busy server (the PostgreSQL log). Autovacuum's 10% made it every 10–20 s at
+ * 1,000 sales/s, each run sampling 30,000 rows of `sales`, `fiscal_documents` and `display_outbox`
+ * on the cores the sales need, while the plans it protects (index lookups) stop changing once a
+ * table is past a few hundred rows. On PGlite, whose counters do not move, every table once a
+ * minute. VACUUM stays the operator's job.
  */
 export async function createStatisticsKeeper(o: StatisticsKeeperOptions) {
   let needed = o.kind === 'pglite'
