@@ -1,6 +1,7 @@
 import { runFleet, type FleetMachine, type FleetReport, type FleetSnapshot } from '../../device-sim/index.js'
 import { gatewayCounters, gatewayFigures } from './gateway-counters.js'
 import { hostFigures, sample, windowFigures, type Processes, type Sample } from './samples.js'
+import { tailFigures, type TailFigures } from './tail.js'
 import type { BenchServices, DatabaseCounters } from './services.js'
 
 // One measured step: a fleet selling at a fixed open-loop rate against whatever answers (the echo
@@ -41,6 +42,8 @@ export interface StepResult {
   gatewayMeanMs?: { commit: number; display: number }
   /** A burst (every sale sent at once): receipts per second from the first sale made to the last receipt. */
   burst?: { sales: number; receiptsPerS: number; lastReceiptMs: number }
+  /** Where the slowest 1% of the step's sales fell in time (tail.ts); not for a burst, sent at once. */
+  tail?: TailFigures
   /**
    * PostgreSQL's own counters for the bench's database (pg_stat_database, pg_stat_user_tables)
    * over the step, per sale sent: transactions committed, rows inserted / updated. Backends report
@@ -73,10 +76,15 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
   // A burst: the first sale made and the last receipt, ms (performance.now) on the simulator's clock.
   let firstMadeAt = Infinity
   let lastReceiptAt = 0
+  // Each receipted sale's send time and latency (two numbers a sale), for where its slowest fell.
+  const sentAt: number[] = []
+  const latencies: number[] = []
   const onReceipt = (_machineId: string, _display: unknown, latencyMs: number) => {
     const t = performance.now()
     firstMadeAt = Math.min(firstMadeAt, t - latencyMs)
     lastReceiptAt = Math.max(lastReceiptAt, t)
+    sentAt.push(t - latencyMs)
+    latencies.push(latencyMs)
   }
   let connectS: number | null = null
   let connectedAt = 0
@@ -101,13 +109,14 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
   const report = await runFleet({
     url: services.mqttUrl, machines: o.machines, idleS: o.idleS ?? 0,
     // A burst: every sale scheduled within the first ms, so the simulator sends them as fast as it can.
-    ...(o.burst ? { rate: o.rate * 1000, durationS: 0.001, onReceipt } : { rate: o.rate, durationS: o.durationS }),
+    ...(o.burst ? { rate: o.rate * 1000, durationS: 0.001 } : { rate: o.rate, durationS: o.durationS }), onReceipt,
     rampUpPerSecond: o.rampPerS, drainTimeoutS: o.drainS, progressIntervalMs: 500, onProgress: progress, seed: 1,
     ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
   })
   const end = sample(services)
   const after = before ? await gatewayCounters(services) : null
   const dbAfter = dbBefore ? await services.databaseCounters() : null
+  const tail = o.burst ? undefined : tailFigures(sentAt, latencies)
   const burst = o.burst && lastReceiptAt > firstMadeAt
     ? { sales: report.sent, receiptsPerS: Math.round(report.receipted / ((lastReceiptAt - firstMadeAt) / 1000)), lastReceiptMs: Math.round(lastReceiptAt - firstMadeAt) }
     : undefined
@@ -126,6 +135,7 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
     ...(i0 && i1 ? { idle: { durationS: Math.round(i1.at - i0.at) / 1000, processes: await windowFigures(i0, i1, i1, 0, services.combined) } } : {}),
     ...(before && after ? gatewayFigures(before, after) : {}),
     ...(burst ? { burst } : {}),
+    ...(tail ? { tail } : {}),
     ...(dbBefore && dbAfter && report.sent > 0 ? { postgresPerSale: perSale(dbBefore, dbAfter, report.sent) } : {}),
     connectionErrors: report.connectionErrors,
   }

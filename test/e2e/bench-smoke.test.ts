@@ -16,6 +16,7 @@ interface Step {
   idle?: { processes: Record<string, { rssMiB: number }> }
   burst?: { sales: number; receiptsPerS: number }
   kickedBatchShare?: number
+  tail?: { windowMs: number; windows: number; slowest: number; slowestInWindows: number; windowsMedianAbove: number }
 }
 
 interface ClusterFigures { brokers: number; gateways: number; sent: number; receipted: number; lost: number; cpuMsPerSale: number; pgTransactionsPerSale: number; cpuS: Record<string, number> }
@@ -63,6 +64,14 @@ describe('npm run bench -- --quick', () => {
     // each kassa is signed in rounds; the echo's steps have no batches.
     for (const step of report.steps.filter((s) => s.phase === 'fixed')) expect(step.kickedBatchShare, step.name).toBeGreaterThan(0)
     for (const step of report.steps.filter((s) => s.phase.startsWith('baseline-'))) expect(step.kickedBatchShare, step.name).toBeUndefined()
+    // Where each step's slowest 1% fell in time: a burst, sent at once, has no such figure.
+    for (const step of report.steps) {
+      if (step.burst) { expect(step.tail, step.name).toBeUndefined(); continue }
+      expect(step.tail?.windows, step.name).toBeGreaterThan(0)
+      expect(step.tail!.slowest, step.name).toBeGreaterThanOrEqual(1)
+      expect(step.tail!.slowestInWindows, step.name).toBeGreaterThanOrEqual(1)
+      expect(step.tail!.slowestInWindows, step.name).toBeLessThanOrEqual(Math.min(step.tail!.slowest, step.tail!.windows))
+    }
     // The echo and the gateway each sold unmeasured for a while right after starting, losing nothing.
     expect(report.warmups.map((w) => w.against)).toEqual(['echo', 'gateway'])
     for (const w of report.warmups) expect([w.sent > 0, w.receipted, w.lost, w.duplicates], w.against).toEqual([true, w.sent, 0, 0])
