@@ -10,8 +10,9 @@ export interface TailFigures {
   slowest: number
   /** Windows holding those sales. */
   slowestInWindows: number
-  /** Windows whose median latency exceeds `medianAboveMs`: queueing rather than stalls. */
+  /** ms of median latency beyond which a window counts in `windowsMedianAbove`. */
   medianAboveMs: number
+  /** Windows whose median latency exceeds `medianAboveMs`: queueing rather than stalls. */
   windowsMedianAbove: number
 }
 
