@@ -93,8 +93,9 @@ export async function refundOriginals(tx: Transaction<Database>, refunds: readon
   const named = refunds.flatMap((r) => (r.refund_of === null ? [] : [{ machineId: r.machine_id, saleId: r.refund_of }]))
   if (named.length === 0) return []
   const own = (await refundOriginalsQuery(named).execute(tx)).rows
-  const found = new Set(own.map((o) => `${o.machine_id}\u0000${o.sale_id}`))
-  const missing = [...new Set(named.filter((n) => !found.has(`${n.machineId}\u0000${n.saleId}`)).map((n) => n.saleId))]
+  const pair = (machineId: string, saleId: string) => `${machineId}\u0000${saleId}`
+  const found = new Set(own.map((o) => pair(o.machine_id, o.sale_id)))
+  const missing = [...new Set(named.filter((n) => !found.has(pair(n.machineId, n.saleId))).map((n) => n.saleId))]
   if (missing.length === 0) return own
   const elsewhere = await sql<RefundOriginal>`
     select distinct on (o.sale_id) o.machine_id, o.sale_id, o.kind, o.state, o.items, o.payment_method, o.total, false as refunded

@@ -83,6 +83,7 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
     const t = performance.now()
     firstMadeAt = Math.min(firstMadeAt, t - latencyMs)
     lastReceiptAt = Math.max(lastReceiptAt, t)
+    if (o.burst) return // sent at once: no tail figures
     sentAt.push(t - latencyMs)
     latencies.push(latencyMs)
   }
@@ -116,7 +117,7 @@ export async function runStep(services: BenchServices, o: StepOptions, log: (lin
   const end = sample(services)
   const after = before ? await gatewayCounters(services) : null
   const dbAfter = dbBefore ? await services.databaseCounters() : null
-  const tail = o.burst ? undefined : tailFigures(sentAt, latencies)
+  const tail = tailFigures(sentAt, latencies)
   const burst = o.burst && lastReceiptAt > firstMadeAt
     ? { sales: report.sent, receiptsPerS: Math.round(report.receipted / ((lastReceiptAt - firstMadeAt) / 1000)), lastReceiptMs: Math.round(lastReceiptAt - firstMadeAt) }
     : undefined
