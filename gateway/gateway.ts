@@ -73,6 +73,9 @@ export function createGateway(deps: GatewayDeps) {
     })
     const publisher = createDisplayPublisher({
       db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }), onSent: metrics.displaySent,
+      // Only a gateway that stores sales answers their repeats from memory; a broker that stores them
+      // answers a repeat from the database.
+      ...(config.ingest === 'gateway' ? {} : { recentReceipts: 0 }),
     })
     // Cloud kassas (ATOL Online v5): the fiscalizer submits their sales, this loop sends and polls them.
     const atol = createAtolPoller({

@@ -70,6 +70,8 @@ export function createIngestingBroker(deps: IngestingBrokerDeps): IngestingBroke
         publish(machineTopic(prefix, machineId, 'display'), Buffer.from(JSON.stringify(display)), 1),
     },
     chunkMax: deps.chunkMax ?? 500, windowMs: deps.windowMs ?? deps.config.ingestWindowMs ?? 0, highWater: 5000, ackWhenStored: true,
+    // No repeat is answered from memory here, so no content is kept to recognise one.
+    knownContent: 0,
     onStored: (stored) => {
       const byKassa = new Map<string, StoredSale[]>()
       for (const s of stored) {

@@ -16,6 +16,11 @@ export interface DisplayPublisherDeps {
   /** How old a receipt's unacknowledged document must be before a sweeper publishes it again (ms, default 5000). */
   resendAfterMs?: number
   onSent?: (entry: OutboxEntry) => void
+  /**
+   * Receipts remembered to answer a machine's repeated sale without the database (`answerRepeat`),
+   * for a gateway that stores sales itself; 0 remembers none. Default RECENT_RECEIPTS.
+   */
+  recentReceipts?: number
 }
 
 /** ms a direct answer in flight suppresses further ones for the same sale (a lost callback cannot silence a sale for longer). */
@@ -32,8 +37,13 @@ const MAX_INFLIGHT = 5_000
  * display, a statement per sale on the pool the sales need (scripts/bench).
  */
 const MARK_SENT_DELAY_MS = 50
-/** Receipts remembered (about 0.6 KB each) so that a machine's repeat is answered without the database. */
-const RECENT_RECEIPTS = 20_000
+/**
+ * Receipts remembered so that a machine's repeat is answered without the database: each as the
+ * text published (about 0.6 KB), one string rather than the message's objects. Every receipt
+ * lives this long, so each is copied out of the young generation and later collected by a full
+ * GC; as objects that was most of the gateway's major GC pauses (scripts/bench, CHANGELOG).
+ */
+export const RECENT_RECEIPTS = 20_000
 /**
  * Acknowledged runs of documents kept per FN while its mark waits for earlier ones (displays in
  * flight elsewhere, or lost with a gateway until a sweeper sends them again). Beyond it the newest
@@ -61,15 +71,16 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   let inflight = 0
   /** `machineId/saleId` → ms when its direct answer was published, until the broker's PUBACK. */
   const directInFlight = new Map<string, number>()
-  /** `machineId/saleId` → its receipt display, oldest first. */
-  const recentReceipts = new Map<string, DisplayMessage>()
+  /** `machineId/saleId` → its receipt display as published, oldest first. */
+  const recentReceipts = new Map<string, string>()
+  const recentMax = deps.recentReceipts ?? RECENT_RECEIPTS
 
-  function remember(entry: OutboxEntry): void {
-    if (entry.payload.type !== 'receipt') return
+  function remember(entry: OutboxEntry, text: string): void {
+    if (recentMax === 0 || entry.payload.type !== 'receipt') return
     const key = `${entry.machineId}/${entry.saleId}`
     recentReceipts.delete(key)
-    recentReceipts.set(key, entry.payload)
-    if (recentReceipts.size > RECENT_RECEIPTS) recentReceipts.delete(recentReceipts.keys().next().value!)
+    recentReceipts.set(key, text)
+    if (recentReceipts.size > recentMax) recentReceipts.delete(recentReceipts.keys().next().value!)
   }
 
   async function flushAcked(): Promise<void> {
@@ -134,9 +145,10 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   /** Sends without waiting; the PUBACK marks the outbox row. Entries with id < 0 have no row. */
   function publish(entry: OutboxEntry, settled?: () => void): void {
     const topic = machineTopic(deps.topicPrefix, entry.machineId, 'display')
-    remember(entry) // committed before it is published, so safe to repeat from memory
+    const text = entry.text ?? JSON.stringify(entry.payload)
+    remember(entry, text) // committed before it is published, so safe to repeat from memory
     inflight++
-    deps.client.publish(topic, entry.text ?? JSON.stringify(entry.payload), { qos: 1 }, (err) => {
+    deps.client.publish(topic, text, { qos: 1 }, (err) => {
       inflight--
       settled?.()
       if (err) {
@@ -166,21 +178,22 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
    * add a publish to a broker already behind (the outage test saw 50,000 displays in flight, the
    * gateway's memory growing and receipts starved while the machines kept republishing).
    */
-  function publishDirect(machineId: string, saleId: string, payload: DisplayMessage): void {
+  function publishDirect(machineId: string, saleId: string, payload: DisplayMessage, text?: string): void {
     if (inflight >= MAX_INFLIGHT) return
     // By type too: a `conflict` refusal must not be silenced by the receipt of the sale it conflicts with.
     const key = `${machineId}/${saleId}/${payload.type}`
     const since = directInFlight.get(key)
     if (since !== undefined && Date.now() - since < DIRECT_DEDUP_MS) return
     directInFlight.set(key, Date.now())
-    publish({ id: -1, machineId, saleId, payload }, () => directInFlight.delete(key))
+    publish({ id: -1, machineId, saleId, payload, ...(text === undefined ? {} : { text }) }, () => directInFlight.delete(key))
   }
 
   /** Publishes the receipt this gateway published lately for the sale, if any: true when it did (or one is on its way). */
   function answerRepeat(machineId: string, saleId: string): boolean {
-    const receipt = recentReceipts.get(`${machineId}/${saleId}`)
-    if (!receipt) return false
-    publishDirect(machineId, saleId, receipt)
+    const text = recentReceipts.get(`${machineId}/${saleId}`)
+    if (text === undefined) return false
+    // The same bytes as the first time; the message itself is read back only for its type.
+    publishDirect(machineId, saleId, JSON.parse(text) as DisplayMessage, text)
     return true
   }
 

@@ -28,6 +28,11 @@ export interface SaleConsumerDeps {
    * PUBACK until then: PUBACK means stored). Default: acknowledged on reading.
    */
   ackWhenStored?: boolean
+  /**
+   * Content keys kept to tell a repeat from a conflict without the database, for a publisher that
+   * answers repeats from memory (`answerRepeat`); 0 keeps none. Default KNOWN_CONTENT.
+   */
+  knownContent?: number
   /** New sales were stored, each with its kassa (in the order stored). */
   onStored: (sales: StoredSale[]) => void
   onHealth?: (healthy: boolean) => void
@@ -71,10 +76,12 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   const waiting = new Map<string, Entry>()
   /** key → content key of sales stored lately, oldest first. */
   const known = new Map<string, string>()
+  const knownMax = deps.knownContent ?? KNOWN_CONTENT
   function remember(key: string, content: string): void {
+    if (knownMax === 0) return
     known.delete(key)
     known.set(key, content)
-    if (known.size > KNOWN_CONTENT) known.delete(known.keys().next().value!)
+    if (known.size > knownMax) known.delete(known.keys().next().value!)
   }
 
   function accept(topic: string, machineId: string | null, payload: Uint8Array, done: () => void): void {

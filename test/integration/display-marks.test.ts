@@ -23,9 +23,11 @@ const db = () => database.handle.db
 const mark = async () => (await sql<{ through_fd: number }>`select through_fd from display_marks where fn = ${TEST_KASSA.fn}`.execute(db())).rows[0]!.through_fd
 const nextFd = async () => (await sql<{ next_fd: number }>`select next_fd from fiscal_drives where fn = ${TEST_KASSA.fn}`.execute(db())).rows[0]!.next_fd
 
-function gatewayPublisher(resendAfterMs: number) {
+function gatewayPublisher(resendAfterMs: number, recentReceipts?: number) {
   const client = mqtt.connect(broker.url, { clientId: `gateway-marks-${Math.random().toString(36).slice(2)}-out`, username: 'gateway', password: 'test-gateway-password', reconnectPeriod: 0, clean: true })
-  const publisher = createDisplayPublisher({ db: db(), client, topicPrefix: 'vending', logger, resendAfterMs, sweepIntervalMs: 60_000 })
+  const publisher = createDisplayPublisher({
+    db: db(), client, topicPrefix: 'vending', logger, resendAfterMs, sweepIntervalMs: 60_000, ...(recentReceipts === undefined ? {} : { recentReceipts }),
+  })
   return { client, publisher }
 }
 
@@ -91,6 +93,43 @@ describe('display marks', () => {
     expect(sales.map((s) => m!.displaysFor(s.saleId)[0])).toEqual(shown)
     for (const d of shown) expect(d.type === 'receipt' && d.fiscal.fn).toBe(TEST_KASSA.fn)
     expect(m!.displays).toHaveLength(3)
+  })
+
+  it('answers a repeat with the very bytes it published, and remembers nothing when told to keep no receipts', async () => {
+    const [m] = machines
+    const texts: string[] = []
+    const onMessage = (_topic: string, payload: Buffer) => texts.push(payload.toString())
+    m!.client.on('message', onMessage)
+    const s = sale()
+    await m!.publishSale(s)
+    const batch = await signPendingBatch(db(), TEST_KASSA.id, { batchMax: 50, publicUrl: 'http://receipts.test', now: () => new Date() })
+    expect(batch.signed).toBe(1)
+
+    // As a gateway that stores sales itself: the receipt is kept, as text.
+    const remembering = gatewayPublisher(60_000)
+    await waitFor(() => remembering.client.connected, 'the publisher connected')
+    remembering.publisher.publishCommitted(batch.displays, batch.range)
+    await waitFor(() => texts.length === 1, 'the receipt on the display')
+    expect(remembering.publisher.answerRepeat(m!.id, s.saleId)).toBe(true)
+    await waitFor(() => texts.length === 2, 'the repeat answered')
+    expect(texts[1]).toBe(texts[0])
+    expect(JSON.parse(texts[0]!)).toEqual(batch.displays[0]!.payload)
+    expect(remembering.publisher.answerRepeat(m!.id, 'never-sold')).toBe(false)
+    await remembering.publisher.stop()
+    await remembering.client.endAsync()
+
+    // As a gateway behind brokers that store sales (they answer repeats from the database).
+    const forgetting = gatewayPublisher(60_000, 0)
+    await waitFor(() => forgetting.client.connected, 'the publisher connected')
+    const { range: _acknowledged, ...again } = batch.displays[0]!
+    forgetting.publisher.publish({ ...again, id: -1 })
+    await waitFor(() => texts.length === 3, 'the receipt published again')
+    expect(forgetting.publisher.answerRepeat(m!.id, s.saleId)).toBe(false)
+    await forgetting.publisher.stop()
+    await forgetting.client.endAsync()
+    m!.client.off('message', onMessage)
+    expect(texts).toHaveLength(3)
+    expect(m!.displaysFor(s.saleId)).toHaveLength(3)
   })
 
   it('a document with no display (a shift closed by the timer) is passed, and receipts after it are acknowledged by their batch', async () => {
