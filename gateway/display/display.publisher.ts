@@ -41,9 +41,9 @@ const MARK_SENT_DELAY_MS = 50
  * Receipts remembered so that a machine's repeat is answered without the database: each as the
  * text published (about 0.6 KB), one string rather than the message's objects. Every receipt
  * lives this long, so each is copied out of the young generation and later collected by a full
- * GC; as objects that was most of the gateway's major GC pauses (scripts/bench, CHANGELOG).
+ * GC; kept as objects, they made the gateway's full GCs longer (CHANGELOG: figures).
  */
-export const RECENT_RECEIPTS = 20_000
+const RECENT_RECEIPTS = 20_000
 /**
  * Acknowledged runs of documents kept per FN while its mark waits for earlier ones (displays in
  * flight elsewhere, or lost with a gateway until a sweeper sends them again). Beyond it the newest
