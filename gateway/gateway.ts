@@ -44,9 +44,12 @@ export function createGateway(deps: GatewayDeps) {
   let probeHealthy = true
   let migrated = false
 
-  async function start() {
+  /** Starts every part; `onStage` hears what each wait of the start-up is for (main.ts reports a slow one). */
+  async function start(onStage: (stage: string) => void = () => undefined) {
+    onStage('migrating the database')
     await migrateToLatest(db)
     migrated = true
+    onStage('reading the database server\'s settings')
     const statistics = await createStatisticsKeeper({ db, kind: database.kind, logger: logger.child({ component: 'statistics' }) })
     mqtt = connectGatewayMqtt({
       url: config.mqttUrl, gatewayId: config.gatewayId, username: config.mqttUsername,
@@ -136,6 +139,7 @@ export function createGateway(deps: GatewayDeps) {
     }
     // HTTP reads through a small pool of its own, so a flood of page requests never holds the
     // connections ingest and the fiscalizer need (embedded PGlite is one connection anyway).
+    onStage('opening the HTTP pool of the database')
     const httpDatabase = database.kind === 'postgres' && config.databaseUrl
       ? await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: HTTP_POOL_SIZE })
       : null
@@ -149,6 +153,7 @@ export function createGateway(deps: GatewayDeps) {
       help: 'Provider callbacks by outcome: confirmed by the provider, forged (disagreed with it), unverified, unknown uuid',
     })
     registerAtolCallbackRoute(http.app, atol, (outcome) => callbacks.inc({ outcome }))
+    onStage('listening for HTTP')
     const httpPort = await http.listen()
     publisher.start()
     subscribed?.start()

@@ -9,6 +9,11 @@ import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
 
 const advice: StartFailureAdvice = { refused: 'is PostgreSQL running there? Check the host and port in DATABASE_URL' }
+/**
+ * While the start takes longer than this, the gateway says every time what it is waiting for (a
+ * database lock, a server that accepts the connection and never answers): a start that hangs says where.
+ */
+const STARTING_REPORT_MS = 10_000
 
 async function main(): Promise<void> {
   let config
@@ -23,15 +28,21 @@ async function main(): Promise<void> {
   }
   advice.ports = { [config.httpPort]: 'HTTP_PORT' }
   const logger = createLogger({ level: config.logLevel, name: 'gateway' })
+  const startedAt = Date.now()
+  let stage = 'opening the database'
+  const starting = setInterval(() => logger.warn({ stage, waitedS: Math.round((Date.now() - startedAt) / 1000) }, 'gateway still starting'), STARTING_REPORT_MS)
+  starting.unref()
   // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
   const fresh = process.argv.slice(2).includes('--fresh')
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, role: 'npm run gateway', fresh, genericPlans: true })
   if (database.kind === 'pglite') logger.warn({ dataDir: config.dataDir }, 'no DATABASE_URL: using embedded PGlite (one process only)')
   const gateway = createGateway({ config, database, logger })
-  const { httpPort } = await gateway.start().catch((err: unknown) => { throw database.explain(err) })
+  const { httpPort } = await gateway.start((s) => { stage = s }).catch((err: unknown) => { throw database.explain(err) })
   // The fleet CLI reaches the embedded database through this process (embedded-server.ts).
+  stage = 'serving the embedded database to the fleet CLI'
   const embedded = database.pglite && database.turns && database.lock ? await serveEmbedded(database.pglite, database.turns, database.lock) : null
   database.lock?.announce({ httpPort })
+  clearInterval(starting)
   logger.info({ httpPort, mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway started')
 
   let stopping = false
