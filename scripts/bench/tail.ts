@@ -20,9 +20,9 @@ export interface TailFigures {
 export function tailFigures(sentAt: readonly number[], latencyMs: readonly number[], windowMs = 100, medianAboveMs = 20): TailFigures | undefined {
   if (sentAt.length === 0 || sentAt.length !== latencyMs.length) return undefined
   const start = sentAt.reduce((a, b) => Math.min(a, b), Infinity)
+  const windowOf = sentAt.map((t) => Math.floor((t - start) / windowMs))
   const byWindow = new Map<number, number[]>()
-  sentAt.forEach((t, i) => {
-    const w = Math.floor((t - start) / windowMs)
+  windowOf.forEach((w, i) => {
     const list = byWindow.get(w)
     if (list) list.push(latencyMs[i]!)
     else byWindow.set(w, [latencyMs[i]!])
@@ -31,10 +31,10 @@ export function tailFigures(sentAt: readonly number[], latencyMs: readonly numbe
   const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!
   const tail = new Set<number>()
   let slowest = 0
-  sentAt.forEach((t, i) => {
+  windowOf.forEach((w, i) => {
     if (latencyMs[i]! < p99) return
     slowest++
-    tail.add(Math.floor((t - start) / windowMs))
+    tail.add(w)
   })
   let windowsMedianAbove = 0
   for (const list of byWindow.values()) {
