@@ -103,8 +103,9 @@ export interface BrokerConfig {
    */
   ingest?: boolean
   /**
-   * ms a batch of the broker's ingest may wait to fill while writes follow each other (a burst);
-   * a lone sale is written at once. Default 0.
+   * ms a batch of the broker's ingest may wait to fill while writes follow each other (a sale
+   * stored within this of the last write's end waits this long); a lone sale is written at once.
+   * BROKER_BATCH_WINDOW_MS, default 2 (README: Performance); 0 never waits.
    */
   ingestWindowMs?: number
 }
@@ -150,7 +151,7 @@ const BrokerEnvSchema = z.object({
   BROKER_AUTH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(BROKER_GUARD_DEFAULTS.authQueue),
   BROKER_AUTH_WAIT_MS: z.coerce.number().int().min(10).max(60_000).default(BROKER_GUARD_DEFAULTS.authWaitMs),
   BROKER_INGEST: z.enum(['on', 'off']).default('on'),
-  BROKER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(0),
+  BROKER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(2),
   REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 })
 

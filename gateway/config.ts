@@ -20,7 +20,7 @@ const GatewayEnvSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-operator-token'),
   BATCH_MAX: positiveInt.max(10_000).default(200),
-  BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(0),
+  BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(3),
   GATEWAY_INGEST: z.enum(['broker', 'gateway']).default('broker'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Fleet health (gateway/alerts, gateway/operator): alert thresholds, telemetry history, /metrics.
@@ -84,7 +84,11 @@ export interface GatewayConfig {
   publicUrlGiven: boolean
   operatorToken: string
   batchMax: number
-  /** ms a sale may wait to be joined by others before its batch is written (adaptive: 0 when idle). */
+  /**
+   * Under load, ms a batch may wait to be joined by others: a fiscalization round starts no sooner
+   * than this after the one before, and with GATEWAY_INGEST=gateway a sale stored within this of
+   * the last write waits this long. Nothing waits after a quiet spell; 0: never.
+   */
   batchWindowMs: number
   /**
    * Who stores the machines' sales: 'broker', the broker holding the machine's connection (the

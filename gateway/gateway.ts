@@ -95,7 +95,7 @@ export function createGateway(deps: GatewayDeps) {
       // Cut off from its broker, it owns nothing (its displays could not leave; the others, still
       // counting it for a moment, are kicked instead); its poll still takes sales left waiting.
       ...(ring ? { owns: (kassaId: string) => mqtt?.ready() === true && ring.owns(kassaId) } : {}),
-      db, batchMax: config.batchMax, publicUrl: config.publicUrl, logger: logger.child({ component: 'fiscalizer' }),
+      db, batchMax: config.batchMax, roundWindowMs: config.batchWindowMs, publicUrl: config.publicUrl, logger: logger.child({ component: 'fiscalizer' }),
       onCommitted: (displays, batch) => {
         metrics.committed(displays, batch)
         publisher.publishCommitted(displays, batch.range)

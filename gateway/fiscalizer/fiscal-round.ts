@@ -19,6 +19,11 @@ export interface RoundSignerDeps extends Omit<EmulatedSignerOptions, 'checked'> 
   /** Rounds in flight at once (each one statement at a time on one pooled connection). Default 1. */
   inFlight?: number
   /**
+   * Least time between the starts of two rounds (ms): a round due sooner waits, and the kassas
+   * asking meanwhile join it; a round after a quiet spell starts at once. Default 0 (never waits).
+   */
+  windowMs?: number
+  /**
    * Kicked sales held per kassa, and in all, waiting to be signed; beyond these the claim reads
    * them. Default 10,000 and 100,000 (a sale held is about half a kilobyte).
    */
@@ -49,7 +54,9 @@ interface Written {
  * (README: Performance), so at 1,000 sales/s over 10 kassas, where each kassa's batch held 2–3
  * sales, the fixed cost was most of it; a round pays it once for all of them. Each FN's batch
  * still commits only if its row is the version its claim read, and each kassa gets its own
- * result: a round is a way of sending statements, not a change of what a batch guarantees.
+ * result: a round is a way of sending statements, not a change of what a batch guarantees. Under
+ * load a round also waits until `windowMs` after the start of the one before, so each statement
+ * carries more sales (BATCH_WINDOW_MS; README: Performance).
  *
  * A kassa this process wrote last needs no claim at all while the brokers' kicks bring its sales
  * (`offer`, protocol/stored-kick.ts): its FN is as that write left it, and the next batch is
@@ -66,9 +73,12 @@ export function createRoundSigner(deps: RoundSignerDeps) {
   const heldTotalMax = deps.heldTotalMax ?? 100_000
   const claimEveryMs = deps.claimEveryMs ?? 1000
   const clock = deps.clock ?? Date.now
+  const windowMs = deps.windowMs ?? 0
   let next = new Map<string, Waiter[]>()
   let inFlight = 0
   let scheduled = false
+  /** When the last round started (clock ms). */
+  let lastRoundAt = -Infinity
   /**
    * Rounds run; kassas they signed or claimed; and of those, the batches signed from kicked
    * sales without a claim. kassas / rounds is the kassas a round serves.
@@ -113,16 +123,21 @@ export function createRoundSigner(deps: RoundSignerDeps) {
 
   function pump(): void {
     if (scheduled || inFlight >= maxInFlight || next.size === 0) return
-    // Every kassa asking in this turn of the event loop joins the round.
+    // Every kassa asking in this turn of the event loop joins the round, and under load (the last
+    // round started less than windowMs ago) every kassa asking until windowMs after it.
     scheduled = true
-    setImmediate(() => {
+    const wait = lastRoundAt + windowMs - clock()
+    const start = () => {
       scheduled = false
       if (inFlight >= maxInFlight || next.size === 0) return
+      lastRoundAt = clock()
       const round = next
       next = new Map()
       inFlight++
       void run(round).finally(() => { inFlight--; pump() })
-    })
+    }
+    if (wait > 0) setTimeout(start, wait)
+    else setImmediate(start)
   }
 
   async function run(round: Map<string, Waiter[]>): Promise<void> {

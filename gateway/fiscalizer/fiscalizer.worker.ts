@@ -48,6 +48,8 @@ export interface FiscalizerDeps {
   connections?: number
   /** Rounds of checked batches in flight at once (fiscal-round.ts). Default 1. */
   rounds?: number
+  /** Least time between the starts of two rounds (fiscal-round.ts `windowMs`). Default 0. */
+  roundWindowMs?: number
   /**
    * The kassas this gateway is woken for (protocol/gateway-ring.ts); default all. Its poll takes
    * another gateway's kassa only once a sale there has waited `takeoverMs` (default 2000): that
@@ -76,7 +78,7 @@ export function createFiscalizer(deps: FiscalizerDeps) {
   /** Locked batches in a row that signed without meeting another signer, by kassa (UNCONTENDED_BATCHES). */
   const alone = new Map<string, number>()
   const signing = { batchMax: deps.batchMax, publicUrl: deps.publicUrl, now }
-  const rounds = createRoundSigner({ db: deps.db, ...signing, inFlight: deps.rounds ?? 1 })
+  const rounds = createRoundSigner({ db: deps.db, ...signing, inFlight: deps.rounds ?? 1, windowMs: deps.roundWindowMs ?? 0 })
 
   /** Batches holding a pooled connection now, and those waiting for one (`connections`). */
   const connections = deps.connections ?? 4

@@ -220,4 +220,44 @@ describe('fiscalization round', () => {
     expect(report.failures).toEqual([])
     expect(report.ok).toBe(true)
   })
+
+  it('under load waits windowMs from the last round, gathering the kassas asking meanwhile; after a quiet spell starts at once', async () => {
+    const windowMs = 1500
+    const rounds = createRoundSigner({ db: db(), ...opts, windowMs })
+    const pendingSales = async () => Number((await sql<{ n: string }>`select count(*) as n from sales where state = 'pending'`.execute(db())).rows[0]!.n)
+    await store('K1', 1)
+    const started = performance.now()
+    expect(receiptFds(await rounds.sign('K1'))).toHaveLength(1)
+    // The first round had nothing before it: it did not wait.
+    expect(performance.now() - started).toBeLessThan(windowMs)
+    expect(rounds.stats.rounds).toBe(1)
+
+    // Asking within the window of that round, 30 ms apart: one round for both, after the window.
+    await store('K2', 1)
+    const k2 = rounds.sign('K2')
+    await new Promise((r) => setTimeout(r, 30))
+    expect(rounds.stats.rounds).toBe(1)
+    await store('K3', 2)
+    const k3 = rounds.sign('K3')
+    expect(await pendingSales()).toBe(3)
+    const [a, b] = await Promise.all([k2, k3])
+    expect(rounds.stats.rounds).toBe(2)
+    expect(receiptFds(a)).toHaveLength(1)
+    expect(receiptFds(b)).toHaveLength(2)
+    expect(await pendingSales()).toBe(0)
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
+  })
+
+  it('without a window starts the next round as soon as the last one ends', async () => {
+    const rounds = createRoundSigner({ db: db(), ...opts })
+    await store('K1', 1)
+    await rounds.sign('K1')
+    await store('K2', 1)
+    const k2 = rounds.sign('K2')
+    await new Promise((r) => setTimeout(r, 30))
+    await store('K3', 1)
+    await Promise.all([k2, rounds.sign('K3')])
+    expect(rounds.stats.rounds).toBe(3)
+  })
 })

@@ -43,7 +43,7 @@ describe('loadBrokerConfig', () => {
   })
 
   it("reads the broker ingest's batching window", () => {
-    expect(loadBrokerConfig({}).ingestWindowMs).toBe(0)
+    expect(loadBrokerConfig({}).ingestWindowMs).toBe(2)
     expect(loadBrokerConfig({ BROKER_BATCH_WINDOW_MS: '20' }).ingestWindowMs).toBe(20)
     expect(problemsOf({ BROKER_BATCH_WINDOW_MS: '-1' }).map((p) => p.split(':')[0])).toEqual(['BROKER_BATCH_WINDOW_MS'])
   })

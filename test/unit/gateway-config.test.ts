@@ -4,7 +4,7 @@ import { ConfigError, loadGatewayConfig } from '../../gateway/config.js'
 describe('gateway configuration', () => {
   it('uses the documented defaults', () => {
     const c = loadGatewayConfig({})
-    expect(c).toMatchObject({ databaseUrl: undefined, dataDir: './data', mqttUrl: 'mqtt://127.0.0.1:1883', topicPrefix: 'vending', httpPort: 8080, batchMax: 200, batchWindowMs: 0, publicUrl: 'http://localhost:8080' })
+    expect(c).toMatchObject({ databaseUrl: undefined, dataDir: './data', mqttUrl: 'mqtt://127.0.0.1:1883', topicPrefix: 'vending', httpPort: 8080, batchMax: 200, batchWindowMs: 3, publicUrl: 'http://localhost:8080' })
     expect(Object.isFrozen(c)).toBe(true)
   })
 
