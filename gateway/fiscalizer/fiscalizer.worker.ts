@@ -78,7 +78,7 @@ export function createFiscalizer(deps: FiscalizerDeps) {
   /** Locked batches in a row that signed without meeting another signer, by kassa (UNCONTENDED_BATCHES). */
   const alone = new Map<string, number>()
   const signing = { batchMax: deps.batchMax, publicUrl: deps.publicUrl, now }
-  const rounds = createRoundSigner({ db: deps.db, ...signing, inFlight: deps.rounds ?? 1, windowMs: deps.roundWindowMs ?? 0 })
+  const rounds = createRoundSigner({ db: deps.db, ...signing, inFlight: deps.rounds ?? 1, windowMs: deps.roundWindowMs })
 
   /** Batches holding a pooled connection now, and those waiting for one (`connections`). */
   const connections = deps.connections ?? 4
