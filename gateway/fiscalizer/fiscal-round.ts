@@ -44,7 +44,18 @@ interface Written {
   kassa: KassaIdentity
   /** When a claim last read the kassa's pending sales (clock ms). */
   claimedAt: number
+  /** The kassa's next batch, signed from this state while the write that made it was in flight. */
+  ahead?: Ahead
 }
+
+/** A batch signed ahead: its sales (the kassa's oldest held after the batch in flight) and when (clock ms). */
+interface Ahead { sales: ClaimedSale[]; batch: SignedBatch; at: number }
+
+/**
+ * How long a batch signed ahead stays usable (ms): its documents carry the time it was signed, so
+ * one whose kassa asks again later than this is signed again.
+ */
+const AHEAD_MAX_AGE_MS = 1000
 
 /**
  * Checked batches of the emulated FN (emulated.signer.ts), several kassas at a time: the kassas
@@ -66,6 +77,10 @@ interface Written {
  * copy is only ever a hint. When that write finds anything moved, the kassa forgets what it held
  * and its next batch is claimed. A claim still reads the kassa's pending sales every
  * `claimEveryMs`, for sales no kick brought (a lost kick, a retry come due).
+ *
+ * With a backlog of kicked sales (a burst through one kassa), the next batch is signed while the
+ * write is in flight (`signAhead`), so that a kassa's batches follow each other at the pace of the
+ * writes rather than of signing and writing in turn (README: Performance).
  */
 export function createRoundSigner(deps: RoundSignerDeps) {
   const maxInFlight = deps.inFlight ?? 1
@@ -81,9 +96,10 @@ export function createRoundSigner(deps: RoundSignerDeps) {
   let lastRoundAt = -Infinity
   /**
    * Rounds run; kassas they signed or claimed; and of those, the batches signed from kicked
-   * sales without a claim. kassas / rounds is the kassas a round serves.
+   * sales without a claim, and the batches written as signed ahead (`signAhead`). kassas /
+   * rounds is the kassas a round serves.
    */
-  const stats = { rounds: 0, kassas: 0, unclaimed: 0 }
+  const stats = { rounds: 0, kassas: 0, unclaimed: 0, ahead: 0 }
   const written = new Map<string, Written>()
   /** Kicked sales not yet signed, by kassa, oldest first; `heldTotal` of them in all. */
   const held = new Map<string, Map<number, ClaimedSale>>()
@@ -187,10 +203,16 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     const outcomes = new Map<string, RoundOutcome>()
     const batches = new Map<string, { claim: ClaimedBatch; fromKick: boolean }>()
     const toClaim: string[] = []
+    const signedAhead = new Map<string, SignedBatch>()
     for (const kassaId of kassaIds) {
       const batch = unclaimedBatch(kassaId)
       if (batch) batches.set(kassaId, { claim: batch, fromKick: true })
       else toClaim.push(kassaId)
+      // Signed during the last write from the state it committed: usable when it holds exactly the
+      // sales this batch would (none released, none offered before them since) and is fresh.
+      const ahead = written.get(kassaId)?.ahead
+      if (batch && ahead && clock() - ahead.at < AHEAD_MAX_AGE_MS && ahead.sales.length === batch.sales.length
+        && ahead.sales.every((s, i) => s === batch.sales[i])) signedAhead.set(kassaId, ahead.batch)
     }
     const claims = toClaim.length > 0 ? await claimKassas(deps.db, toClaim, deps.batchMax) : new Map<string, ClaimedBatch | 'stale'>()
     const claimedAt = clock()
@@ -211,13 +233,17 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     const signed: { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[] = []
     for (const [kassaId, { claim, fromKick }] of batches) {
       if (claim.sales.some((s) => s.kind === 'refund')) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }); continue }
-      const batch = signClaimed(claim, [], deps)
+      const batch = signedAhead.get(kassaId) ?? signClaimed(claim, [], deps)
       if (batch.refused.length > 0 || batch.waiting.length > 0) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }) }
       else signed.push({ kassaId, claim, batch, fromKick })
     }
     if (signed.length === 0) return outcomes
     const writes: BatchWrite[] = signed.map(({ claim, batch }) => ({ ...batch.write, ifVersion: claim.rowVersion }))
-    const result = await writeBatches(deps.db, writes)
+    const writing = writeBatches(deps.db, writes)
+    // Rejected before it is awaited below, it must not count as unhandled meanwhile.
+    writing.catch(() => undefined)
+    const ahead = await signAhead(signed)
+    const result = await writing
     for (const { kassaId, claim, batch, fromKick } of signed) {
       const w = result.get(claim.drive.fn)
       if (!w) {
@@ -226,19 +252,61 @@ export function createRoundSigner(deps: RoundSignerDeps) {
         outcomes.set(kassaId, { alone: fromKick ? 'checked' : 'contended' })
         continue
       }
-      const s = batch.write.state
+      if (signedAhead.has(kassaId)) stats.ahead++
+      const next = ahead.get(kassaId)
       written.set(kassaId, {
-        drive: {
-          ...claim.drive, next_fd: s.nextFd, shift_number: s.shiftNumber, shift_opened_at: s.shiftOpenedAt, receipts_in_shift: s.receiptsInShift,
-          unsent_count: s.unsentCount, first_unsent_at: s.firstUnsentAt, blocked_reason: batch.write.blockedReason,
-        },
+        drive: nextDrive(claim.drive, batch),
         rowVersion: w.version, kassa: claim.kassa, claimedAt: fromKick ? written.get(kassaId)!.claimedAt : claimedAt,
+        ...(next ? { ahead: next } : {}),
       })
       const list = held.get(kassaId)
       if (list) for (const d of batch.write.done) release(list, d.id)
       outcomes.set(kassaId, { batch: fromKick ? { ...batch.result(w), kicked: true } : batch.result(w) })
     }
     return outcomes
+  }
+
+  /**
+   * While a round's write is in flight (its statement sent: this waits a turn of the event loop
+   * first), each kassa written from kicked sales that holds a full batch more has that batch
+   * signed from the FN state the write will commit. The write's result decides: committed, the
+   * kassa's next round writes it at once, checked against the version committed like any kicked
+   * batch (so a kassa whose write fails, or which another signer moves, never uses it); not
+   * committed, the kassa is forgotten and it with it. Only the time is signed early: at most a
+   * write's duration, and never more than AHEAD_MAX_AGE_MS. Only for a backlog: a kassa's batch
+   * signed ahead waits for nothing that a batch signed then would not.
+   */
+  async function signAhead(signed: readonly { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[]): Promise<Map<string, Ahead>> {
+    const ahead = new Map<string, Ahead>()
+    if (!signed.some((s) => s.fromKick && (held.get(s.kassaId)?.size ?? 0) >= s.batch.write.done.length + deps.batchMax)) return ahead
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const { kassaId, claim, batch, fromKick } of signed) {
+      const list = held.get(kassaId)
+      if (!fromKick || !list) continue
+      const inFlight = new Set(batch.write.done.map((d) => d.id))
+      const sales: ClaimedSale[] = []
+      for (const sale of list.values()) {
+        if (sales.length === deps.batchMax) break
+        if (!inFlight.has(sale.id)) sales.push(sale)
+      }
+      if (sales.length < deps.batchMax || sales.some((s) => s.kind === 'refund')) continue
+      try {
+        const next = signClaimed({ drive: nextDrive(claim.drive, batch), rowVersion: claim.rowVersion, kassa: claim.kassa, sales }, [], deps)
+        if (next.refused.length === 0 && next.waiting.length === 0 && next.write.blockedReason === null) ahead.set(kassaId, { sales, batch: next, at: clock() })
+      } catch {
+        // Signed again when the kassa asks; nothing was written.
+      }
+    }
+    return ahead
+  }
+
+  /** The FN row as a batch's write leaves it. */
+  function nextDrive(drive: FiscalDriveRow, batch: SignedBatch): FiscalDriveRow {
+    const s = batch.write.state
+    return {
+      ...drive, next_fd: s.nextFd, shift_number: s.shiftNumber, shift_opened_at: s.shiftOpenedAt, receipts_in_shift: s.receiptsInShift,
+      unsent_count: s.unsentCount, first_unsent_at: s.firstUnsentAt, blocked_reason: batch.write.blockedReason,
+    }
   }
 
   /** Kicked sales held now, in all (tests). */

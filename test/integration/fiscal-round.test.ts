@@ -16,9 +16,10 @@ import { provisionFleet, TEST_KASSA, type Credentials } from '../support/system.
 
 const KASSAS = ['K1', 'K2', 'K3'] as const
 /** Kassas of the tests of kicked sales, each its own FN from its first document. */
-const KICKED = ['K4', 'K5', 'K6'] as const
+const KICKED = ['K4', 'K5', 'K6', 'K7', 'K8'] as const
 const FNS: Record<string, string> = {
   K1: '9999078900001001', K2: '9999078900001002', K3: '9999078900001003', K4: '9999078900001004', K5: '9999078900001005', K6: '9999078900001006',
+  K7: '9999078900001007', K8: '9999078900001008',
 }
 
 describe('fiscalization round', () => {
@@ -30,6 +31,10 @@ describe('fiscalization round', () => {
     insertSales(db(), Array.from({ length: n }, () => ({ machineId: machines[kassa]!.id, event: sale(overrides), payload: new Uint8Array() })))
   const fds = async (kassa: string) =>
     (await sql<{ fd: number }>`select fd from fiscal_documents where fn = ${FNS[kassa]!} order by fd`.execute(db())).rows.map((r) => r.fd)
+  /** Each sale's state and number, and how many documents name it. */
+  const saleDocs = async (ids: readonly number[]) => (await sql<{ state: string; fd: number; docs: number }>`
+    select s.state, s.fd, (select count(*)::int from fiscal_documents d where d.sale_row_id = s.id) as docs
+    from sales s where s.id = any(${ids}::bigint[]) order by s.id`.execute(db())).rows
   const receiptFds = (o: RoundOutcome) => ('batch' in o ? o.batch.displays.flatMap((d) => (d.payload.type === 'receipt' ? [d.payload.fiscal.fd] : [])) : [])
 
   beforeAll(async () => {
@@ -50,7 +55,7 @@ describe('fiscalization round', () => {
     await store('K3', 2)
     const rounds = createRoundSigner({ db: db(), ...opts })
     const outcomes = await Promise.all(KASSAS.map((k) => rounds.sign(k)))
-    expect(rounds.stats).toEqual({ rounds: 1, kassas: 3, unclaimed: 0 })
+    expect(rounds.stats).toEqual({ rounds: 1, kassas: 3, unclaimed: 0, ahead: 0 })
     // Shift opening is FD 1 of each FN, then its receipts.
     expect(outcomes.map(receiptFds)).toEqual([[2, 3, 4], [2], [2, 3]])
     expect(outcomes.map((o) => 'batch' in o && o.batch.range)).toEqual([
@@ -78,7 +83,7 @@ describe('fiscalization round', () => {
     })
     expect(await fds('K1')).toEqual([1, 2, 3, 4])
     expect(receiptFds(await rounds.sign('K1'))).toEqual([5])
-    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 0 })
+    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 0, ahead: 0 })
   })
 
   it('writes the batches of the FNs still as claimed and nothing of one another signer moved meanwhile', async () => {
@@ -115,7 +120,7 @@ describe('fiscalization round', () => {
     const outcome = await rounds.sign('K4')
     expect(outcome).toEqual({ batch: expect.objectContaining({ claimed: true, taken: 3, signed: 3, kicked: true }) })
     expect(receiptFds(outcome)).toEqual([3, 4, 5])
-    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 1 })
+    expect(rounds.stats).toEqual({ rounds: 2, kassas: 2, unclaimed: 1, ahead: 0 })
     expect(rounds.heldCount()).toBe(0)
     expect(await fds('K4')).toEqual([1, 2, 3, 4, 5])
     const rows = await sql<{ sale_id: string; state: string; fd: number }>`
@@ -205,6 +210,55 @@ describe('fiscalization round', () => {
     expect(rounds.heldCount()).toBe(2)
     rounds.offer([row(1, 'X')])
     expect(rounds.heldCount()).toBe(3)
+  })
+
+  it('signs a backlog\'s next batch while the batch before is written, and writes it as signed, gaplessly', async () => {
+    const small = { ...opts, batchMax: 3 }
+    const rounds = createRoundSigner({ db: db(), ...small })
+    await store('K7', 1)
+    expect(receiptFds(await rounds.sign('K7'))).toEqual([2])
+    const kicked = await store('K7', 7)
+    rounds.offer(kicked.inserted)
+    // Three signed and written; meanwhile the next three are signed from the state that write commits.
+    expect(receiptFds(await rounds.sign('K7'))).toEqual([3, 4, 5])
+    expect(rounds.stats.ahead).toBe(0)
+    const second = await rounds.sign('K7')
+    expect(receiptFds(second)).toEqual([6, 7, 8])
+    expect(rounds.stats.ahead).toBe(1)
+    expect(second).toEqual({ batch: expect.objectContaining({ signed: 3, kicked: true, range: { fn: FNS.K7, from: 6, to: 8, left: 3 } }) })
+    // One sale left: no full batch behind it, nothing signed ahead.
+    expect(receiptFds(await rounds.sign('K7'))).toEqual([9])
+    expect(rounds.stats.ahead).toBe(1)
+    expect(rounds.heldCount()).toBe(0)
+    expect(await fds('K7')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(await saleDocs(kicked.inserted.map((s) => s.id))).toEqual(kicked.inserted.map((_, i) => ({ state: 'done', fd: 3 + i, docs: 1 })))
+    // Each document's time is no later than the next one's: signed ahead, signed in order.
+    const times = await sql<{ fd: number; signed_at: Date }>`select fd, signed_at from fiscal_documents where fn = ${FNS.K7!} order by fd`.execute(db())
+    expect(times.rows.map((r) => r.signed_at.getTime())).toEqual(times.rows.map((r) => r.signed_at.getTime()).sort((a, b) => a - b))
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
+  })
+
+  it('never writes a batch signed ahead once another signer moved the FN: its sales are signed again, each once', async () => {
+    const small = { ...opts, batchMax: 2 }
+    const rounds = createRoundSigner({ db: db(), ...small })
+    await store('K8', 1)
+    expect(receiptFds(await rounds.sign('K8'))).toEqual([2])
+    const kicked = await store('K8', 5)
+    rounds.offer(kicked.inserted)
+    expect(receiptFds(await rounds.sign('K8'))).toEqual([3, 4])
+    // Signed ahead for the next two; another signer takes them first, with the numbers they were signed under.
+    expect((await signLockedBatch(db(), 'K8', small)).signed).toBe(2)
+    expect(await fds('K8')).toEqual([1, 2, 3, 4, 5, 6])
+    expect(await rounds.sign('K8')).toEqual({ alone: 'checked' })
+    expect(rounds.stats.ahead).toBe(0)
+    expect(rounds.heldCount()).toBe(0)
+    // Forgotten: the last sale is claimed and signed after the other signer's documents.
+    expect(receiptFds(await rounds.sign('K8'))).toEqual([7])
+    expect(await fds('K8')).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(await saleDocs(kicked.inserted.map((s) => s.id))).toEqual([3, 4, 5, 6, 7].map((fd) => ({ state: 'done', fd, docs: 1 })))
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
   })
 
   it('leaves a batch with a refund to the kassa, to be signed locked', async () => {
