@@ -273,8 +273,8 @@ export function createRoundSigner(deps: RoundSignerDeps) {
    * kassa's next round writes it at once, checked against the version committed like any kicked
    * batch (so a kassa whose write fails, or which another signer moves, never uses it); not
    * committed, the kassa is forgotten and it with it. Only the time is signed early: at most a
-   * write's duration, and never more than AHEAD_MAX_AGE_MS. Only for a backlog: a kassa's batch
-   * signed ahead waits for nothing that a batch signed then would not.
+   * write's duration, and never more than AHEAD_MAX_AGE_MS. Without such a backlog nothing is
+   * signed ahead and the write is awaited at once, as before.
    */
   async function signAhead(signed: readonly { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[]): Promise<Map<string, Ahead>> {
     const ahead = new Map<string, Ahead>()
