@@ -179,12 +179,17 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     const last = written.get(kassaId)
     const list = held.get(kassaId)
     if (!last || !list || list.size === 0 || clock() - last.claimedAt >= claimEveryMs) return null
+    return { drive: last.drive, rowVersion: last.rowVersion, kassa: last.kassa, sales: oldestHeld(list) }
+  }
+
+  /** A batch of a kassa's oldest kicked sales held, leaving out `except` (a batch being written). */
+  function oldestHeld(list: Map<number, ClaimedSale>, except: ReadonlySet<number> = new Set()): ClaimedSale[] {
     const sales: ClaimedSale[] = []
     for (const sale of list.values()) {
       if (sales.length === deps.batchMax) break
-      sales.push(sale)
+      if (!except.has(sale.id)) sales.push(sale)
     }
-    return { drive: last.drive, rowVersion: last.rowVersion, kassa: last.kassa, sales }
+    return sales
   }
 
   /**
@@ -278,18 +283,16 @@ export function createRoundSigner(deps: RoundSignerDeps) {
    */
   async function signAhead(signed: readonly { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[]): Promise<Map<string, Ahead>> {
     const ahead = new Map<string, Ahead>()
-    if (!signed.some((s) => s.fromKick && (held.get(s.kassaId)?.size ?? 0) >= s.batch.write.done.length + deps.batchMax)) return ahead
-    await new Promise((resolve) => setImmediate(resolve))
-    for (const { kassaId, claim, batch, fromKick } of signed) {
+    const backlog = signed.flatMap(({ kassaId, claim, batch, fromKick }) => {
       const list = held.get(kassaId)
-      if (!fromKick || !list) continue
-      const inFlight = new Set(batch.write.done.map((d) => d.id))
-      const sales: ClaimedSale[] = []
-      for (const sale of list.values()) {
-        if (sales.length === deps.batchMax) break
-        if (!inFlight.has(sale.id)) sales.push(sale)
-      }
-      if (sales.length < deps.batchMax || sales.some((s) => s.kind === 'refund')) continue
+      // A full batch beyond the one in flight, or nothing to sign ahead.
+      if (!fromKick || !list || list.size < batch.write.done.length + deps.batchMax) return []
+      const sales = oldestHeld(list, new Set(batch.write.done.map((d) => d.id)))
+      return sales.length === deps.batchMax && !sales.some((s) => s.kind === 'refund') ? [{ kassaId, claim, batch, sales }] : []
+    })
+    if (backlog.length === 0) return ahead
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const { kassaId, claim, batch, sales } of backlog) {
       try {
         const next = signClaimed({ drive: nextDrive(claim.drive, batch), rowVersion: claim.rowVersion, kassa: claim.kassa, sales }, [], deps)
         if (next.refused.length === 0 && next.waiting.length === 0 && next.write.blockedReason === null) ahead.set(kassaId, { sales, batch: next, at: clock() })

@@ -35,6 +35,19 @@ describe('fiscalization round', () => {
   const saleDocs = async (ids: readonly number[]) => (await sql<{ state: string; fd: number; docs: number }>`
     select s.state, s.fd, (select count(*)::int from fiscal_documents d where d.sale_row_id = s.id) as docs
     from sales s where s.id = any(${ids}::bigint[]) order by s.id`.execute(db())).rows
+  /**
+   * A round signer of batches of `batchMax` that wrote `kassa` last (its first sale, claimed: FD 2),
+   * holding `n` more sales kicked to it.
+   */
+  const backlogOf = async (kassa: string, batchMax: number, n: number) => {
+    const small = { ...opts, batchMax }
+    const rounds = createRoundSigner({ db: db(), ...small })
+    await store(kassa, 1)
+    expect(receiptFds(await rounds.sign(kassa))).toEqual([2])
+    const kicked = await store(kassa, n)
+    rounds.offer(kicked.inserted)
+    return { small, rounds, kicked }
+  }
   const receiptFds = (o: RoundOutcome) => ('batch' in o ? o.batch.displays.flatMap((d) => (d.payload.type === 'receipt' ? [d.payload.fiscal.fd] : [])) : [])
 
   beforeAll(async () => {
@@ -213,12 +226,7 @@ describe('fiscalization round', () => {
   })
 
   it('signs a backlog\'s next batch while the batch before is written, and writes it as signed, gaplessly', async () => {
-    const small = { ...opts, batchMax: 3 }
-    const rounds = createRoundSigner({ db: db(), ...small })
-    await store('K7', 1)
-    expect(receiptFds(await rounds.sign('K7'))).toEqual([2])
-    const kicked = await store('K7', 7)
-    rounds.offer(kicked.inserted)
+    const { rounds, kicked } = await backlogOf('K7', 3, 7)
     // Three signed and written; meanwhile the next three are signed from the state that write commits.
     expect(receiptFds(await rounds.sign('K7'))).toEqual([3, 4, 5])
     expect(rounds.stats.ahead).toBe(0)
@@ -240,12 +248,7 @@ describe('fiscalization round', () => {
   })
 
   it('never writes a batch signed ahead once another signer moved the FN: its sales are signed again, each once', async () => {
-    const small = { ...opts, batchMax: 2 }
-    const rounds = createRoundSigner({ db: db(), ...small })
-    await store('K8', 1)
-    expect(receiptFds(await rounds.sign('K8'))).toEqual([2])
-    const kicked = await store('K8', 5)
-    rounds.offer(kicked.inserted)
+    const { small, rounds, kicked } = await backlogOf('K8', 2, 5)
     expect(receiptFds(await rounds.sign('K8'))).toEqual([3, 4])
     // Signed ahead for the next two; another signer takes them first, with the numbers they were signed under.
     expect((await signLockedBatch(db(), 'K8', small)).signed).toBe(2)
