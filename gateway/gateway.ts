@@ -75,7 +75,7 @@ export function createGateway(deps: GatewayDeps) {
       displaysInFlight: () => publisher.inflight(),
     })
     const publisher = createDisplayPublisher({
-      db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }), onSent: metrics.displaySent,
+      db, client: mqtt.publisher, topicPrefix: config.topicPrefix, logger: logger.child({ component: 'display' }), onSent: metrics.displaySent, onResent: metrics.displaysResent,
       // Only a gateway that stores sales answers their repeats from memory; a broker that stores them
       // answers a repeat from the database.
       ...(config.ingest === 'gateway' ? {} : { recentReceipts: 0 }),

@@ -16,6 +16,8 @@ export interface DisplayPublisherDeps {
   /** How old a receipt's unacknowledged document must be before a sweeper publishes it again (ms, default 5000). */
   resendAfterMs?: number
   onSent?: (entry: OutboxEntry) => void
+  /** Displays a sweep published again (their acknowledgement was not recorded in time). */
+  onResent?: (count: number) => void
   /**
    * Receipts remembered to answer a machine's repeated sale without the database (`answerRepeat`),
    * for a gateway that stores sales itself; 0 remembers none. Default RECENT_RECEIPTS.
@@ -126,9 +128,12 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
       log.warn({ err, fns: first.length }, 'could not move display marks; kept for the next try')
       return
     }
-    for (const [fn, list] of runs) {
+    for (const { fn } of first) {
+      const list = runs.get(fn)
+      if (!list) continue
       const mark = marks.get(fn)
-      // An FN with no mark (removed meanwhile) has nothing to move.
+      // An FN with no mark (removed meanwhile) has nothing to move. FNs whose first runs were
+      // acknowledged while the statement ran were not in it: theirs wait for the next flush.
       const left = mark === undefined ? [] : list.filter((r) => r.to > mark)
       if (left.length === 0) runs.delete(fn)
       else runs.set(fn, left)
@@ -200,7 +205,9 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
   async function sweepOnce(): Promise<number> {
     const due = await claimDueDisplays(deps.db, 500)
     for (const entry of due) publish(entry)
-    return due.length + await sweepDocuments()
+    const count = due.length + await sweepDocuments()
+    if (count > 0) deps.onResent?.(count)
+    return count
   }
 
   /** Receipts of the emulated FN above their mark for resendAfterMs: published again, per FN's run. */

@@ -30,6 +30,10 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
   const received = new Counter({ name: 'gateway_sales_received_total', help: 'Sale messages read, by what ingest did with them', labelNames: ['outcome'], registers })
   const rejected = new Counter({ name: 'gateway_sales_rejected_total', help: 'Sales refused, by stage and reason class', labelNames: ['stage', 'reason'], registers })
   const receipts = new Counter({ name: 'gateway_receipts_issued_total', help: 'Receipts signed and committed', labelNames: ['kind'], registers })
+  const resent = new Counter({
+    name: 'gateway_displays_resent_total', registers,
+    help: 'Displays published again by this gateway\'s sweeper because no acknowledgement of them was recorded in time (a gateway that died, a broker away)',
+  })
   const batchSize = new Histogram({
     name: 'gateway_fiscal_batch_size', help: 'Sales taken per fiscalization batch', registers,
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
@@ -133,6 +137,10 @@ export function createGatewayMetrics(deps: GatewayMetricsDeps) {
     /** The broker acknowledged a display: the publisher's hook. */
     displaySent(entry: OutboxEntry): void {
       latency.sent(entry)
+    },
+    /** The sweeper published displays again: the publisher's hook. */
+    displaysResent(count: number): void {
+      resent.inc(count)
     },
   }
 }

@@ -40,6 +40,11 @@ export interface StepResult {
   kickedBatchShare?: number
   /** The gateway's own view, ms on average: sale stored → receipt committed, → display acknowledged by the broker. */
   gatewayMeanMs?: { commit: number; display: number }
+  /**
+   * Displays the gateway's sweeper published again during the step (gateway only): receipts
+   * whose acknowledgement was not recorded within 5 s. Each reached its machine twice.
+   */
+  displaysResent?: number
   /** A burst (every sale sent at once): receipts per second from the first sale made to the last receipt. */
   burst?: { sales: number; receiptsPerS: number; lastReceiptMs: number }
   /** Where the slowest 1% of the step's sales fell in time (tail.ts); not for a burst, sent at once. */

@@ -13,6 +13,8 @@ export interface GatewayCounters {
   /** Batches that took sales, by how they were read: a claim, or the kick's copy (gateway_fiscal_batches_total). */
   claimBatches: number
   kickBatches: number
+  /** Displays the gateway's sweeper published again (gateway_displays_resent_total). */
+  resent: number
 }
 
 export async function gatewayCounters(services: BenchServices): Promise<GatewayCounters> {
@@ -28,17 +30,19 @@ export async function gatewayCounters(services: BenchServices): Promise<GatewayC
     displayCount: value(/^gateway_fiscalization_display_seconds_count (\S+)$/gm),
     claimBatches: value(/^gateway_fiscal_batches_total\{read="claim"\} (\S+)$/gm),
     kickBatches: value(/^gateway_fiscal_batches_total\{read="kick"\} (\S+)$/gm),
+    resent: value(/^gateway_displays_resent_total (\S+)$/gm),
   }
 }
 
-/** Mean batch size and the gateway's mean latencies (ms) between two readings. */
-export function gatewayFigures(a: GatewayCounters, b: GatewayCounters): { fiscalBatchMean?: number; kickedBatchShare?: number; gatewayMeanMs?: { commit: number; display: number } } {
+/** Mean batch size, the gateway's mean latencies (ms) and the displays it published again, between two readings. */
+export function gatewayFigures(a: GatewayCounters, b: GatewayCounters): { fiscalBatchMean?: number; kickedBatchShare?: number; gatewayMeanMs?: { commit: number; display: number }; displaysResent: number } {
   const batches = b.batchCount - a.batchCount
   const kicked = b.kickBatches - a.kickBatches
   const read = kicked + b.claimBatches - a.claimBatches
   const commits = b.commitCount - a.commitCount
   const displays = b.displayCount - a.displayCount
   return {
+    displaysResent: b.resent - a.resent,
     ...(batches > 0 ? { fiscalBatchMean: Math.round(((b.batchSum - a.batchSum) / batches) * 10) / 10 } : {}),
     ...(read > 0 ? { kickedBatchShare: Math.round((kicked / read) * 100) / 100 } : {}),
     ...(commits > 0 ? { gatewayMeanMs: {

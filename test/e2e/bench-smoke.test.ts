@@ -16,6 +16,7 @@ interface Step {
   idle?: { processes: Record<string, { rssMiB: number }> }
   burst?: { sales: number; receiptsPerS: number }
   kickedBatchShare?: number
+  displaysResent?: number
   tail?: { windowMs: number; windows: number; slowest: number; slowestInWindows: number; windowsMedianAbove: number }
 }
 
@@ -64,6 +65,8 @@ describe('npm run bench -- --quick', () => {
     // each kassa is signed in rounds; the echo's steps have no batches.
     for (const step of report.steps.filter((s) => s.phase === 'fixed')) expect(step.kickedBatchShare, step.name).toBeGreaterThan(0)
     for (const step of report.steps.filter((s) => s.phase.startsWith('baseline-'))) expect(step.kickedBatchShare, step.name).toBeUndefined()
+    // Displays the gateway's sweeper published again: counted for the gateway's steps only.
+    for (const step of report.steps) expect(step.displaysResent === undefined, step.name).toBe(step.against !== 'gateway')
     // Where each step's slowest 1% fell in time: a burst, sent at once, has no such figure.
     for (const step of report.steps) {
       if (step.burst) { expect(step.tail, step.name).toBeUndefined(); continue }

@@ -2,12 +2,13 @@ import mqtt from 'mqtt'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { advanceMarks } from '../../gateway/display/display-marks.repository.js'
-import { createDisplayPublisher } from '../../gateway/display/display.publisher.js'
+import { createDisplayPublisher, type DisplayPublisherDeps } from '../../gateway/display/display.publisher.js'
 import { unacknowledgedDisplays } from '../../gateway/display/outbox.repository.js'
 import { closeShiftIfDueTx, signPendingBatch } from '../../gateway/fiscalizer/emulated.signer.js'
+import { runFleetCommand } from '../../gateway/fleet/fleet.commands.js'
 import { createTestDatabase, type TestDatabase } from '../support/database.js'
 import { connectMachine, sale, type TestMachine } from '../support/machine-client.js'
-import { logger, provisionFleet, startBroker, TEST_KASSA } from '../support/system.js'
+import { logger, provisionFleet, startBroker, TEST_KASSA, type Credentials } from '../support/system.js'
 import { waitFor } from '../support/wait.js'
 
 // Receipt displays of the emulated FN are acknowledged by a mark per FN (migration 0009,
@@ -20,14 +21,14 @@ let database: TestDatabase
 let broker: Awaited<ReturnType<typeof startBroker>>
 let machines: TestMachine[] = []
 const db = () => database.handle.db
-const mark = async () => (await sql<{ through_fd: number }>`select through_fd from display_marks where fn = ${TEST_KASSA.fn}`.execute(db())).rows[0]!.through_fd
+const mark = async (fn: string = TEST_KASSA.fn) => (await sql<{ through_fd: number }>`select through_fd from display_marks where fn = ${fn}`.execute(db())).rows[0]!.through_fd
 const nextFd = async () => (await sql<{ next_fd: number }>`select next_fd from fiscal_drives where fn = ${TEST_KASSA.fn}`.execute(db())).rows[0]!.next_fd
 
-function gatewayPublisher(resendAfterMs: number, recentReceipts?: number) {
+type PublisherHooks = Partial<Pick<DisplayPublisherDeps, 'recentReceipts' | 'onSent' | 'onResent'>>
+
+function gatewayPublisher(resendAfterMs: number, hooks: PublisherHooks = {}) {
   const client = mqtt.connect(broker.url, { clientId: `gateway-marks-${Math.random().toString(36).slice(2)}-out`, username: 'gateway', password: 'test-gateway-password', reconnectPeriod: 0, clean: true })
-  const publisher = createDisplayPublisher({
-    db: db(), client, topicPrefix: 'vending', logger, resendAfterMs, sweepIntervalMs: 60_000, ...(recentReceipts === undefined ? {} : { recentReceipts }),
-  })
+  const publisher = createDisplayPublisher({ db: db(), client, topicPrefix: 'vending', logger, resendAfterMs, sweepIntervalMs: 60_000, ...hooks })
   return { client, publisher }
 }
 
@@ -78,12 +79,15 @@ describe('display marks', () => {
     expect(await young.publisher.sweepOnce()).toBe(0)
     await young.client.endAsync()
 
-    const { client, publisher } = gatewayPublisher(0)
+    const resent: number[] = []
+    const { client, publisher } = gatewayPublisher(0, { onResent: (n) => resent.push(n) })
     await waitFor(() => client.connected, 'the publisher connected')
     expect(await publisher.sweepOnce()).toBe(3)
+    expect(resent).toEqual([3]) // gateway_displays_resent_total
     await waitFor(() => sales.every((s) => m!.displaysFor(s.saleId).length === 1), 'each receipt on the display')
     // A second sweep right away finds the FN claimed (backoff) or acknowledged: nothing twice.
     expect(await publisher.sweepOnce()).toBe(0)
+    expect(resent).toEqual([3])
     await publisher.stop()
     await client.endAsync()
 
@@ -119,7 +123,7 @@ describe('display marks', () => {
     await remembering.client.endAsync()
 
     // As a gateway behind brokers that store sales (they answer repeats from the database).
-    const forgetting = gatewayPublisher(60_000, 0)
+    const forgetting = gatewayPublisher(60_000, { recentReceipts: 0 })
     await waitFor(() => forgetting.client.connected, 'the publisher connected')
     const { range: _acknowledged, ...again } = batch.displays[0]!
     forgetting.publisher.publish({ ...again, id: -1 })
@@ -159,5 +163,41 @@ describe('display marks', () => {
     await client.endAsync()
     expect(m!.displaysFor(s.saleId)).toHaveLength(1)
     expect((await unacknowledgedDisplays(db())).rows[0]!.n).toBe(0)
+  })
+
+  it('moves each FN\'s mark over a batch acknowledged while the marks of other FNs are being moved', async () => {
+    // A second kassa, so that two FNs have marks to move.
+    const other = { ...TEST_KASSA, id: 'K2', fn: '9999078900005555' }
+    await runFleetCommand(db(), 'add-kassa', other)
+    const { output } = await runFleetCommand(db(), 'add-machine', { id: 'K2-1', kassa: other.id, address: 'г. Москва', place: 'Холл' })
+    const m2 = await connectMachine(broker.url, output as Credentials)
+    machines.push(m2)
+    const [m1] = machines
+    const s1 = sale(), s2 = sale()
+    await m1!.publishSale(s1)
+    await m2.publishSale(s2)
+    const sign = (kassaId: string) => signPendingBatch(db(), kassaId, { batchMax: 50, publicUrl: 'http://receipts.test', now: () => new Date() })
+    const [a, b] = [await sign(TEST_KASSA.id), await sign(other.id)]
+    expect([a.signed, b.signed]).toEqual([1, 1])
+    const sent: string[] = []
+    const { client, publisher } = gatewayPublisher(60_000, { onSent: (e) => sent.push(e.saleId) })
+    await waitFor(() => client.connected, 'the publisher connected')
+
+    // The first FN's mark is held by another transaction, so the statement moving it waits; the
+    // second FN's batch is acknowledged meanwhile.
+    await db().transaction().execute(async (tx) => {
+      await sql`select 1 from display_marks where fn = ${TEST_KASSA.fn} for update`.execute(tx)
+      publisher.publishCommitted(a.displays, a.range)
+      await waitFor(async () => (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query like '%display_marks%'`.execute(db())).rows[0]!.n === 1, 'the marks statement waiting for the lock')
+      publisher.publishCommitted(b.displays, b.range)
+      await waitFor(() => sent.includes(s2.saleId), 'the second batch acknowledged by the broker')
+    })
+    await waitFor(async () => (await mark()) === a.range!.to && (await mark(other.fn)) === b.range!.to,
+      'both marks over their batches', 5000)
+    await publisher.stop()
+    await client.endAsync()
+    expect(m1!.displaysFor(s1.saleId)).toHaveLength(1)
+    expect(m2.displaysFor(s2.saleId)).toHaveLength(1)
   })
 })

@@ -49,6 +49,8 @@ describe('GET /metrics (PostgreSQL, real broker and gateway)', () => {
     expect(sampleValue(m, 'gateway_machines_online')).toBe(0)
     expect(sampleValue(m, 'gateway_display_outbox_unsent')).toBe(0)
     expect(sampleValue(m, 'gateway_displays_in_flight')).toBe(0)
+    expect(m.types.get('gateway_displays_resent_total')).toBe('counter')
+    expect(sampleValue(m, 'gateway_displays_resent_total')).toBe(0)
     expect(sampleValue(m, 'gateway_sales_received_total', { outcome: 'stored' })).toBeUndefined()
   })
 
