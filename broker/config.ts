@@ -105,7 +105,7 @@ export interface BrokerConfig {
   /**
    * ms a batch of the broker's ingest may wait to fill while writes follow each other (a sale
    * stored within this of the last write's end waits this long); a lone sale is written at once.
-   * BROKER_BATCH_WINDOW_MS, default 2 (README: Performance); 0 never waits.
+   * BROKER_BATCH_WINDOW_MS, default 2 (docs/performance.md); 0 never waits.
    */
   ingestWindowMs?: number
 }

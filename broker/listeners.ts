@@ -7,8 +7,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { BrokerTlsConfig } from './config.js'
 
 // The broker's sockets: TCP always, TLS and WebSocket when configured. Every socket has TCP_NODELAY:
-// measured here, a sale → display round trip through Aedes took 42 ms at the median without it and
-// 0.4 ms with it (README.md#performance), because small MQTT packets otherwise wait for Nagle's timer.
+// measured here, a sale → display round trip through Aedes took 88 ms at the median without it and
+// 0.3 ms with it (docs/performance.md#tcp_nodelay-on-every-socket): a small packet behind one not yet
+// acknowledged waits for the peer's delayed acknowledgement.
 
 export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => void
 

@@ -62,12 +62,12 @@ const AHEAD_MAX_AGE_MS = 1000
  * asking while a round is in flight form the next round, whose claim is one statement for all
  * their FNs and pending sales and whose write is one statement for all their batches. A batch
  * of a few sales costs the database about 1 ms whatever its size plus ~0.15 ms a sale
- * (README: Performance), so at 1,000 sales/s over 10 kassas, where each kassa's batch held 2–3
+ * (docs/performance.md), so at 1,000 sales/s over 10 kassas, where each kassa's batch held 2–3
  * sales, the fixed cost was most of it; a round pays it once for all of them. Each FN's batch
  * still commits only if its row is the version its claim read, and each kassa gets its own
  * result: a round is a way of sending statements, not a change of what a batch guarantees. Under
  * load a round also waits until `windowMs` after the start of the one before, so each statement
- * carries more sales (BATCH_WINDOW_MS; README: Performance).
+ * carries more sales (BATCH_WINDOW_MS; docs/performance.md).
  *
  * A kassa this process wrote last needs no claim at all while the brokers' kicks bring its sales
  * (`offer`, protocol/stored-kick.ts): its FN is as that write left it, and the next batch is
@@ -80,7 +80,7 @@ const AHEAD_MAX_AGE_MS = 1000
  *
  * With a backlog of kicked sales (a burst through one kassa), the next batch is signed while the
  * write is in flight (`signAhead`), so that a kassa's batches follow each other at the pace of the
- * writes rather than of signing and writing in turn (README: Performance).
+ * writes rather than of signing and writing in turn (docs/performance.md).
  */
 export function createRoundSigner(deps: RoundSignerDeps) {
   const maxInFlight = deps.inFlight ?? 1
