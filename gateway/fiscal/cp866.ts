@@ -72,8 +72,12 @@ export function toCp866Text(text: string): string {
 
 /** Encodes text to CP866 bytes, replacing what CP866 lacks (see toCp866Text). A new array each call. */
 export function cp866Encode(text: string): Uint8Array {
-  const known = encoded.get(text) ?? remember(encoded, text, new Uint8Array(iconv.encode(toCp866Text(text), 'cp866')))
-  return known.slice()
+  return cp866Bytes(text).slice()
+}
+
+/** As cp866Encode, without the copy: the bytes remembered for the text, which the caller must not change. */
+export function cp866Bytes(text: string): Readonly<Uint8Array> {
+  return encoded.get(text) ?? remember(encoded, text, new Uint8Array(iconv.encode(toCp866Text(text), 'cp866')))
 }
 
 /** Decodes CP866 bytes; every byte maps to a character, so this never fails. */

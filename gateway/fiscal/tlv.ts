@@ -1,7 +1,7 @@
 // FFD 1.2 TLV codec: tag uint16 LE, length uint16 LE, value (docs/fiscal.md §1.1). Canonical: one
 // value has one encoding (no leading zero bytes, fields in the order given), so the same document
 // always gives the same bytes and decode → encode returns the bytes it started from.
-import { cp866Decode, cp866Encode } from './cp866.js'
+import { cp866Bytes, cp866Decode } from './cp866.js'
 import { FFD_TAGS, TLV_MAX_LENGTH, type TlvType } from './ffd-tags.js'
 
 /** An FVLN number: mantissa / 10^scale. Quantity 1 is { mantissa: 1, scale: 0 }. */
@@ -35,8 +35,51 @@ function typeOf(tag: number): TlvType {
   return type
 }
 
-/** Bytes are collected in a plain array and copied out once: small typed arrays per field made encoding 10× slower. */
-type Sink = number[]
+/**
+ * Where a document's bytes are written: one buffer, grown by doubling, whose bytes are copied out
+ * once at the end. Small typed arrays per field made encoding 10× slower; a plain array of numbers
+ * took 8 bytes of heap a byte, copied again as it grew, and was the largest part of what the gateway
+ * allocated signing a receipt (docs/performance.md).
+ */
+class Sink {
+  private bytes = new Uint8Array(1024)
+  /** Bytes written; the next one goes here. */
+  length = 0
+
+  push(byte: number): void {
+    if (this.length === this.bytes.length) this.grow(1)
+    this.bytes[this.length++] = byte
+  }
+
+  append(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.bytes.length) this.grow(bytes.length)
+    this.bytes.set(bytes, this.length)
+    this.length += bytes.length
+  }
+
+  /** Overwrites a byte already written (a length patched once its value is known). */
+  put(at: number, byte: number): void {
+    this.bytes[at] = byte
+  }
+
+  /** The bytes written, as a copy of their own; the sink is empty again. */
+  take(): Uint8Array {
+    const out = this.bytes.slice(0, this.length)
+    this.length = 0
+    return out
+  }
+
+  private grow(more: number): void {
+    let size = this.bytes.length * 2
+    while (size < this.length + more) size *= 2
+    const bytes = new Uint8Array(size)
+    bytes.set(this.bytes.subarray(0, this.length))
+    this.bytes = bytes
+  }
+}
+
+/** Encoding is synchronous and never nested, so one sink serves every document. */
+const sink = new Sink()
 
 function writeUintLe(out: Sink, value: number, tag: number, max: number, minBytes: number): void {
   if (!Number.isSafeInteger(value) || value < 0 || value > max) {
@@ -79,17 +122,17 @@ function writeValue(out: Sink, tag: number, type: TlvType, value: TlvValue): voi
       if (type.kind === 'fixed' && type.digits && (value.length !== type.width || !/^\d+$/.test(value))) {
         throw new TlvError(`tag ${tag}: expected exactly ${type.width} digits`)
       }
-      const text = cp866Encode(value)
+      const text = cp866Bytes(value)
       const max = type.kind === 'string' ? type.max : type.width
       if (text.length > max) throw new TlvError(`tag ${tag}: ${text.length} bytes, at most ${max}`)
-      for (const b of text) out.push(b)
+      out.append(text)
       // FFD pads 1018 and 1037 with spaces to their fixed width.
       if (type.kind === 'fixed') for (let i = text.length; i < type.width; i++) out.push(0x20)
       return
     }
     case 'bytes':
       if (!(value instanceof Uint8Array) || value.length !== type.length) throw badValue(tag, type)
-      for (const b of value) out.push(b)
+      out.append(value)
       return
     case 'stlv': {
       if (!Array.isArray(value)) throw badValue(tag, type)
@@ -105,20 +148,23 @@ function writeFields(out: Sink, fields: readonly TlvField[]): void {
   for (const { tag, value } of fields) {
     const type = typeOf(tag)
     const head = out.length
-    out.push(tag & 0xff, tag >> 8, 0, 0) // length patched below, once the value is written
+    out.push(tag & 0xff)
+    out.push(tag >> 8)
+    out.push(0) // the length, patched below once the value is written
+    out.push(0)
     writeValue(out, tag, type, value)
     const length = out.length - head - 4
     if (length > TLV_MAX_LENGTH) throw new TlvError(`tag ${tag}: value longer than ${TLV_MAX_LENGTH}`)
-    out[head + 2] = length & 0xff
-    out[head + 3] = length >> 8
+    out.put(head + 2, length & 0xff)
+    out.put(head + 3, length >> 8)
   }
 }
 
 /** Encodes fields in the order given. Throws TlvError when a value does not fit its tag. */
 export function encodeTlv(fields: readonly TlvField[]): Uint8Array {
-  const out: Sink = []
-  writeFields(out, fields)
-  return Uint8Array.from(out)
+  sink.length = 0 // a value that did not fit left its bytes behind
+  writeFields(sink, fields)
+  return sink.take()
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {

@@ -57,6 +57,25 @@ describe('TLV codec', () => {
     const bytes = encodeTlv([tlvField(3, [tlvField(1059, [tlvField(1079, 1)])])])
     expect(hex(bytes)).toBe('03000900' + '23040500' + '370401' + '0001')
   })
+
+  it('encodes a document longer than its first buffer, and each document into bytes of its own', () => {
+    // 40 items of 1030 (128 bytes of name each): about 5.5 KB, past the encoder's first 1 KB.
+    const names = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')} ${'Ж'.repeat(125)}`)
+    const fields = [tlvField(3, names.map((name) => tlvField(1059, [tlvField(1030, name), tlvField(1079, 100 + names.indexOf(name))])))]
+    const big = encodeTlv(fields)
+    expect(big.length).toBe(4 + 40 * (4 + (4 + 128) + (4 + 1)))
+    expect(decodeTlv(big)).toEqual(fields)
+    const small = encodeTlv([tlvField(1054, 1)])
+    expect(hex(small)).toBe('1e04' + '0100' + '01')
+    expect(decodeTlv(big)).toEqual(fields) // the next document did not write over it
+    small[4] = 2
+    expect(hex(encodeTlv([tlvField(1054, 1)]))).toBe('1e04' + '0100' + '01')
+  })
+
+  it('encodes correctly after a value that did not fit its tag', () => {
+    expect(() => encodeTlv([tlvField(1020, 5), tlvField(1036, 5)])).toThrow(TlvError) // 1020 written, 1036 refused
+    expect(hex(encodeTlv([tlvField(1054, 1)]))).toBe('1e04' + '0100' + '01')
+  })
 })
 
 // Text CP866 holds as it is, so it must decode to itself; plus anything Unicode, which must decode
