@@ -62,11 +62,9 @@ class Sink {
     this.bytes[at] = byte
   }
 
-  /** The bytes written, as a copy of their own; the sink is empty again. */
+  /** The bytes written, as a copy of their own. */
   take(): Uint8Array {
-    const out = this.bytes.slice(0, this.length)
-    this.length = 0
-    return out
+    return this.bytes.slice(0, this.length)
   }
 
   private grow(more: number): void {
@@ -162,7 +160,7 @@ function writeFields(out: Sink, fields: readonly TlvField[]): void {
 
 /** Encodes fields in the order given. Throws TlvError when a value does not fit its tag. */
 export function encodeTlv(fields: readonly TlvField[]): Uint8Array {
-  sink.length = 0 // a value that did not fit left its bytes behind
+  sink.length = 0 // empty, also after a document whose value did not fit its tag
   writeFields(sink, fields)
   return sink.take()
 }

@@ -48,6 +48,9 @@ interface Written {
   ahead?: Ahead
 }
 
+/** A kassa's batch of a round, signed and about to be written; `fromKick`: from the sales its kicks brought. */
+interface SignedKassa { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }
+
 /** A batch signed ahead: its sales (the kassa's oldest held after the batch in flight) and when (clock ms). */
 interface Ahead { sales: ClaimedSale[]; batch: SignedBatch; at: number }
 
@@ -183,11 +186,11 @@ export function createRoundSigner(deps: RoundSignerDeps) {
   }
 
   /** A batch of a kassa's oldest kicked sales held, leaving out `except` (a batch being written). */
-  function oldestHeld(list: Map<number, ClaimedSale>, except: ReadonlySet<number> = new Set()): ClaimedSale[] {
+  function oldestHeld(list: Map<number, ClaimedSale>, except?: ReadonlySet<number>): ClaimedSale[] {
     const sales: ClaimedSale[] = []
     for (const sale of list.values()) {
       if (sales.length === deps.batchMax) break
-      if (!except.has(sale.id)) sales.push(sale)
+      if (!except?.has(sale.id)) sales.push(sale)
     }
     return sales
   }
@@ -235,7 +238,7 @@ export function createRoundSigner(deps: RoundSignerDeps) {
         outcomes.set(kassaId, { batch: { ...NOT_CLAIMED, claimed: true } })
       } else batches.set(kassaId, { claim, fromKick: false })
     }
-    const signed: { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[] = []
+    const signed: SignedKassa[] = []
     for (const [kassaId, { claim, fromKick }] of batches) {
       if (claim.sales.some((s) => s.kind === 'refund')) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }); continue }
       const batch = signedAhead.get(kassaId) ?? signClaimed(claim, [], deps)
@@ -281,7 +284,7 @@ export function createRoundSigner(deps: RoundSignerDeps) {
    * write's duration, and never more than AHEAD_MAX_AGE_MS. Without such a backlog nothing is
    * signed ahead and the write is awaited at once, as before.
    */
-  async function signAhead(signed: readonly { kassaId: string; claim: ClaimedBatch; batch: SignedBatch; fromKick: boolean }[]): Promise<Map<string, Ahead>> {
+  async function signAhead(signed: readonly SignedKassa[]): Promise<Map<string, Ahead>> {
     const ahead = new Map<string, Ahead>()
     const backlog = signed.flatMap(({ kassaId, claim, batch, fromKick }) => {
       const list = held.get(kassaId)
