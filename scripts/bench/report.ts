@@ -11,7 +11,16 @@ export interface Target { name: string; goal: string; measured: string; met: boo
  * simulator): a machine shared with other work stretches latency, much less the CPU each sale
  * costs, so this is the steadier comparison with the baseline.
  */
-export interface CpuPerSale { rate: number; echo: number | null; gateway: number | null; ratio: number | null }
+export interface CpuPerSale {
+  rate: number; echo: number | null; gateway: number | null; ratio: number | null
+  /**
+   * The ratio the gateway step would have if its broker and gateway cost only what the echo's broker
+   * and responder cost, its database and simulator as measured: the database's work for durable
+   * sales alone against the echo's whole cost. A ratio target below this floor is out of reach
+   * however lean the Node processes get.
+   */
+  floor: number | null
+}
 
 export interface BenchSummary {
   baseline: StepUp | null
@@ -45,10 +54,14 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
     const parts = s ? Object.values(s.processes).map((f) => f?.cpuMsPerSale) : []
     return parts.length > 0 && parts.every((v) => v !== undefined) ? Math.round(parts.reduce((n, v) => n + v!, 0) * 100) / 100 : null
   }
-  const cpu = plan.fixedRates.map((rate) => {
-    const echo = cpuSum(find(steps, 'baseline-fixed', rate))
-    const gw = cpuSum(find(steps, 'fixed', rate))
-    return { rate, echo, gateway: gw, ratio: ratio(gw ?? undefined, echo ?? undefined) }
+  const cpu = plan.fixedRates.map((rate): CpuPerSale => {
+    const e = find(steps, 'baseline-fixed', rate)
+    const g = find(steps, 'fixed', rate)
+    const echo = cpuSum(e)
+    const gw = cpuSum(g)
+    const asEcho = [e?.processes.broker, e?.processes.echo, g?.processes.postgres, g?.processes.simulator].map((f) => f?.cpuMsPerSale)
+    const floor = asEcho.every((v) => v !== undefined) ? ratio(asEcho.reduce<number>((n, v) => n + v!, 0), echo ?? undefined) : null
+    return { rate, echo, gateway: gw, ratio: ratio(gw ?? undefined, echo ?? undefined), floor }
   })
   const scaled = find(steps, 'scale')
   const peak = (name: 'broker' | 'gateway') => Math.max(scaled?.idle?.processes[name]?.hwmMiB ?? 0, scaled?.processes[name]?.hwmMiB ?? 0) || null
@@ -78,7 +91,7 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
   if (sustained !== null) targets.push({ name: 'highest sustained rate (p99 < 100 ms, 0 lost) ÷ the echo\'s', goal: '≥ 0.5', measured: `${sustained} (${gateway!.sustainedRate} vs ${baseline!.sustainedRate} sales/s)`, met: plan.quick ? null : sustained >= 0.5 })
   if (burst && burstG) targets.push({ name: `burst: ${plan.burstSales} sales at once, ${burstG.machines} machines, one kassa: receipts/s ÷ the echo's`, goal: '≥ 0.5', measured: `${burst.ratio ?? '–'} (${burst.gateway ?? '–'} vs ${burst.echo ?? '–'}/s; lost ${burstG.lost})`, met: plan.quick || burst.ratio === null ? null : burst.ratio >= 0.5 && burstG.lost === 0 })
   const cpu1000 = cpu.find((c) => c.rate === 1000)
-  if (cpu1000?.ratio != null) targets.push({ name: 'CPU ms per sale of the whole system at 1,000/s ÷ the echo\'s', goal: '≤ 1.5', measured: `${cpu1000.ratio} (${cpu1000.gateway} vs ${cpu1000.echo} ms)`, met: cpu1000.ratio <= 1.5 })
+  if (cpu1000?.ratio != null) targets.push({ name: 'CPU ms per sale of the whole system at 1,000/s ÷ the echo\'s', goal: '≤ 1.5', measured: `${cpu1000.ratio} (${cpu1000.gateway} vs ${cpu1000.echo} ms; floor ${cpu1000.floor ?? '–'})`, met: cpu1000.ratio <= 1.5 })
   if (gateway) targets.push({ name: 'sustained rate, 0 lost, p99 < 100 ms', goal: '≥ 5,000 sales/s', measured: `${gateway.sustainedRate} sales/s (next step: ${gateway.limitedBy})`, met: plan.quick ? null : gateway.sustainedRate >= 5000 })
   if (scale) {
     const rss = scale.brokerHwmMiB
@@ -113,6 +126,7 @@ export function markdown(steps: readonly JudgedStep[], summary: BenchSummary, he
     ...summary.targets.map((t) => `| ${t.name} | ${t.goal} | ${t.measured} | ${t.met === null ? 'n/a (quick)' : t.met ? 'yes' : 'no'} |`), '',
     `Ratios to the echo baseline: sustained ${fmt(summary.ratios.sustained, 2)}; ` +
       summary.ratios.latency.map((l) => `at ${l.rate}/s p50 ×${fmt(l.p50, 1)}, p99 ×${fmt(l.p99, 1)}`).join('; ') + '. ' +
-      `CPU per sale, all processes: ${summary.ratios.cpu.map((c) => `at ${c.rate}/s ${fmt(c.gateway, 2)} ms vs ${fmt(c.echo, 2)} ms (×${fmt(c.ratio, 1)})`).join('; ')}.`, '',
+      `CPU per sale, all processes: ${summary.ratios.cpu.map((c) => `at ${c.rate}/s ${fmt(c.gateway, 2)} ms vs ${fmt(c.echo, 2)} ms (×${fmt(c.ratio, 1)})`).join('; ')}. ` +
+      `Floor (the broker and the gateway at the echo's cost, PostgreSQL and the simulator as measured): ${summary.ratios.cpu.map((c) => `at ${c.rate}/s ×${fmt(c.floor, 2)}`).join('; ')}.`, '',
   ].join('\n')
 }

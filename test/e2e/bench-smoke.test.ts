@@ -50,6 +50,10 @@ describe('npm run bench -- --quick', () => {
     expect(report).toMatchObject({ quick: true, database: 'postgres' })
     expect(report.summary).toHaveProperty('targets')
     expect(report.summary).toHaveProperty('ratios')
+    // Wherever both steps measured CPU, the ratio comes with its floor (the database's share alone).
+    const cpu = (report.summary as { ratios: { cpu: { ratio: number | null; floor: number | null }[] } }).ratios.cpu
+    expect(cpu.some((c) => c.ratio !== null)).toBe(true)
+    for (const c of cpu) if (c.ratio !== null) expect(c.floor).toBeGreaterThan(0)
     const phases = new Set(report.steps.map((s) => s.phase))
     for (const phase of ['baseline-fixed', 'baseline-stepup', 'baseline-onekassa', 'baseline-burst', 'fixed', 'stepup', 'onekassa', 'burst', 'scale']) expect(phases).toContain(phase)
     for (const step of report.steps) {
