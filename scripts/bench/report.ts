@@ -1,5 +1,6 @@
 import type { BenchPlan } from './args.js'
 import { stepUpResult, type JudgedStep, type StepUp } from './run.js'
+import type { ProcessFigures } from './samples.js'
 
 // The run's one JSON document, its ratios to the echo baseline, the targets, and a
 // Markdown table the README's performance section can quote.
@@ -50,18 +51,18 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
     const e = find(steps, 'baseline-fixed', rate)?.latencyMs
     return { rate, p50: ratio(g?.p50, e?.p50), p99: ratio(g?.p99, e?.p99) }
   })
-  const cpuSum = (s?: JudgedStep) => {
-    const parts = s ? Object.values(s.processes).map((f) => f?.cpuMsPerSale) : []
-    return parts.length > 0 && parts.every((v) => v !== undefined) ? Math.round(parts.reduce((n, v) => n + v!, 0) * 100) / 100 : null
+  // ms of CPU per sale of the processes given, or null when one of them was not measured.
+  const cpuSum = (figures: readonly (ProcessFigures | undefined)[]) => {
+    const parts = figures.map((f) => f?.cpuMsPerSale)
+    return parts.length > 0 && parts.every((v) => v !== undefined) ? Math.round(parts.reduce<number>((n, v) => n + v!, 0) * 100) / 100 : null
   }
   const cpu = plan.fixedRates.map((rate): CpuPerSale => {
-    const e = find(steps, 'baseline-fixed', rate)
-    const g = find(steps, 'fixed', rate)
-    const echo = cpuSum(e)
-    const gw = cpuSum(g)
-    const asEcho = [e?.processes.broker, e?.processes.echo, g?.processes.postgres, g?.processes.simulator].map((f) => f?.cpuMsPerSale)
-    const floor = asEcho.every((v) => v !== undefined) ? ratio(asEcho.reduce<number>((n, v) => n + v!, 0), echo ?? undefined) : null
-    return { rate, echo, gateway: gw, ratio: ratio(gw ?? undefined, echo ?? undefined), floor }
+    const e = find(steps, 'baseline-fixed', rate)?.processes
+    const g = find(steps, 'fixed', rate)?.processes
+    const echo = e ? cpuSum(Object.values(e)) : null
+    const gw = g ? cpuSum(Object.values(g)) : null
+    const asEcho = e && g ? cpuSum([e.broker, e.echo, g.postgres, g.simulator]) : null
+    return { rate, echo, gateway: gw, ratio: ratio(gw ?? undefined, echo ?? undefined), floor: ratio(asEcho ?? undefined, echo ?? undefined) }
   })
   const scaled = find(steps, 'scale')
   const peak = (name: 'broker' | 'gateway') => Math.max(scaled?.idle?.processes[name]?.hwmMiB ?? 0, scaled?.processes[name]?.hwmMiB ?? 0) || null
