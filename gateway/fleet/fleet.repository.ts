@@ -62,14 +62,28 @@ export async function updateCredentials(db: Kysely<Database>, id: string, change
   if (!updated) throw new FleetError(`machine ${id} does not exist`)
 }
 
-/** Maps a machine to another kassa; its pending sales follow it (they have no receipt yet). */
+/**
+ * Maps a machine to another kassa; its pending sales follow it (they have no receipt yet).
+ *
+ * A batch of the old kassa may hold some of those sales at this moment, so the move first takes
+ * what every signer of that kassa takes: its FN row, with an update that gives the row a new
+ * version, and the kassa row a cloud kassa's submission claims. A locked batch in flight is
+ * waited for, and the move then leaves the sales it receipted where they are; a checked batch
+ * signed before the move finds the FN moved and writes nothing (batch-commit.repository.ts). Without
+ * this, a batch that had read a sale before the move committed could still receipt it on the old
+ * kassa's FN while its row said the new kassa (test/integration/move-machine.test.ts).
+ */
 export async function moveMachine(db: Kysely<Database>, id: string, kassa: KassaRow): Promise<number> {
   return db.transaction().execute(async (tx) => {
-    const machine = await tx.selectFrom('machines').select(['id', 'time_zone']).where('id', '=', id).forUpdate().executeTakeFirst()
+    const machine = await tx.selectFrom('machines').select(['id', 'kassa_id', 'time_zone']).where('id', '=', id).forUpdate().executeTakeFirst()
     if (!machine) throw new FleetError(`machine ${id} does not exist`)
     if (machine.time_zone !== kassa.time_zone) {
       throw new FleetError(`machine ${id} is in ${machine.time_zone} but kassa ${kassa.id} is in ${kassa.time_zone}: receipts must carry the local time of the place of settlement`)
     }
+    // The emulated FN's signers: its row lock orders them, its version (xmin) checks them.
+    await sql`update fiscal_drives set next_fd = next_fd where kassa_id = ${machine.kassa_id} and active`.execute(tx)
+    // A cloud kassa's submission claims the kassa row (atol.repository.ts, claimAtolKassa).
+    await tx.selectFrom('kassas').select('id').where('id', '=', machine.kassa_id).forNoKeyUpdate().execute()
     await tx.updateTable('machines').set({ kassa_id: kassa.id }).where('id', '=', id).execute()
     const moved = await tx.updateTable('sales').set({ kassa_id: kassa.id, run_at: sql`now()` })
       .where('machine_id', '=', id).where('state', '=', 'pending').executeTakeFirst()
