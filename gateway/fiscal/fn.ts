@@ -31,7 +31,14 @@ export function newFnState({ fn, model, secret, registeredAt, docLimit }: NewFnS
   }
 }
 
-/** Signs documents on a working copy of the state; the caller's state is never changed. */
+/**
+ * Signs documents on a working copy of the state; the caller's state is never changed.
+ *
+ * The objects made here for each document are written out field by field, never as `{ ...a, b }`:
+ * on Node 20 an object spread followed by a property the source lacks gives each new object a map
+ * of its own, and the young generation's collections then copied and promoted what every such
+ * object held (scripts/spread-probe.ts; docs/performance.md).
+ */
 class Signer {
   readonly documents: SignedDocument[] = []
   constructor(public state: FnState, private readonly kassa: KassaIdentity, private readonly now: Date) {}
@@ -41,17 +48,16 @@ class Signer {
     // The emulated FN has no OFD: every document stays unsent.
     this.state = { ...this.state, nextFd: fd + 1, unsentCount: this.state.unsentCount + 1, firstUnsentAt: this.state.firstUnsentAt ?? this.now }
     const { tlv, fp } = build(fd)
-    this.documents.push({ ...extra, fd, signedAt: this.now, tlv, fp })
-  }
-
-  private header(fd: number) {
-    return { kassa: this.kassa, fn: this.state.fn, fd, signedAt: this.now }
+    this.documents.push({
+      fd, type: extra.type, signedAt: this.now, shift: extra.shift, receiptInShift: extra.receiptInShift,
+      saleRowId: extra.saleRowId, operation: extra.operation, total: extra.total, tlv, fp,
+    })
   }
 
   openShift(): void {
     const shift = this.state.shiftNumber + 1
     const report = { type: 2, shift, receiptInShift: null, saleRowId: null, operation: null, total: 0 } as const
-    this.issue(report, (fd) => buildShiftOpen({ ...this.header(fd), shift }, this.state.secret))
+    this.issue(report, (fd) => buildShiftOpen({ kassa: this.kassa, fn: this.state.fn, fd, signedAt: this.now, shift }, this.state.secret))
     this.state = { ...this.state, shiftNumber: shift, shiftOpenedAt: this.now, receiptsInShift: 0 }
   }
 
@@ -61,7 +67,7 @@ class Signer {
     this.issue(report, (fd) =>
       buildShiftClose(
         {
-          ...this.header(fd), shift, receiptsInShift,
+          kassa: this.kassa, fn: this.state.fn, fd, signedAt: this.now, shift, receiptsInShift,
           documentsInShift: receiptsInShift + 2, // its open report, its receipts, this report
           unsentCount: this.state.unsentCount,
           firstUnsentAt: this.state.firstUnsentAt ?? this.now,
@@ -79,7 +85,10 @@ class Signer {
     const doc = { type: 3, shift, receiptInShift, saleRowId: sale.saleRowId, operation, total: sale.total } as const
     this.issue(doc, (fd) =>
       buildReceipt(
-        { ...this.header(fd), shift, receiptInShift, operation, machine: sale.machine, items: sale.items, paymentMethod: sale.paymentMethod, total: sale.total },
+        {
+          kassa: this.kassa, fn: this.state.fn, fd, signedAt: this.now, shift, receiptInShift, operation,
+          machine: sale.machine, items: sale.items, paymentMethod: sale.paymentMethod, total: sale.total,
+        },
         this.state.secret,
       ),
     )
@@ -92,7 +101,7 @@ class Signer {
     const { shiftNumber: shift } = this.state
     const total = c.cash + c.ecash
     const doc = { type: 31, shift, receiptInShift, saleRowId: null, operation: 1, total } as const
-    this.issue(doc, (fd) => buildCorrection({ ...this.header(fd), shift, receiptInShift, ...c }, this.state.secret))
+    this.issue(doc, (fd) => buildCorrection({ kassa: this.kassa, fn: this.state.fn, fd, signedAt: this.now, shift, receiptInShift, ...c }, this.state.secret))
     this.state = { ...this.state, receiptsInShift: receiptInShift }
   }
 

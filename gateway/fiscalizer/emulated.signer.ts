@@ -4,7 +4,7 @@ import type { DisplayRange } from '../display/display-marks.repository.js'
 import type { OutboxEntry } from '../display/outbox.repository.js'
 import type { FnBlock, SaleToSign } from '../fiscal/fn.types.js'
 import { closeShiftIfDue, signSales } from '../fiscal/index.js'
-import { claimBatch, writeBatch, type BatchWrite, type BatchWritten, type ClaimedBatch } from './batch-commit.repository.js'
+import { checkedWrite, claimBatch, writeBatch, type BatchWrite, type BatchWritten, type ClaimedBatch } from './batch-commit.repository.js'
 import {
   alignRefunds, claimFiscalDrive, deferSales, failSales, findKassa, fnStateFromRow, insertDocuments,
   kassaIdentity, refundOriginals, saveFnState, type ClaimedSale, type RefundOriginal,
@@ -68,7 +68,7 @@ export async function signPendingBatch(db: Kysely<Database>, kassaId: string, op
   if (!claim.sales.some((s) => s.kind === 'refund')) {
     const batch = signClaimed(claim, [], opts)
     if (batch.refused.length === 0 && batch.waiting.length === 0) {
-      const written = await writeBatch(db, { ...batch.write, ifVersion: claim.rowVersion })
+      const written = await writeBatch(db, checkedWrite(batch.write, claim.rowVersion))
       if (written) return batch.result(written)
       return { ...(await signLockedBatch(db, kassaId, opts)), contended: true }
     }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import type { StoredSale } from '../../protocol/index.js'
 import type { Database, FiscalDriveRow } from '../db/schema.js'
 import type { KassaIdentity } from '../fiscal/fn.types.js'
-import { claimKassas, writeBatches, type BatchWrite, type ClaimedBatch } from './batch-commit.repository.js'
+import { checkedWrite, claimKassas, writeBatches, type BatchWrite, type ClaimedBatch } from './batch-commit.repository.js'
 import type { ClaimedSale } from './fiscal.repository.js'
 import { NOT_CLAIMED, signClaimed, type BatchResult, type EmulatedSignerOptions, type SignedBatch } from './emulated.signer.js'
 
@@ -246,7 +246,7 @@ export function createRoundSigner(deps: RoundSignerDeps) {
       else signed.push({ kassaId, claim, batch, fromKick })
     }
     if (signed.length === 0) return outcomes
-    const writes: BatchWrite[] = signed.map(({ claim, batch }) => ({ ...batch.write, ifVersion: claim.rowVersion }))
+    const writes: BatchWrite[] = signed.map(({ claim, batch }) => checkedWrite(batch.write, claim.rowVersion))
     const writing = writeBatches(deps.db, writes)
     // Rejected before it is awaited below, it must not count as unhandled meanwhile.
     writing.catch(() => undefined)
@@ -269,7 +269,9 @@ export function createRoundSigner(deps: RoundSignerDeps) {
       })
       const list = held.get(kassaId)
       if (list) for (const d of batch.write.done) release(list, d.id)
-      outcomes.set(kassaId, { batch: fromKick ? { ...batch.result(w), kicked: true } : batch.result(w) })
+      const done = batch.result(w)
+      if (fromKick) done.kicked = true
+      outcomes.set(kassaId, { batch: done })
     }
     return outcomes
   }
