@@ -40,6 +40,9 @@ export interface BenchSummary {
   targets: Target[]
 }
 
+/** The performance issue's goal for the p99 from sale to QR. */
+const P99_GOAL_MS = 20
+
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? Math.round((a / b) * 100) / 100 : null)
 const find = (steps: readonly JudgedStep[], phase: JudgedStep['phase'], rate?: number) => steps.find((s) => s.phase === phase && (rate === undefined || s.targetRate === rate))
 
@@ -85,9 +88,13 @@ export function summarize(plan: BenchPlan, steps: readonly JudgedStep[], combine
 
   // The performance issue's targets first, then the earlier ones.
   const targets: Target[] = []
+  // A latency target's row shows the echo's own p50 / p99 in the same run: where the echo's p99 is
+  // already over the goal, the machine left nothing of it in that step.
+  const latencyMeasured = (g: JudgedStep, e: JudgedStep | undefined) =>
+    `${g.latencyMs.p99} ms (p50 ${g.latencyMs.p50}; echo ${e ? `${e.latencyMs.p50} / ${e.latencyMs.p99}${e.latencyMs.p99 > P99_GOAL_MS ? ', over the goal itself' : ''}` : '–'}; lost ${g.lost})`
   const at1000 = find(steps, 'fixed', 1000)
-  if (at1000) targets.push({ name: `p99 sale → QR, 1,000 sales/s, ${at1000.machines} machines, ${Math.ceil(at1000.machines / plan.machinesPerKassa)} kassas`, goal: '≤ 20 ms', measured: `${at1000.latencyMs.p99} ms (p50 ${at1000.latencyMs.p50}; lost ${at1000.lost})`, met: at1000.latencyMs.p99 <= 20 && at1000.lost === 0 })
-  if (oneG) targets.push({ name: `p99 sale → QR, ${plan.oneKassaRate} sales/s, ${oneG.machines} machines, one kassa`, goal: '≤ 20 ms', measured: `${oneG.latencyMs.p99} ms (p50 ${oneG.latencyMs.p50}; echo ${oneE ? `${oneE.latencyMs.p50} / ${oneE.latencyMs.p99}` : '–'}; lost ${oneG.lost})`, met: plan.quick ? null : oneG.latencyMs.p99 <= 20 && oneG.lost === 0 })
+  if (at1000) targets.push({ name: `p99 sale → QR, 1,000 sales/s, ${at1000.machines} machines, ${Math.ceil(at1000.machines / plan.machinesPerKassa)} kassas`, goal: `≤ ${P99_GOAL_MS} ms`, measured: latencyMeasured(at1000, find(steps, 'baseline-fixed', 1000)), met: at1000.latencyMs.p99 <= P99_GOAL_MS && at1000.lost === 0 })
+  if (oneG) targets.push({ name: `p99 sale → QR, ${plan.oneKassaRate} sales/s, ${oneG.machines} machines, one kassa`, goal: `≤ ${P99_GOAL_MS} ms`, measured: latencyMeasured(oneG, oneE), met: plan.quick ? null : oneG.latencyMs.p99 <= P99_GOAL_MS && oneG.lost === 0 })
   const sustained = ratio(gateway?.sustainedRate, baseline?.sustainedRate)
   if (sustained !== null) targets.push({ name: 'highest sustained rate (p99 < 100 ms, 0 lost) ÷ the echo\'s', goal: '≥ 0.5', measured: `${sustained} (${gateway!.sustainedRate} vs ${baseline!.sustainedRate} sales/s)`, met: plan.quick ? null : sustained >= 0.5 })
   if (burst && burstG) targets.push({ name: `burst: ${plan.burstSales} sales at once, ${burstG.machines} machines, one kassa: receipts/s ÷ the echo's`, goal: '≥ 0.5', measured: `${burst.ratio ?? '–'} (${burst.gateway ?? '–'} vs ${burst.echo ?? '–'}/s; lost ${burstG.lost})`, met: plan.quick || burst.ratio === null ? null : burst.ratio >= 0.5 && burstG.lost === 0 })

@@ -12,11 +12,11 @@ const plan = parseBenchArgs(['--only', 'baseline,fixed']) as BenchPlan
 const cpu = (ms: Record<string, number>): Processes =>
   Object.fromEntries(Object.entries(ms).map(([name, cpuMsPerSale]) => [name, { rssMiB: 100, hwmMiB: 100, cpuPercent: 50, cpuMsPerSale }]))
 
-function step(phase: JudgedStep['phase'], rate: number, processes: Processes): JudgedStep {
+function step(phase: JudgedStep['phase'], rate: number, processes: Processes, latencyMs = { p50: 1, p95: 2, p99: 3, max: 4 }): JudgedStep {
   return {
     phase, name: `${phase} ${rate}/s`, against: phase.startsWith('baseline') ? 'echo' : 'gateway', targetRate: rate, machines: 1000, connected: 1000,
     connectS: 1, durationS: 10, sent: rate * 10, receipted: rate * 10, rejected: 0, lost: 0, duplicates: 0, conflicts: 0, republished: 0,
-    achievedRate: rate, latencyMs: { p50: 1, p95: 2, p99: 3, max: 4 }, scheduleLagP99Ms: 1, processes, connectionErrors: {}, pass: true, limitedBy: null,
+    achievedRate: rate, latencyMs, scheduleLagP99Ms: 1, processes, connectionErrors: {}, pass: true, limitedBy: null,
   }
 }
 
@@ -43,5 +43,22 @@ describe('bench CPU per sale against the echo', () => {
   it('has no floor without both steps\' figures', () => {
     const alone = summarize(plan, [steps[1]!], false).ratios.cpu.find((c) => c.rate === 1000)!
     expect(alone).toMatchObject({ echo: null, ratio: null, floor: null })
+  })
+})
+
+describe('bench p99 targets against the echo', () => {
+  const echo = cpu({ broker: 0.3, echo: 0.15, simulator: 0.3, postgres: 0 })
+  const gateway = cpu({ broker: 0.45, gateway: 0.35, simulator: 0.31, postgres: 0.5 })
+  const target = (echoP99: number) => summarize(plan, [
+    step('baseline-fixed', 1000, echo, { p50: 0.8, p95: 3, p99: echoP99, max: 40 }),
+    step('fixed', 1000, gateway, { p50: 17.5, p95: 82, p99: 127.7, max: 300 }),
+  ], false).targets.find((t) => t.name.startsWith('p99 sale → QR, 1,000 sales/s'))!
+
+  it('shows the echo\'s own p50 and p99 of the same step beside the gateway\'s', () => {
+    expect(target(10.9)).toMatchObject({ goal: '≤ 20 ms', measured: '127.7 ms (p50 17.5; echo 0.8 / 10.9; lost 0)', met: false })
+  })
+
+  it('says so when the echo itself is over the goal in that step', () => {
+    expect(target(25.9).measured).toBe('127.7 ms (p50 17.5; echo 0.8 / 25.9, over the goal itself; lost 0)')
   })
 })
