@@ -1,74 +1,8 @@
-// Composition root of `npm run gateway`: config, logger, database, gateway, shutdown.
-import { describeStartFailure, type StartFailureAdvice } from '../protocol/start-failure.js'
-import { portOwner } from '../protocol/port-owner.js'
-import { ConfigError, loadGatewayConfig, wantsStacks } from './config.js'
-import { dataDirFailureLine } from './db/data-dir.messages.js'
-import { openDatabase } from './db/database.js'
-import { serveEmbedded } from './db/embedded-server.js'
-import { createGateway } from './gateway.js'
-import { createLogger } from './logger.js'
+// Entry of `npm run gateway`. SIGTERM and SIGINT are taken first (early-signals.ts): every static
+// import of a module is loaded before its first line runs, and loading the gateway takes a second
+// or more, so the composition root (run.ts) is imported only after that.
+import { takeStopSignals } from './early-signals.js'
 
-const advice: StartFailureAdvice = { refused: 'is PostgreSQL running there? Check the host and port in DATABASE_URL' }
-/**
- * While the start takes longer than this, the gateway says every time what it is waiting for (a
- * database lock, a server that accepts the connection and never answers): a start that hangs says where.
- */
-const STARTING_REPORT_MS = 10_000
-
-async function main(): Promise<void> {
-  let config
-  try {
-    config = loadGatewayConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`gateway: ${err.message}\n`)
-      process.exit(2)
-    }
-    throw err
-  }
-  advice.ports = { [config.httpPort]: 'HTTP_PORT' }
-  const logger = createLogger({ level: config.logLevel, name: 'gateway' })
-  const startedAt = Date.now()
-  let stage = 'opening the database'
-  const starting = setInterval(() => logger.warn({ stage, waitedS: Math.round((Date.now() - startedAt) / 1000) }, 'gateway still starting'), STARTING_REPORT_MS)
-  starting.unref()
-  // `--fresh`: move an embedded DATA_DIR aside (a damaged one, say) and start with an empty database.
-  const fresh = process.argv.slice(2).includes('--fresh')
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, role: 'npm run gateway', fresh, genericPlans: true })
-  if (database.kind === 'pglite') logger.warn({ dataDir: config.dataDir }, 'no DATABASE_URL: using embedded PGlite (one process only)')
-  const gateway = createGateway({ config, database, logger })
-  const { httpPort } = await gateway.start((s) => { stage = s }).catch((err: unknown) => { throw database.explain(err) })
-  // The fleet CLI reaches the embedded database through this process (embedded-server.ts).
-  stage = 'serving the embedded database to the fleet CLI'
-  const embedded = database.pglite && database.turns && database.lock ? await serveEmbedded(database.pglite, database.turns, database.lock) : null
-  database.lock?.announce({ httpPort })
-  clearInterval(starting)
-  logger.info({ httpPort, mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway started')
-
-  let stopping = false
-  const shutdown = (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'stopping: no new sales, finishing the batch, flushing displays')
-    // A bound on shutdown: an orchestrator kills us anyway after its grace period.
-    const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1) }, 20_000)
-    force.unref()
-    gateway.stop()
-      .then(() => embedded?.stop())
-      .then(() => database.close())
-      .then(() => { logger.info('stopped'); process.exit(0) })
-      .catch((err) => { logger.error({ err }, 'error while stopping'); process.exit(1) })
-  }
-  process.on('SIGINT', () => shutdown('SIGINT'))
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-}
-
-main().catch((err) => {
-  const dataDirLine = dataDirFailureLine(err, 'npm run gateway -- --fresh')
-  if (dataDirLine) {
-    process.stderr.write(`gateway: ${dataDirLine}\n`)
-    process.exit(1)
-  }
-  process.stderr.write(`gateway: ${describeStartFailure(err, { debug: wantsStacks(), portOwner, advice })}\n`)
-  process.exit(1)
-})
+const signals = takeStopSignals()
+const { runGateway } = await import('./run.js')
+runGateway(signals)

@@ -47,6 +47,8 @@ export class ChaosCluster {
   /** Broker exits the harness did not cause, with the broker's last lines. */
   readonly brokerCrashes: (ServiceExit & { tail: string })[] = []
   readonly #expected = new WeakSet<ServiceProcess>()
+  /** Per gateway process: resolves once its own code runs (its "gateway starting" line), or it ended. */
+  readonly #running = new WeakMap<ServiceProcess, Promise<void>>()
   #closing = false
 
   constructor(readonly o: ClusterOptions) {
@@ -123,6 +125,7 @@ export class ChaosCluster {
       LOG_LEVEL: this.o.logLevel ?? 'info', ...this.o.gatewayEnv,
     }, this.#logOptions(this.gatewayId(i)))
     this.gateways[i] = gateway
+    this.#running.set(gateway, gateway.waitForLine(/"gateway starting"/, 120_000).then(() => undefined, () => undefined))
     const t0 = Date.now()
     let started = false
     void gateway.waitForLine(/"gateway started"/, 120_000).then(() => {
@@ -174,12 +177,17 @@ export class ChaosCluster {
     return this.gateways.map((g) => g?.rss() ?? 0)
   }
 
-  /** SIGTERM to every gateway (they must exit 0 within `boundMs`), then the brokers. */
+  /**
+   * SIGTERM to every gateway (they must exit 0 within `boundMs`), then the brokers. A gateway
+   * restarted a moment ago gets it once its own code runs ("gateway starting", at most 10 s): until
+   * node and the tsx loader have loaded it, SIGTERM ends any Node program by the signal.
+   */
   async stop(boundMs = 25_000): Promise<{ gateway: string; exit: ServiceExit | 'timeout'; ms: number }[]> {
     this.#closing = true
     const results = await Promise.all(this.gateways.map(async (g) => {
       if (!g?.alive) return null
       this.#expected.add(g)
+      await Promise.race([this.#running.get(g), new Promise((r) => setTimeout(r, 10_000).unref())])
       const t0 = Date.now()
       g.kill('SIGTERM')
       const exit = await Promise.race([g.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), boundMs).unref())])
