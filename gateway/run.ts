@@ -18,6 +18,9 @@ const STARTING_REPORT_MS = 10_000
 /** A bound on stopping, once asked: an orchestrator kills us anyway after its grace period. */
 const STOP_BOUND_MS = 20_000
 
+/** A stop asked for while the gateway was starting: the signal, when, and the bound's timer. */
+interface StopAsked { signal: NodeJS.Signals; at: number; bound: NodeJS.Timeout }
+
 async function main(signals: StopSignals): Promise<void> {
   let config
   try {
@@ -36,13 +39,14 @@ async function main(signals: StopSignals): Promise<void> {
   let stage = 'opening the database'
   // A stop asked for during the start takes effect once the start is done: there is then a
   // gateway to stop cleanly, and until then there is no batch or display in flight.
-  let stopAsked: NodeJS.Signals | null = null
+  // The bound runs from the signal: the start and the stop share it.
+  let stopAsked: StopAsked | null = null
   signals.onStop((signal) => {
     if (stopAsked !== null) return
-    stopAsked = signal
-    logger.info({ signal, stage }, 'stop asked for while starting: stopping once started')
     const bound = setTimeout(() => { logger.error({ stage }, 'the start did not finish in time to stop; exiting'); process.exit(1) }, STOP_BOUND_MS)
     bound.unref()
+    stopAsked = { signal, at: Date.now(), bound }
+    logger.info({ signal, stage }, 'stop asked for while starting: stopping once started')
   })
   const starting = setInterval(() => logger.warn({ stage, waitedS: Math.round((Date.now() - startedAt) / 1000) }, 'gateway still starting'), STARTING_REPORT_MS)
   starting.unref()
@@ -60,11 +64,11 @@ async function main(signals: StopSignals): Promise<void> {
   logger.info({ httpPort, mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway started')
 
   let stopping = false
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, askedAt = Date.now()) => {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'stopping: no new sales, finishing the batch, flushing displays')
-    const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1) }, STOP_BOUND_MS)
+    const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1) }, Math.max(0, askedAt + STOP_BOUND_MS - Date.now()))
     force.unref()
     gateway.stop()
       .then(() => embedded?.stop())
@@ -72,8 +76,13 @@ async function main(signals: StopSignals): Promise<void> {
       .then(() => { logger.info('stopped'); process.exit(0) })
       .catch((err) => { logger.error({ err }, 'error while stopping'); process.exit(1) })
   }
-  signals.onStop(shutdown)
-  if (stopAsked !== null) shutdown(stopAsked)
+  signals.onStop((signal) => shutdown(signal))
+  // Set by the handler above, which the compiler's narrowing of `stopAsked` does not follow.
+  const asked = stopAsked as StopAsked | null
+  if (asked !== null) {
+    clearTimeout(asked.bound)
+    shutdown(asked.signal, asked.at)
+  }
 }
 
 /** Starts the gateway; on a failure to start, one line on stderr and exit 1. */
