@@ -15,11 +15,11 @@ const advice: StartFailureAdvice = { refused: 'is PostgreSQL running there? Chec
  * database lock, a server that accepts the connection and never answers): a start that hangs says where.
  */
 const STARTING_REPORT_MS = 10_000
-/** A bound on stopping, once asked: an orchestrator kills us anyway after its grace period. */
+/**
+ * A bound on stopping, from the signal (a start still in progress included): an orchestrator
+ * kills us anyway after its grace period.
+ */
 const STOP_BOUND_MS = 20_000
-
-/** A stop asked for while the gateway was starting: the signal, when, and the bound's timer. */
-interface StopAsked { signal: NodeJS.Signals; at: number; bound: NodeJS.Timeout }
 
 async function main(signals: StopSignals): Promise<void> {
   let config
@@ -37,16 +37,16 @@ async function main(signals: StopSignals): Promise<void> {
   logger.info({ mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway starting')
   const startedAt = Date.now()
   let stage = 'opening the database'
-  // A stop asked for during the start takes effect once the start is done: there is then a
-  // gateway to stop cleanly, and until then there is no batch or display in flight.
-  // The bound runs from the signal: the start and the stop share it.
-  let stopAsked: StopAsked | null = null
+  // The first signal arms the bound and stops the gateway, or, during the start, is kept until the
+  // start is done: there is then a gateway to stop cleanly, and until then no batch or display in
+  // flight. (A holder object, since the compiler does not follow assignments made in a handler.)
+  const stop: { asked: NodeJS.Signals | null; now: ((signal: NodeJS.Signals) => void) | null } = { asked: null, now: null }
   signals.onStop((signal) => {
-    if (stopAsked !== null) return
-    const bound = setTimeout(() => { logger.error({ stage }, 'the start did not finish in time to stop; exiting'); process.exit(1) }, STOP_BOUND_MS)
-    bound.unref()
-    stopAsked = { signal, at: Date.now(), bound }
-    logger.info({ signal, stage }, 'stop asked for while starting: stopping once started')
+    if (stop.asked !== null) return
+    stop.asked = signal
+    setTimeout(() => { logger.error({ stage }, 'not stopped within the bound; exiting'); process.exit(1) }, STOP_BOUND_MS).unref()
+    if (stop.now) stop.now(signal)
+    else logger.info({ signal, stage }, 'stop asked for while starting: stopping once started')
   })
   const starting = setInterval(() => logger.warn({ stage, waitedS: Math.round((Date.now() - startedAt) / 1000) }, 'gateway still starting'), STARTING_REPORT_MS)
   starting.unref()
@@ -63,26 +63,17 @@ async function main(signals: StopSignals): Promise<void> {
   clearInterval(starting)
   logger.info({ httpPort, mqtt: config.mqttUrl, gatewayId: config.gatewayId }, 'gateway started')
 
-  let stopping = false
-  const shutdown = (signal: string, askedAt = Date.now()) => {
-    if (stopping) return
-    stopping = true
+  const shutdown = (signal: NodeJS.Signals) => {
+    stage = 'stopping'
     logger.info({ signal }, 'stopping: no new sales, finishing the batch, flushing displays')
-    const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1) }, Math.max(0, askedAt + STOP_BOUND_MS - Date.now()))
-    force.unref()
     gateway.stop()
       .then(() => embedded?.stop())
       .then(() => database.close())
       .then(() => { logger.info('stopped'); process.exit(0) })
       .catch((err) => { logger.error({ err }, 'error while stopping'); process.exit(1) })
   }
-  signals.onStop((signal) => shutdown(signal))
-  // Set by the handler above, which the compiler's narrowing of `stopAsked` does not follow.
-  const asked = stopAsked as StopAsked | null
-  if (asked !== null) {
-    clearTimeout(asked.bound)
-    shutdown(asked.signal, asked.at)
-  }
+  stop.now = shutdown
+  if (stop.asked !== null) shutdown(stop.asked)
 }
 
 /** Starts the gateway; on a failure to start, one line on stderr and exit 1. */

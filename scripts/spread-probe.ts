@@ -1,4 +1,4 @@
-import v8 from 'node:v8'
+import { scavengesDuring, type Scavenges } from './lib/young-generation.js'
 
 // Why the objects the gateway makes for each document and each display are written out field by
 // field (gateway/fiscal/fn.ts, gateway/fiscalizer/batch-commit.repository.ts): on this Node (20,
@@ -20,27 +20,13 @@ const shapes: Record<string, (s: Source, i: number) => object> = {
   'field by field': (s, i) => ({ type: s.type, shift: s.shift, receiptInShift: s.receiptInShift, saleRowId: s.saleRowId, operation: s.operation, total: s.total, fd: i }),
 }
 
-interface Collections { scavenges: number; meanMs: number; survivedKiB: number; promotedKiB: number }
-
 /** Makes `count` objects one way, each kept only until the next, and sums the young generation's collections meanwhile. */
-function measure(make: (s: Source, i: number) => object, count: number): Collections {
+function measure(make: (s: Source, i: number) => object, count: number): Scavenges {
   let last: object | null = null
   for (let i = 0; i < 10_000; i++) last = make(source(i), i) // past the first objects, which share a map
-  const profiler = new v8.GCProfiler()
-  profiler.start()
-  for (let i = 0; i < count; i++) last = make(source(i), i)
-  const { statistics } = profiler.stop()
+  const figures = scavengesDuring(() => { for (let i = 0; i < count; i++) last = make(source(i), i) })
   if (last === null) throw new Error('nothing made')
-  const used = (spaces: { spaceName: string; spaceUsedSize: number }[], name: string) => spaces.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0
-  const scavenges = statistics.filter((g) => g.gcType === 'Scavenge')
-  const n = Math.max(1, scavenges.length)
-  const sum = (f: (g: (typeof scavenges)[number]) => number) => scavenges.reduce((t, g) => t + f(g), 0)
-  return {
-    scavenges: scavenges.length,
-    meanMs: Math.round(sum((g) => g.cost) / n / 10) / 100,
-    survivedKiB: Math.round(sum((g) => used(g.afterGC.heapSpaceStatistics, 'new_space')) / n / 1024),
-    promotedKiB: Math.round(sum((g) => Math.max(0, used(g.afterGC.heapSpaceStatistics, 'old_space') - used(g.beforeGC.heapSpaceStatistics, 'old_space'))) / n / 1024),
-  }
+  return figures
 }
 
 const arg = process.argv[2]
@@ -54,5 +40,5 @@ console.log('| how the object is made | scavenges | mean ms | survived KiB | pro
 console.log('| --- | ---: | ---: | ---: | ---: |')
 for (const [name, make] of Object.entries(shapes)) {
   const c = measure(make, count)
-  console.log(`| ${name} | ${c.scavenges} | ${c.meanMs} | ${c.survivedKiB} | ${c.promotedKiB} |`)
+  console.log(`| ${name} | ${c.count} | ${c.meanMs} | ${c.survivedKiB} | ${c.promotedKiB} |`)
 }

@@ -269,9 +269,9 @@ export function createRoundSigner(deps: RoundSignerDeps) {
       })
       const list = held.get(kassaId)
       if (list) for (const d of batch.write.done) release(list, d.id)
-      const done = batch.result(w)
-      if (fromKick) done.kicked = true
-      outcomes.set(kassaId, { batch: done })
+      const signedBatch = batch.result(w)
+      if (fromKick) signedBatch.kicked = true
+      outcomes.set(kassaId, { batch: signedBatch })
     }
     return outcomes
   }
