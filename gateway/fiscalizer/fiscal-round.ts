@@ -32,9 +32,12 @@ export interface RoundSignerDeps extends Omit<EmulatedSignerOptions, 'checked'> 
   /** How long a kassa is signed from kicked sales before a claim reads its pending sales again (ms). Default 1,000. */
   claimEveryMs?: number
   clock?: () => number
+  /** A round failed as a whole (its kassas then sign alone): for the log. */
+  onRoundError?: (err: unknown, kassaIds: readonly string[]) => void
 }
 
-interface Waiter { resolve: (o: RoundOutcome) => void; reject: (err: unknown) => void }
+/** Resolves a kassa's request with what the round did for it. */
+type Waiter = (o: RoundOutcome) => void
 
 /** A kassa's FN as this process last wrote it: enough to sign its next batch without a claim. */
 interface Written {
@@ -132,10 +135,10 @@ export function createRoundSigner(deps: RoundSignerDeps) {
 
   /** This kassa's checked batch, in the next round. */
   function sign(kassaId: string): Promise<RoundOutcome> {
-    return new Promise<RoundOutcome>((resolve, reject) => {
+    return new Promise<RoundOutcome>((resolve) => {
       const list = next.get(kassaId)
-      if (list) list.push({ resolve, reject })
-      else next.set(kassaId, [{ resolve, reject }])
+      if (list) list.push(resolve)
+      else next.set(kassaId, [resolve])
       pump()
     })
   }
@@ -164,16 +167,18 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     try {
       outcomes = await signRound([...round.keys()])
     } catch (err) {
+      deps.onRoundError?.(err, [...round.keys()])
+      // A round's statements carry every kassa in it, so one kassa's error (a deadlock with
+      // another signer's write, or a row the database refuses) would fail them all, and every
+      // round after it under load, when all the kassas ask together. Each tries alone instead,
+      // checked against its FN as it is now (the write may or may not have committed): the kassa
+      // at fault fails on its own, and an error of the database itself fails each of them.
       for (const kassaId of round.keys()) forget(kassaId)
-      // A deadlock with another signer's write or a serialization failure is about the round's
-      // timing, not its kassas: each tries alone. Anything else is reported to every kassa.
-      const code = (err as { code?: string }).code
-      if (code !== '40P01' && code !== '40001') { for (const ws of round.values()) ws.forEach((w) => w.reject(err)); return }
       outcomes = new Map([...round.keys()].map((k) => [k, { alone: 'checked' as const }]))
     }
     for (const [kassaId, ws] of round) {
       // A kassa asked twice (never by the fiscalizer, which runs one batch per kassa at a time): the first gets the round's batch.
-      ws.forEach((w, i) => w.resolve(i === 0 ? outcomes.get(kassaId)! : { alone: 'checked' }))
+      ws.forEach((w, i) => w(i === 0 ? outcomes.get(kassaId)! : { alone: 'checked' }))
     }
   }
 
@@ -241,7 +246,15 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     const signed: SignedKassa[] = []
     for (const [kassaId, { claim, fromKick }] of batches) {
       if (claim.sales.some((s) => s.kind === 'refund')) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }); continue }
-      const batch = signedAhead.get(kassaId) ?? signClaimed(claim, [], deps)
+      let batch: SignedBatch
+      try {
+        batch = signedAhead.get(kassaId) ?? signClaimed(claim, [], deps)
+      } catch {
+        // Whatever this kassa's sales do to the signer, it does again alone, without the others.
+        forget(kassaId)
+        outcomes.set(kassaId, { alone: 'checked' })
+        continue
+      }
       if (batch.refused.length > 0 || batch.waiting.length > 0) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }) }
       else signed.push({ kassaId, claim, batch, fromKick })
     }

@@ -78,7 +78,10 @@ export function createFiscalizer(deps: FiscalizerDeps) {
   /** Locked batches in a row that signed without meeting another signer, by kassa (UNCONTENDED_BATCHES). */
   const alone = new Map<string, number>()
   const signing = { batchMax: deps.batchMax, publicUrl: deps.publicUrl, now }
-  const rounds = createRoundSigner({ db: deps.db, ...signing, inFlight: deps.rounds ?? 1, windowMs: deps.roundWindowMs })
+  const rounds = createRoundSigner({
+    db: deps.db, ...signing, inFlight: deps.rounds ?? 1, windowMs: deps.roundWindowMs,
+    onRoundError: (err, kassaIds) => log.warn({ err, kassaIds }, 'fiscalization round failed; each of its kassas signs alone'),
+  })
 
   /** Batches holding a pooled connection now, and those waiting for one (`connections`). */
   const connections = deps.connections ?? 4

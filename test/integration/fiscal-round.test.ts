@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { claimKassas, writeBatches, type ClaimedBatch } from '../../gateway/fiscalizer/batch-commit.repository.js'
-import { signClaimed, signLockedBatch } from '../../gateway/fiscalizer/emulated.signer.js'
+import { signClaimed, signLockedBatch, signPendingBatch } from '../../gateway/fiscalizer/emulated.signer.js'
 import { createRoundSigner, type RoundOutcome } from '../../gateway/fiscalizer/fiscal-round.js'
 import { verifyFiscalData } from '../../gateway/fleet/verify.js'
 import { insertSales } from '../../gateway/ingest/sale.repository.js'
@@ -17,9 +17,11 @@ import { provisionFleet, TEST_KASSA, type Credentials } from '../support/system.
 const KASSAS = ['K1', 'K2', 'K3'] as const
 /** Kassas of the tests of kicked sales, each its own FN from its first document. */
 const KICKED = ['K4', 'K5', 'K6', 'K7', 'K8'] as const
+/** Kassas of the test of a round that fails as a whole. */
+const FAILING = ['K9', 'K10'] as const
 const FNS: Record<string, string> = {
   K1: '9999078900001001', K2: '9999078900001002', K3: '9999078900001003', K4: '9999078900001004', K5: '9999078900001005', K6: '9999078900001006',
-  K7: '9999078900001007', K8: '9999078900001008',
+  K7: '9999078900001007', K8: '9999078900001008', K9: '9999078900001009', K10: '9999078900001010',
 }
 
 describe('fiscalization round', () => {
@@ -52,7 +54,7 @@ describe('fiscalization round', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase()
-    for (const [i, id] of [...KASSAS, ...KICKED].entries()) {
+    for (const [i, id] of [...KASSAS, ...KICKED, ...FAILING].entries()) {
       const [m] = await provisionFleet(db(), 1, { prefix: `R${i}-`, kassa: { id, fn: FNS[id]!, reg: `000000000101234${i}` } })
       machines[id] = m!
     }
@@ -316,5 +318,35 @@ describe('fiscalization round', () => {
     await store('K3', 1)
     await Promise.all([k2, rounds.sign('K3')])
     expect(rounds.stats.rounds).toBe(3)
+  })
+
+  it('hands every kassa of a round that fails as a whole to a batch of its own, where only the kassa at fault fails', async () => {
+    // The database refuses K9's documents; the round's one write carries K10's batch too.
+    await sql`create function refuse_k9() returns trigger language plpgsql as $$ begin raise exception 'K9 refused'; end $$`.execute(db())
+    await sql`create trigger refuse_k9 before insert on fiscal_documents for each row when (new.fn = '9999078900001009') execute function refuse_k9()`.execute(db())
+    try {
+      await store('K9', 2)
+      await store('K10', 1)
+      const errors: { message: string; kassaIds: readonly string[] }[] = []
+      const rounds = createRoundSigner({ db: db(), ...opts, onRoundError: (err, kassaIds) => errors.push({ message: (err as Error).message, kassaIds }) })
+      const outcomes = await Promise.all(FAILING.map((k) => rounds.sign(k)))
+      expect(outcomes).toEqual([{ alone: 'checked' }, { alone: 'checked' }])
+      expect(errors).toEqual([{ message: 'K9 refused', kassaIds: ['K9', 'K10'] }])
+      expect(await fds('K9')).toEqual([])
+      expect(await fds('K10')).toEqual([])
+      // What the fiscalizer does with those outcomes: each kassa's own checked batch.
+      await expect(signPendingBatch(db(), 'K9', { ...opts, checked: true })).rejects.toThrow('K9 refused')
+      expect((await signPendingBatch(db(), 'K10', { ...opts, checked: true })).signed).toBe(1)
+      expect(await fds('K10')).toEqual([1, 2])
+      expect(await fds('K9')).toEqual([])
+    } finally {
+      await sql`drop trigger refuse_k9 on fiscal_documents`.execute(db())
+      await sql`drop function refuse_k9()`.execute(db())
+    }
+    // Its sales waited, pending, for the database to take them: signed once, gaplessly.
+    expect((await signPendingBatch(db(), 'K9', { ...opts, checked: true })).signed).toBe(2)
+    expect(await fds('K9')).toEqual([1, 2, 3])
+    const report = await verifyFiscalData(db())
+    expect(report.failures).toEqual([])
   })
 })
