@@ -124,13 +124,19 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     const go = () => {
       scheduled = false
       timer = null
-      running = drain().finally(() => { running = null; lastWriteEnd = performance.now(); if (buffer.length > 0) schedule() })
+      // stop() may have come first and drained (or be draining) the buffer itself.
+      if (!stopped && !running) startDrain()
     }
     // Adaptive: a lone sale is written at once (setImmediate still gathers every sale read in the
     // same tick into one statement); during a burst a sale waits windowMs to be joined by others.
     const burst = performance.now() - lastWriteEnd < deps.windowMs
     if (burst && buffer.length < deps.chunkMax) timer = setTimeout(go, deps.windowMs)
     else setImmediate(go)
+  }
+
+  /** Every drain, whoever starts it, clears `running` when it ends: stop() waits for exactly that. */
+  function startDrain(): void {
+    running = drain().finally(() => { running = null; lastWriteEnd = performance.now(); if (buffer.length > 0) schedule() })
   }
 
   async function drain(): Promise<void> {
@@ -249,7 +255,7 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   async function stop(): Promise<void> {
     stopped = true
     if (timer) { clearTimeout(timer); timer = null; scheduled = false }
-    if (buffer.length > 0 && !running) running = drain()
+    if (buffer.length > 0 && !running) startDrain()
     while (running) await running
     // Held acknowledgements stay unsent: the persistent session redelivers those sales, and
     // machines republish anything else that was read but not stored.
