@@ -56,31 +56,39 @@ export interface DueDocument {
  * Takes FNs whose documents above the mark are at least `olderThanMs` old and pushes their next
  * sweep back with backoff (5 s doubling to 5 minutes; reset when the mark moves), so that two
  * gateways rarely publish the same displays again. Returns, per FN, the run of documents just
- * above the mark that are that old (at most `limit` in all), in number order.
+ * above the mark that are that old (at most `limit` in all), in number order. Only FNs with a
+ * document returned are taken: one FN's backlog filling `limit` leaves the others due, untouched,
+ * for the next sweep, which comes to them first (they have waited longer).
  */
 export async function claimDueDocuments(db: Kysely<Database>, olderThanMs: number, limit: number): Promise<DueDocument[]> {
   const rows = await sql<{ fn: string; through_fd: number; fd: number; machine_id: string | null; sale_id: string | null; display: string | null }>`
     with due as (
-      select m.fn, m.through_fd from display_marks m join fiscal_drives f on f.fn = m.fn
+      select m.fn, m.through_fd, m.sweep_at from display_marks m join fiscal_drives f on f.fn = m.fn
       where f.next_fd - 1 > m.through_fd and m.sweep_at <= now()
         and (select d.signed_at from fiscal_documents d where d.fn = m.fn and d.fd = m.through_fd + 1) <= now() - make_interval(secs => ${olderThanMs / 1000})
       order by m.sweep_at limit 50
       for update of m skip locked
+    ), docs as (
+      select due.fn, due.through_fd, d.fd, d.sale_row_id, d.display
+      from due
+      cross join lateral (
+        select d.fd, d.sale_row_id, d.display from fiscal_documents d
+        where d.fn = due.fn and d.fd > due.through_fd and d.signed_at <= now() - make_interval(secs => ${olderThanMs / 1000})
+        order by d.fd limit ${limit}
+      ) d
+      order by due.sweep_at, due.fn, d.fd limit ${limit}
     ), claimed as (
+      -- The exponent is capped before it multiplies: 5 s × 2^41 is past what an interval holds.
       update display_marks m set sweeps = m.sweeps + 1,
-        sweep_at = now() + least(interval '5 seconds' * power(2, m.sweeps), interval '5 minutes')
-      from due where m.fn = due.fn
-      returning m.fn, due.through_fd
+        sweep_at = now() + least(interval '5 seconds' * power(2, least(m.sweeps, 6)), interval '5 minutes')
+      where m.fn in (select fn from docs)
+      returning m.fn
     )
-    select d.fn, c.through_fd, d.fd, s.machine_id, s.sale_id, d.display
-    from claimed c
-    cross join lateral (
-      select d.fn, d.fd, d.sale_row_id, d.display from fiscal_documents d
-      where d.fn = c.fn and d.fd > c.through_fd and d.signed_at <= now() - make_interval(secs => ${olderThanMs / 1000})
-      order by d.fd limit ${limit}
-    ) d
-    left join sales s on s.id = d.sale_row_id
-    order by d.fn, d.fd`.execute(db)
+    select docs.fn, docs.through_fd, docs.fd, s.machine_id, s.sale_id, docs.display
+    from docs
+    join claimed c on c.fn = docs.fn
+    left join sales s on s.id = docs.sale_row_id
+    order by docs.fn, docs.fd`.execute(db)
   // Only the run right above the mark: a number missing (a younger document) ends the FN's run.
   const out: DueDocument[] = []
   const next = new Map<string, number>()

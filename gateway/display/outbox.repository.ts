@@ -46,7 +46,8 @@ export async function markSent(db: Kysely<Database>, ids: readonly number[]): Pr
 export async function claimDueDisplays(db: Kysely<Database>, limit: number): Promise<OutboxEntry[]> {
   const rows = await sql<{ id: number; machine_id: string; sale_id: string; payload: DisplayMessage }>`
     update display_outbox set attempts = attempts + 1,
-      next_at = now() + least(interval '5 seconds' * power(2, attempts), interval '5 minutes')
+      -- The exponent is capped before it multiplies: 5 s × 2^41 is past what an interval holds.
+      next_at = now() + least(interval '5 seconds' * power(2, least(attempts, 6)), interval '5 minutes')
     where id in (
       select id from display_outbox where sent_at is null and next_at <= now()
       order by next_at limit ${limit} for update skip locked)
@@ -67,7 +68,7 @@ export async function latestDisplays(
     with v as (select * from unnest(${sales.map((s) => s.machineId)}::text[], ${sales.map((s) => s.saleId)}::text[]) as v(m, s))
     select v.m as machine_id, v.s as sale_id, -1::bigint as id, d.display::jsonb as payload
     from v join sales s on s.machine_id = v.m and s.sale_id = v.s
-    join fiscal_documents d on d.fn = s.fn and d.fd = s.fd
+    join fiscal_documents d on d.fn = s.fn and d.fd = s.fd and d.sale_row_id = s.id
     where d.display is not null
     union all
     select * from (
