@@ -85,16 +85,20 @@ export function createDisplayPublisher(deps: DisplayPublisherDeps) {
     if (recentReceipts.size > recentMax) recentReceipts.delete(recentReceipts.keys().next().value!)
   }
 
+  /**
+   * One statement for the outbox rows acknowledged so far, then one for the marks: the marks wait
+   * neither for a stream of outbox acknowledgements (those arriving meanwhile go in the next
+   * flush) nor on the outbox's failure.
+   */
   async function flushAcked(): Promise<void> {
-    while (acked.length > 0) {
-      const ids = acked
-      acked = []
+    const ids = acked
+    acked = []
+    if (ids.length > 0) {
       try {
         await markSent(deps.db, ids)
       } catch (err) {
         // Not marked means sent again later: harmless, the machine keeps the first.
         log.warn({ err, count: ids.length }, 'could not mark displays as sent; they will be resent')
-        return
       }
     }
     await flushRuns()
