@@ -77,8 +77,13 @@ export function saleTotal(items: readonly Pick<SaleItem, 'price' | 'qty'>[]): nu
   return items.reduce((sum, item) => sum + item.price * item.qty, 0)
 }
 
+/** Widest UTC offset a stored time may carry (PostgreSQL refuses ±16:00 and beyond); real zones are within -12:00..+14:00. */
+const OFFSET_MAX_HOURS = 15
+
 /** Why a sale's time is refused against the gateway's clock `now`, or null. */
 export function saleTimeProblem(at: string, now: Date): string | null {
+  const offset = /([+-])(\d{2}):?\d{2}$/.exec(at)
+  if (offset && Number(offset[2]) > OFFSET_MAX_HOURS) return `at: ${at} has a UTC offset beyond ±${OFFSET_MAX_HOURS}:59`
   const ms = Date.parse(at)
   if (ms < now.getTime() - SALE_MAX_AGE_MS) return `at: ${at} is more than ${SALE_MAX_AGE_MS / 86_400_000} days before the gateway's clock`
   if (ms > now.getTime() + SALE_MAX_AHEAD_MS) return `at: ${at} is more than ${SALE_MAX_AHEAD_MS / 3_600_000} hours after the gateway's clock`

@@ -44,6 +44,15 @@ describe('sale strings', () => {
     expect(decodeSale(bytes({ ...sale, at: '2026-10-28T11:59:59Z' }), now)).toMatchObject({ ok: false, reason: /more than 30 days before/ })
     expect(decodeSale(bytes({ ...sale, at: '2026-11-29T12:00:01Z' }), now)).toMatchObject({ ok: false, reason: /more than 24 hours after/ })
   })
+
+  it('refuses a UTC offset the database cannot store (±16:00 and beyond), naming it, and takes any up to ±15:59', () => {
+    const now = new Date('2026-11-28T12:00:00Z')
+    expect(decodeSale(bytes({ ...sale, at: '2026-11-28T12:00:00+14:00' }), now).ok).toBe(true)
+    expect(decodeSale(bytes({ ...sale, at: '2026-11-28T12:00:00-15:59' }), now).ok).toBe(true)
+    expect(decodeSale(bytes({ ...sale, at: '2026-11-28T12:00:00+16:00' }), now))
+      .toEqual({ ok: false, reason: 'at: 2026-11-28T12:00:00+16:00 has a UTC offset beyond ±15:59', saleId: sale.saleId })
+    expect(decodeSale(bytes({ ...sale, at: '2026-11-28T12:00:00-23:59' }), now)).toMatchObject({ ok: false, reason: /UTC offset beyond/ })
+  })
 })
 
 describe('sale content', () => {
