@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { decodeSale, saleContent, saleContentKey, type Decoded, type SaleEvent, type StoredSale } from '../../protocol/index.js'
+import { decodeSale, saleContent, saleContentKey, saleTimeProblem, type Decoded, type SaleEvent, type StoredSale } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import type { DisplayPublisher } from '../display/display.publisher.js'
 import { latestDisplays } from '../display/outbox.repository.js'
 import { isRetryableDbError } from '../errors.js'
 import { PartialWriteError, writeContained } from './contained-write.js'
-import { insertConflicts, insertRejected, insertSales, type IncomingSale, type RejectedMessage } from './sale.repository.js'
+import { compareWithStored, insertConflicts, insertRejected, insertSales, type IncomingSale, type RejectedMessage } from './sale.repository.js'
 
 /** The answers ingest gives: wherever ingest runs, something that can publish a display message. */
 export type IngestPublisher = Pick<DisplayPublisher, 'publishDirect' | 'answerRepeat'>
@@ -45,6 +45,11 @@ interface Entry {
   machineId: string | null
   payload: Uint8Array
   decoded: Decoded<SaleEvent>
+  /**
+   * A sale refused for its time alone (saleTimeProblem), as read: a copy of a sale stored before
+   * its time went out of bounds is still a repeat, and gets its answer again.
+   */
+  late: { event: SaleEvent; reason: string } | null
   /** `machineId/saleId` when both are known. */
   key: string | null
   /** saleContentKey of a decoded sale. */
@@ -86,10 +91,14 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
 
   function accept(topic: string, machineId: string | null, payload: Uint8Array, done: () => void): void {
     stats.received++
-    const decoded = decodeSale(payload, now())
-    const saleId = decoded.ok ? decoded.value.saleId : null
+    const read = decodeSale(payload)
+    const problem = read.ok ? saleTimeProblem(read.value.at, now()) : null
+    const late = read.ok && problem !== null ? { event: read.value, reason: problem } : null
+    const decoded: Decoded<SaleEvent> = late !== null ? { ok: false, reason: late.reason, saleId: late.event.saleId } : read
+    const event = decoded.ok ? decoded.value : late?.event ?? null
+    const saleId = event !== null ? event.saleId : null
     const key = machineId !== null && saleId !== null ? `${machineId}/${saleId}` : null
-    const content = decoded.ok ? saleContentKey(saleContent(decoded.value)) : null
+    const content = event !== null ? saleContentKey(saleContent(event)) : null
     // After an outage the machines' republished copies outnumber new sales many times over; each
     // costing queries is what let the broker's queue grow faster than it drained (the chaos run).
     // So a copy of a sale still waiting here is acknowledged and dropped (one answer serves both),
@@ -106,7 +115,7 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       else done()
       return
     }
-    const entry: Entry = { topic, machineId, payload, decoded, key, content, acks: [] }
+    const entry: Entry = { topic, machineId, payload, decoded, late, key, content, acks: [] }
     if (key !== null && !waiting.has(key)) waiting.set(key, entry)
     buffer.push(entry)
     if (deps.ackWhenStored) entry.acks.push(done)
@@ -199,8 +208,10 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
   async function write(chunk: readonly Entry[]): Promise<void> {
     const valid: IncomingSale[] = []
     const rejected: RejectedMessage[] = []
+    const late: Entry[] = []
     for (const e of chunk) {
       if (e.decoded.ok && e.machineId !== null) valid.push({ machineId: e.machineId, event: e.decoded.value, payload: e.payload })
+      else if (e.late !== null && e.machineId !== null) late.push(e)
       else rejected.push({
         topic: e.topic,
         machineId: e.machineId,
@@ -214,6 +225,13 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       const e = chunk.find((c) => c.machineId === u.machineId && c.decoded.ok && c.decoded.value.saleId === u.saleId)!
       rejected.push({ topic: e.topic, machineId: u.machineId, saleId: u.saleId, reason: `unknown machine ${u.machineId}`, payload: e.payload })
     }
+    // A sale out of time bounds is refused, unless it is a copy of one stored while it was not.
+    const lateRepeats = await compareWithStored(deps.db, late.map((e) => ({ machineId: e.machineId!, event: e.late!.event, payload: e.payload })))
+    const repeatedLate = new Set(lateRepeats.repeated.map((r) => `${r.machineId}/${r.saleId}`))
+    for (const e of late) {
+      if (!repeatedLate.has(e.key!)) rejected.push({ topic: e.topic, machineId: e.machineId, saleId: e.late!.event.saleId, reason: e.late!.reason, payload: e.payload })
+    }
+    outcome.repeated.push(...lateRepeats.repeated)
     await insertRejected(deps.db, rejected)
     await insertConflicts(deps.db, outcome.conflicts)
     for (const c of outcome.conflicts) {

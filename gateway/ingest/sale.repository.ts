@@ -86,21 +86,37 @@ export async function insertSales(db: Kysely<Database>, sales: readonly Incoming
   // The first copy of each inserted sale is the one stored; any further copy is a repeat or a conflict.
   const fresh = new Set(outcome.inserted.map((r) => key(r.machine_id, r.sale_id)))
   const rest = sales.filter((s) => !fresh.delete(key(s.machineId, s.event.saleId)))
+  const { repeated, conflicts, notStored } = await compareWithStored(db, rest)
+  // Not inserted and not stored: the machine is not provisioned.
+  return { inserted: outcome.inserted, repeated, conflicts, unknownMachine: notStored }
+}
+
+export interface Compared extends Pick<InsertOutcome, 'repeated' | 'conflicts'> {
+  notStored: { machineId: string; saleId: string }[]
+}
+
+/**
+ * Copies of sales compared with the stored sale of the same machine and saleId: a repeat (the same
+ * content), a conflict (other content), or none stored. One entry per copy.
+ */
+export async function compareWithStored(db: Kysely<Database>, copies: readonly IncomingSale[]): Promise<Compared> {
+  const compared: Compared = { repeated: [], conflicts: [], notStored: [] }
+  if (copies.length === 0) return compared
   const known = await sql<StoredRow>`
     select s.id, s.machine_id, s.sale_id, s.state, s.kind, s.refund_of, s.items, s.payment_method, s.total, s.declared
-    from unnest(${rest.map((s) => s.machineId)}::text[], ${rest.map((s) => s.event.saleId)}::text[]) as v(m, s)
+    from unnest(${copies.map((s) => s.machineId)}::text[], ${copies.map((s) => s.event.saleId)}::text[]) as v(m, s)
     join sales s on s.machine_id = v.m and s.sale_id = v.s`.execute(db)
   const stored = new Map(known.rows.map((r) => [key(r.machine_id, r.sale_id), r]))
   // One entry per copy received: each repeat of an answered sale is answered again.
-  for (const s of rest) {
+  for (const s of copies) {
     const row = stored.get(key(s.machineId, s.event.saleId))
-    if (!row) { outcome.unknownMachine.push({ machineId: s.machineId, saleId: s.event.saleId }); continue }
+    if (!row) { compared.notStored.push({ machineId: s.machineId, saleId: s.event.saleId }); continue }
     const content = storedContent(row)
     const contentKey = saleContentKey(content)
-    if (contentKey === saleContentKey(saleContent(s.event))) outcome.repeated.push({ machineId: s.machineId, saleId: s.event.saleId, state: row.state, contentKey })
-    else outcome.conflicts.push({ sale: s, rowId: row.id, state: row.state, stored: content })
+    if (contentKey === saleContentKey(saleContent(s.event))) compared.repeated.push({ machineId: s.machineId, saleId: s.event.saleId, state: row.state, contentKey })
+    else compared.conflicts.push({ sale: s, rowId: row.id, state: row.state, stored: content })
   }
-  return outcome
+  return compared
 }
 
 interface StoredRow {

@@ -129,6 +129,25 @@ describe('poison input: one bad message is refused alone and every other sale is
     expect(d.type === 'receipt' && Date.now() - Date.parse(d.fiscal.at)).toBeLessThan(3_600_000)
   })
 
+  it('answers a copy of a stored sale with its receipt again once its time has passed the 30 days, and refuses a new sale of that time', async () => {
+    const m = machines[2]!
+    // 30 days less 3 s: taken, and receipted.
+    const s = sale({ at: new Date(Date.now() - 30 * 86_400_000 + 3000).toISOString() })
+    await m.publishSale(s)
+    const receipt = await waitFor(() => m.displaysFor(s.saleId)[0], 'the receipt')
+    expect(receipt.type).toBe('receipt')
+    await new Promise((r) => setTimeout(r, Date.parse(s.at) + 30 * 86_400_000 + 500 - Date.now()))
+    // The machine missed the display and sends the sale again, now more than 30 days old: a repeat.
+    await m.publishSale(s)
+    await waitFor(() => m.displaysFor(s.saleId).length === 2 || undefined, 'the answer to the copy')
+    expect(m.displaysFor(s.saleId)[1]).toEqual(receipt)
+    // Another sale with the same time was never stored: refused for its time.
+    const late = sale({ at: s.at })
+    await refused(m, JSON.stringify(late), late.saleId, /is more than 30 days before the gateway's clock/)
+    const rows = await db().selectFrom('rejected_messages').select('sale_id').where('sale_id', 'in', [s.saleId, late.saleId]).execute()
+    expect(rows).toEqual([{ sale_id: late.saleId }])
+  })
+
   it('splits a batch PostgreSQL refuses for one sale\'s content: that sale alone is rejected, the rest are stored, /readyz stays ready', async () => {
     // A rule the protocol does not know about, as the next unknown kind of bad input would be:
     // the database refuses one row of the batch with a data exception (SQLSTATE class 22).
