@@ -50,11 +50,11 @@ export async function claimKassas(tx: Transaction<Database> | Kysely<Database>, 
       for update of fd skip locked
     )
     select c.*, (select f.xmin::text from fiscal_drives f where f.fn = c.fn) as seen_version,
-      coalesce((select jsonb_agg(p order by p.id) from (
+      coalesce((select json_agg(p order by p.id) from (
         select s.id, s.machine_id, s.sale_id, s.kind, s.refund_of, s.items, s.payment_method, s.total, m.number, m.address, m.place
         from sales s join machines m on m.id = s.machine_id
         where s.kassa_id = c.kassa_id and s.state = 'pending' and s.run_at <= now()
-        order by s.id limit ${limit}) p), '[]'::jsonb) as pending
+        order by s.id limit ${limit}) p), '[]'::json) as pending
     from claimed c ${tx.isTransaction ? sql`` : sql`cross join ${ASYNC_COMMIT} as async_commit`}`.execute(tx)
   const claims = new Map<string, ClaimedBatch | 'stale'>()
   for (const row of rows.rows) {
@@ -135,6 +135,35 @@ export async function writeBatch(tx: Transaction<Database> | Kysely<Database>, w
  * One statement is one transaction: the batches written commit together.
  */
 export async function writeBatches(tx: Transaction<Database> | Kysely<Database>, writes: readonly BatchWrite[]): Promise<Map<string, NonNullable<BatchWritten>>> {
+  const { statement, encoded } = writeStatement(writes)
+  const rows = await statement.execute(tx)
+  const writtenFns = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [[r.fn!, r.version!] as const] : [])))
+  // A batch holds each sale once and a sale belongs to one kassa, so (machine, sale) names one
+  // receipt or one outbox row of the whole statement.
+  const written = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
+  const result = new Map<string, NonNullable<BatchWritten>>()
+  writes.forEach((w, i) => {
+    if (!writtenFns.has(w.fn)) return
+    const mine = encoded[i]!
+    const receipts = mine.filter((e) => e.fd !== undefined)
+    const range: DisplayRange | null = w.documents.length === 0 ? null
+      : { fn: w.fn, from: Math.min(...w.documents.map((d) => d.fd)), to: Math.max(...w.documents.map((d) => d.fd)), left: receipts.length }
+    const displays = mine.map((e): OutboxEntry => {
+      const row = written.get(key(e.machineId, e.saleId))
+      if (e.fd === undefined) return { id: row!.id!, machineId: e.machineId, saleId: e.saleId, payload: e.payload, text: e.text }
+      const ageMs = row?.age_ms === null || row?.age_ms === undefined ? {} : { ageMs: Number(row.age_ms) }
+      return { id: -1, machineId: e.machineId, saleId: e.saleId, payload: e.payload, text: e.text, range: range!, ...ageMs }
+    })
+    result.set(w.fn, { displays, range, version: writtenFns.get(w.fn)! })
+  })
+  return result
+}
+
+/**
+ * The statement of `writeBatches` and each batch's displays as encoded for it (exported for the
+ * test that reads its plan: test/integration/batch-write-plan.test.ts).
+ */
+export function writeStatement(writes: readonly BatchWrite[]) {
   // Each display is encoded once: the text stored and the message published are the same. The
   // objects made per sale here are written out field by field rather than as `{ ...e, fn }`: a
   // spread followed by a new property costs a map per object on Node 20 (gateway/fiscal/fn.ts).
@@ -160,23 +189,31 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
   // came with the broker's kick rather than from a claim (fiscal-round.ts) was never read from
   // the table, and this is where it is read. A signer that receipts or refuses one of them moves
   // the FN; a sale no longer pending here means the kick's copy is stale, and nothing is written.
-  const rows = await sql<{ k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null; version: string | null }>`
+  // Those sales (`signed`) are looked up one by one by id, and their state tested after. With the
+  // state in a join, the planner (taking each side for one row) read the kassa's pending sales
+  // through their partial index once for every sale signed, so a batch of 200 with thousands
+  // pending (a burst) read them all 200 times; as a plain join on the id, it hashed the whole
+  // table while its statistics were those of a young table (a seq scan in 780 of 906 writes over
+  // 1 ms of a bench's one-kassa step). The `limit 1` keeps the lookup a subquery of its own, which
+  // only the primary key serves (test/integration/batch-write-plan.test.ts).
+  const statement = sql<{ k: 'fn' | 'done' | 'outbox'; fn: string | null; id: number | null; machine_id: string | null; sale_id: string | null; age_ms: number | null; version: string | null }>`
     with state as (
       select * from unnest(${states.map((s) => s.fn)}::text[], ${writes.map((w) => w.ifVersion ?? null)}::text[],
         ${states.map((s) => s.nextFd)}::int[], ${states.map((s) => s.shiftNumber)}::int[], ${states.map((s) => iso(s.shiftOpenedAt))}::timestamptz[],
         ${states.map((s) => s.receiptsInShift)}::int[], ${states.map((s) => s.unsentCount)}::int[], ${states.map((s) => iso(s.firstUnsentAt))}::timestamptz[],
         ${writes.map((w) => w.blockedReason)}::text[], ${states.map((s) => doneCount.get(s.fn) ?? 0)}::int[])
         as v(fn, if_version, next_fd, shift_number, shift_opened_at, receipts_in_shift, unsent_count, first_unsent_at, blocked_reason, n_done)
+    ), signed as materialized (
+      select e.fn, s.kassa_id, s.state, s.run_at from unnest(${done.map((d) => d.id)}::bigint[], ${done.map((d) => d.fn)}::text[], ${done.map((d) => d.saleId)}::text[], ${done.map((d) => d.total)}::bigint[])
+        as e(id, fn, sale_id, total)
+      cross join lateral (select s.kassa_id, s.state, s.run_at from sales s where s.id = e.id and s.sale_id = e.sale_id and s.total = e.total limit 1) s
     ), drive as (
       update fiscal_drives f set next_fd = v.next_fd, shift_number = v.shift_number, shift_opened_at = v.shift_opened_at,
         receipts_in_shift = v.receipts_in_shift, unsent_count = v.unsent_count, first_unsent_at = v.first_unsent_at,
         blocked_reason = v.blocked_reason
       from state v
       where f.fn = v.fn and (v.if_version is null or (f.xmin::text = v.if_version and v.n_done = (
-        select count(*) from unnest(${done.map((d) => d.id)}::bigint[], ${done.map((d) => d.fn)}::text[], ${done.map((d) => d.saleId)}::text[], ${done.map((d) => d.total)}::bigint[])
-          as e(id, fn, sale_id, total)
-        join sales s on s.id = e.id
-        where e.fn = v.fn and s.kassa_id = f.kassa_id and s.state = 'pending' and s.run_at <= now() and s.sale_id = e.sale_id and s.total = e.total)))
+        select count(*) from signed e where e.fn = v.fn and e.kassa_id = f.kassa_id and e.state = 'pending' and e.run_at <= now())))
       returning f.fn, f.kassa_id, f.xmin::text as version
     ), docs as (
       insert into fiscal_documents (fn, fd, kassa_id, type, signed_at, shift, receipt_in_shift, sale_row_id, operation, total, fp, tlv, display)
@@ -200,25 +237,6 @@ export async function writeBatches(tx: Transaction<Database> | Kysely<Database>,
     union all
     select 'done', null, null, machine_id, sale_id, extract(epoch from clock_timestamp() - received_at)::float8 * 1000, null from done
     union all
-    select 'outbox', null, id, machine_id, sale_id, null, null from outbox`.execute(tx)
-  const writtenFns = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [[r.fn!, r.version!] as const] : [])))
-  // A batch holds each sale once and a sale belongs to one kassa, so (machine, sale) names one
-  // receipt or one outbox row of the whole statement.
-  const written = new Map(rows.rows.flatMap((r) => (r.k === 'fn' ? [] : [[key(r.machine_id!, r.sale_id!), r] as const])))
-  const result = new Map<string, NonNullable<BatchWritten>>()
-  writes.forEach((w, i) => {
-    if (!writtenFns.has(w.fn)) return
-    const mine = encoded[i]!
-    const receipts = mine.filter((e) => e.fd !== undefined)
-    const range: DisplayRange | null = w.documents.length === 0 ? null
-      : { fn: w.fn, from: Math.min(...w.documents.map((d) => d.fd)), to: Math.max(...w.documents.map((d) => d.fd)), left: receipts.length }
-    const displays = mine.map((e): OutboxEntry => {
-      const row = written.get(key(e.machineId, e.saleId))
-      if (e.fd === undefined) return { id: row!.id!, machineId: e.machineId, saleId: e.saleId, payload: e.payload, text: e.text }
-      const ageMs = row?.age_ms === null || row?.age_ms === undefined ? {} : { ageMs: Number(row.age_ms) }
-      return { id: -1, machineId: e.machineId, saleId: e.saleId, payload: e.payload, text: e.text, range: range!, ...ageMs }
-    })
-    result.set(w.fn, { displays, range, version: writtenFns.get(w.fn)! })
-  })
-  return result
+    select 'outbox', null, id, machine_id, sale_id, null, null from outbox`
+  return { statement, encoded }
 }
