@@ -167,7 +167,11 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     try {
       outcomes = await signRound([...round.keys()])
     } catch (err) {
-      deps.onRoundError?.(err, [...round.keys()])
+      try {
+        deps.onRoundError?.(err, [...round.keys()])
+      } catch {
+        // A report that fails must not leave the round's kassas waiting.
+      }
       // A round's statements carry every kassa in it, so one kassa's error (a deadlock with
       // another signer's write, or a row the database refuses) would fail them all, and every
       // round after it under load, when all the kassas ask together. Each tries alone instead,

@@ -116,7 +116,9 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       return
     }
     const entry: Entry = { topic, machineId, payload, decoded, late, key, content, acks: [] }
-    if (key !== null && !waiting.has(key)) waiting.set(key, entry)
+    // A copy refused for its time stands for no other: it is stored by no one, so a copy within
+    // the bounds (the same sale dated again) must not be dropped as answered by it.
+    if (key !== null && late === null && !waiting.has(key)) waiting.set(key, entry)
     buffer.push(entry)
     if (deps.ackWhenStored) entry.acks.push(done)
     else if (buffer.length >= deps.highWater) held.push(done)
@@ -226,10 +228,12 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
       rejected.push({ topic: e.topic, machineId: u.machineId, saleId: u.saleId, reason: `unknown machine ${u.machineId}`, payload: e.payload })
     }
     // A sale out of time bounds is refused, unless it is a copy of one stored while it was not.
+    // Copy by copy: two copies of one saleId in a chunk may differ in content, and only one that
+    // has the stored content is a repeat.
     const lateRepeats = await compareWithStored(deps.db, late.map((e) => ({ machineId: e.machineId!, event: e.late!.event, payload: e.payload })))
-    const repeatedLate = new Set(lateRepeats.repeated.map((r) => `${r.machineId}/${r.saleId}`))
+    const repeatedLate = new Set(lateRepeats.repeated.map((r) => `${r.machineId}/${r.saleId}\u0000${r.contentKey}`))
     for (const e of late) {
-      if (!repeatedLate.has(e.key!)) rejected.push({ topic: e.topic, machineId: e.machineId, saleId: e.late!.event.saleId, reason: e.late!.reason, payload: e.payload })
+      if (!repeatedLate.has(`${e.key!}\u0000${e.content!}`)) rejected.push({ topic: e.topic, machineId: e.machineId, saleId: e.late!.event.saleId, reason: e.late!.reason, payload: e.payload })
     }
     outcome.repeated.push(...lateRepeats.repeated)
     await insertRejected(deps.db, rejected)

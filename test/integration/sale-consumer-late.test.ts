@@ -24,9 +24,9 @@ describe('sale consumer: copies of stored sales past the time bounds', () => {
   let written = 0
 
   /** A consumer whose clock is `at`, remembering no content, answering into `answers`. */
-  function consumerAt(at: number) {
+  function consumerAt(at: number, ackWhenStored = false) {
     return createSaleConsumer({
-      db: db(), logger: pino({ level: 'silent' }), chunkMax: 100, windowMs: 0, highWater: 1000, knownContent: 0, now: () => new Date(at),
+      db: db(), logger: pino({ level: 'silent' }), chunkMax: 100, windowMs: 0, highWater: 1000, knownContent: 0, now: () => new Date(at), ackWhenStored,
       publisher: { publishDirect: (machineId, saleId, payload) => { answers.push({ machineId, saleId, payload }) }, answerRepeat: () => false },
       onStored: () => {}, onWritten: () => { written++ },
     })
@@ -79,6 +79,47 @@ describe('sale consumer: copies of stored sales past the time bounds', () => {
     expect(await rejectedRows(receipted.saleId)).toHaveLength(1) // the other content's
     expect(await rejectedRows(unknown.saleId)).toHaveLength(1)
     expect(later.stats).toMatchObject({ received: 4, stored: 0, repeated: 2, rejected: 2 })
+    await later.stop()
+  })
+
+  it('stores a sale sent again dated within the bounds while a copy dated beyond them waits in the same chunk', async () => {
+    const now = Date.now()
+    const within = sale({ at: new Date(now - 3_600_000).toISOString() })
+    const beyond = { ...within, at: new Date(now - 31 * DAY).toISOString() }
+    const consumer = consumerAt(now, true)
+    const acked: string[] = []
+    const before = written
+    // Both read before the chunk is written: the copy beyond the bounds first.
+    for (const [name, event] of [['beyond', beyond], ['within', within]] as const) {
+      consumer.accept(`vending/${machine.id}/sale`, machine.id, Buffer.from(JSON.stringify(event)), () => acked.push(name))
+    }
+    await waitFor(() => written > before || undefined, 'the chunk written')
+    // PUBACK means stored: both acknowledged once the sale is.
+    expect(acked.sort()).toEqual(['beyond', 'within'])
+    const rows = await db().selectFrom('sales').select(['sale_id', 'state']).where('sale_id', '=', within.saleId).execute()
+    expect(rows).toEqual([{ sale_id: within.saleId, state: 'pending' }])
+    // The copy beyond the bounds is a repeat of the sale just stored: no refusal, no answer yet.
+    expect(await rejectedRows(within.saleId)).toEqual([])
+    expect(answers.filter((a) => a.saleId === within.saleId)).toEqual([])
+    await consumer.stop()
+  })
+
+  it('answers each copy beyond the bounds in a chunk by its own content: the repeat with its receipt, another content refused', async () => {
+    const now = Date.now()
+    const original = sale({ at: new Date(now - 29 * DAY).toISOString() })
+    const today = consumerAt(now)
+    await send(today, original)
+    // Signs it with what the cases before left pending.
+    await signPendingBatch(db(), TEST_KASSA.id, { batchMax: 10, publicUrl: 'http://receipts.test', now: () => new Date(now) })
+    expect(await db().selectFrom('sales').select('state').where('sale_id', '=', original.saleId).execute()).toEqual([{ state: 'done' }])
+    await today.stop()
+    const later = consumerAt(now + 2 * DAY)
+    const other = { ...original, items: [{ sku: 'C1', name: 'Чай', price: 7000, qty: 1, vat: 'vat22' as const }], payment: { method: 'card' as const, amount: 7000 } }
+    const before = written
+    for (const event of [original, other]) later.accept(`vending/${machine.id}/sale`, machine.id, Buffer.from(JSON.stringify(event)), () => {})
+    await waitFor(() => written > before || undefined, 'the chunk written')
+    expect(answers.filter((a) => a.saleId === original.saleId).map((a) => a.payload.type)).toEqual(['receipt', 'rejected'])
+    expect(await rejectedRows(original.saleId)).toEqual([`at: ${original.at} is more than 30 days before the gateway's clock`])
     await later.stop()
   })
 })

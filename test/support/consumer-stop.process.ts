@@ -18,7 +18,7 @@ if (!url || !machineId || (moment !== 'window' && moment !== 'immediate')) {
 const handle = await openDatabase({ url, dataDir: '' })
 let storedCalls = 0
 const consumer = createSaleConsumer({
-  db: handle.db, logger: pino({ level: 'silent' }), chunkMax: 100, windowMs: 50, highWater: 1000,
+  db: handle.db, logger: pino({ level: 'silent' }), chunkMax: 100, windowMs: 1000, highWater: 1000,
   publisher: { publishDirect: () => {}, answerRepeat: () => false },
   onStored: () => { storedCalls++ },
 })
@@ -27,7 +27,8 @@ const accept = () => new Promise<void>((resolve) => {
 })
 
 if (moment === 'window') {
-  // The first sale is written at once; the second comes within windowMs of that write's end.
+  // The first sale is written at once; the second comes within windowMs (a second: wide enough for
+  // a busy machine) of that write's end, so it waits for the window, and stop() comes in the wait.
   await accept()
   while (storedCalls === 0) await new Promise((r) => setTimeout(r, 5))
   await accept()
