@@ -13,12 +13,18 @@ export const PARSE_LIMIT_BYTES = 256 * 1024
 /** Longest saleId read from a refused payload to answer it (a valid one has at most 64 characters). */
 export const SALE_ID_ANSWER_MAX = 256
 
+/**
+ * A decoded sale. One refused for its time alone still carries the sale as read (`late`): a copy
+ * of a sale stored while its time was within the bounds is a repeat, whenever it comes.
+ */
+export type DecodedSale = Decoded<SaleEvent> | { ok: false; reason: string; saleId: string; late: SaleEvent }
+
 /** Decodes a sale; with `now` (the gateway's clock) its time is checked too (saleTimeProblem). */
-export function decodeSale(payload: Uint8Array, now?: Date): Decoded<SaleEvent> {
+export function decodeSale(payload: Uint8Array, now?: Date): DecodedSale {
   const decoded = decodeJson(payload, SaleEventSchema, SALE_MAX_BYTES)
   if (!decoded.ok || now === undefined) return decoded
   const problem = saleTimeProblem(decoded.value.at, now)
-  return problem === null ? decoded : { ok: false, reason: problem, saleId: decoded.value.saleId }
+  return problem === null ? decoded : { ok: false, reason: problem, saleId: decoded.value.saleId, late: decoded.value }
 }
 
 export function decodeTelemetry(payload: Uint8Array): Decoded<Telemetry> {

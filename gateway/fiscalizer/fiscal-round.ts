@@ -250,15 +250,7 @@ export function createRoundSigner(deps: RoundSignerDeps) {
     const signed: SignedKassa[] = []
     for (const [kassaId, { claim, fromKick }] of batches) {
       if (claim.sales.some((s) => s.kind === 'refund')) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }); continue }
-      let batch: SignedBatch
-      try {
-        batch = signedAhead.get(kassaId) ?? signClaimed(claim, [], deps)
-      } catch {
-        // Whatever this kassa's sales do to the signer, it does again alone, without the others.
-        forget(kassaId)
-        outcomes.set(kassaId, { alone: 'checked' })
-        continue
-      }
+      const batch = signedAhead.get(kassaId) ?? signClaimed(claim, [], deps)
       if (batch.refused.length > 0 || batch.waiting.length > 0) { forget(kassaId); outcomes.set(kassaId, { alone: 'locked' }) }
       else signed.push({ kassaId, claim, batch, fromKick })
     }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { decodeSale, saleContent, saleContentKey, saleTimeProblem, type Decoded, type SaleEvent, type StoredSale } from '../../protocol/index.js'
+import { decodeSale, saleContent, saleContentKey, type DecodedSale, type SaleEvent, type StoredSale } from '../../protocol/index.js'
 import type { Database } from '../db/schema.js'
 import type { DisplayPublisher } from '../display/display.publisher.js'
 import { latestDisplays } from '../display/outbox.repository.js'
@@ -44,12 +44,9 @@ interface Entry {
   topic: string
   machineId: string | null
   payload: Uint8Array
-  decoded: Decoded<SaleEvent>
-  /**
-   * A sale refused for its time alone (saleTimeProblem), as read: a copy of a sale stored before
-   * its time went out of bounds is still a repeat, and gets its answer again.
-   */
-  late: { event: SaleEvent; reason: string } | null
+  decoded: DecodedSale
+  /** The sale of a refusal for its time alone (DecodedSale `late`): a copy of a stored sale is still a repeat. */
+  late: SaleEvent | null
   /** `machineId/saleId` when both are known. */
   key: string | null
   /** saleContentKey of a decoded sale. */
@@ -91,11 +88,9 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
 
   function accept(topic: string, machineId: string | null, payload: Uint8Array, done: () => void): void {
     stats.received++
-    const read = decodeSale(payload)
-    const problem = read.ok ? saleTimeProblem(read.value.at, now()) : null
-    const late = read.ok && problem !== null ? { event: read.value, reason: problem } : null
-    const decoded: Decoded<SaleEvent> = late !== null ? { ok: false, reason: late.reason, saleId: late.event.saleId } : read
-    const event = decoded.ok ? decoded.value : late?.event ?? null
+    const decoded = decodeSale(payload, now())
+    const late = !decoded.ok && 'late' in decoded ? decoded.late : null
+    const event = decoded.ok ? decoded.value : late
     const saleId = event !== null ? event.saleId : null
     const key = machineId !== null && saleId !== null ? `${machineId}/${saleId}` : null
     const content = event !== null ? saleContentKey(saleContent(event)) : null
@@ -230,10 +225,13 @@ export function createSaleConsumer(deps: SaleConsumerDeps) {
     // A sale out of time bounds is refused, unless it is a copy of one stored while it was not.
     // Copy by copy: two copies of one saleId in a chunk may differ in content, and only one that
     // has the stored content is a repeat.
-    const lateRepeats = await compareWithStored(deps.db, late.map((e) => ({ machineId: e.machineId!, event: e.late!.event, payload: e.payload })))
+    const lateRepeats = await compareWithStored(deps.db, late.map((e) => ({ machineId: e.machineId!, event: e.late!, payload: e.payload })))
     const repeatedLate = new Set(lateRepeats.repeated.map((r) => `${r.machineId}/${r.saleId}\u0000${r.contentKey}`))
     for (const e of late) {
-      if (!repeatedLate.has(`${e.key!}\u0000${e.content!}`)) rejected.push({ topic: e.topic, machineId: e.machineId, saleId: e.late!.event.saleId, reason: e.late!.reason, payload: e.payload })
+      // (A late copy's decoding is a refusal: `ok` is false, and its reason is the time's.)
+      if (!e.decoded.ok && !repeatedLate.has(`${e.key!}\u0000${e.content!}`)) {
+        rejected.push({ topic: e.topic, machineId: e.machineId, saleId: e.late!.saleId, reason: e.decoded.reason, payload: e.payload })
+      }
     }
     outcome.repeated.push(...lateRepeats.repeated)
     await insertRejected(deps.db, rejected)
